@@ -1,0 +1,138 @@
+// Wires the services from a Config: engine, state, boxes, lifecycle, snapshots, logs, runs, files.
+// createApp() is the composition root shared by `boxd serve`, the CLI commands and the tests; close()
+// releases everything it opened (boxes keep running: they are durable).
+import { BoxService } from "./box/box-service.js";
+import { reconcile } from "./box/reconcile.js";
+import type { BoxRecord } from "./box/types.js";
+import type { Config } from "./config.js";
+import { DockerEngine } from "./docker/engine.js";
+import { FileService } from "./fs/file-service.js";
+import { loadImageSet } from "./images/definitions.js";
+import { LifecycleService } from "./lifecycle/lifecycle-service.js";
+import { SnapshotService } from "./lifecycle/snapshot-service.js";
+import type { Logger } from "./log.js";
+import { BoxLog } from "./logs/box-log.js";
+import type { Services } from "./services.js";
+import { RunService } from "./shell/run-service.js";
+import { BoxStore } from "./state/box-store.js";
+import { instanceId, openDb } from "./state/db.js";
+import { LogStore } from "./state/log-store.js";
+import { RunStore } from "./state/run-store.js";
+import { SnapshotStore } from "./state/snapshot-store.js";
+
+export interface App {
+  services: Services;
+  instanceId: string;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  /** Reconcile with the engine and start the idle timer (default true; CLI views turn it off). */
+  background?: boolean;
+}
+
+export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
+  const db = openDb(config.dataDir);
+  const id = instanceId(db);
+  const engine = new DockerEngine(log);
+  const boxStore = new BoxStore(db);
+  const runStore = new RunStore(db);
+  const snapshotStore = new SnapshotStore(db);
+  const boxLog = new BoxLog(new LogStore(db, config.maxLogEntries));
+
+  // initCommand runs in the background at every container start; late-bound because runs need boxes.
+  let runInit: (box: BoxRecord) => void = () => {};
+  let snapshotSource: SnapshotService["source"] = () => {
+    throw new Error("not ready");
+  };
+  const boxes = new BoxService({
+    engine,
+    boxes: boxStore,
+    runs: runStore,
+    images: loadImageSet(config.baseImage),
+    instanceId: id,
+    networkPool: config.networkPool,
+    defaultIdleTimeoutSeconds: config.idleTimeoutSeconds,
+    log: log.child("box"),
+    resolveSnapshot: (tenant, ref) => snapshotSource(tenant, ref),
+    afterStart: (box) => runInit(box),
+    event: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
+  });
+
+  let runs: RunService | null = null;
+  const lifecycle = new LifecycleService({
+    engine,
+    boxes,
+    store: boxStore,
+    log: log.child("lifecycle"),
+    boxLog,
+    hasLiveRun: (boxId) => runs?.hasLiveRun(boxId) ?? false,
+    afterStart: (box) => runInit(box),
+    stopAfterPausedSeconds: config.stopAfterPausedSeconds,
+    tickMs: config.lifecycleTickMs,
+  });
+  runs = new RunService({
+    engine,
+    boxes,
+    runs: runStore,
+    ensureLive: (boxId) => lifecycle.ensureLive(boxId),
+    onActivity: (boxId, usage) => {
+      boxes.touch(boxId);
+      if (usage) boxStore.addUsage(boxId, usage.cpuNs, usage.memoryPeakBytes, 1);
+    },
+    onLog: (boxId, level, source, message) => boxLog.append(boxId, level, source, message),
+    execTimeoutSeconds: config.execTimeoutSeconds,
+    maxOutputBytes: config.maxOutputBytes,
+    maxRunOutputBytes: config.maxRunOutputBytes,
+    log: log.child("run"),
+  });
+  const liveRuns = runs;
+  runInit = (box) => {
+    if (!box.initCommand) return;
+    liveRuns
+      .exec(box.id, { command: box.initCommand, background: true, source: "system" })
+      .catch((err) => boxLog.append(box.id, "error", "system", `initCommand could not start: ${String(err)}`));
+  };
+  const snapshots = new SnapshotService({
+    engine,
+    boxes,
+    store: snapshotStore,
+    boxLog,
+    instanceId: id,
+    log: log.child("snapshot"),
+  });
+  snapshotSource = (tenant, ref) => snapshots.source(tenant, ref);
+  const files = new FileService({ engine, maxFileBytes: config.maxFileBytes, log: log.child("fs") });
+
+  const liveBox: Services["liveBox"] = async (tenant, ref) => {
+    const box = boxes.resolve(tenant, ref);
+    const { containerId, resumed } = await lifecycle.ensureLive(box.id);
+    return { boxId: box.id, containerId, resumed };
+  };
+
+  if (opts.background !== false) {
+    await reconcile({
+      engine,
+      boxes: boxStore,
+      runs: runStore,
+      snapshots: snapshotStore,
+      boxService: boxes,
+      instanceId: id,
+      config,
+      log: log.child("reconcile"),
+    });
+    // Boxes whose idle time ran out while the server was down are paused now, not one tick later.
+    await lifecycle.tick();
+    lifecycle.start();
+  }
+
+  return {
+    services: { config, log, engine, boxes, runs, files, lifecycle, snapshots, boxLog, liveBox },
+    instanceId: id,
+    async close() {
+      lifecycle.stop();
+      await liveRuns.detachAll();
+      db.close();
+    },
+  };
+}

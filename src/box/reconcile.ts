@@ -1,0 +1,113 @@
+// Start-up reconciliation: make the database and the engine agree, touching only this instance's objects.
+// Known boxes are adopted (their state read from their containers), boxes whose container vanished are
+// marked `error`, half-made boxes from a crash are cleaned up, and unknown objects labelled with this
+// instance's id are removed once older than the grace period.
+import type { Config } from "../config.js";
+import type { DockerEngine } from "../docker/engine.js";
+import { LABEL_BOX_ID, LABEL_INSTANCE, LABEL_KIND, LABEL_MANAGED } from "../docker/labels.js";
+import type { Logger } from "../log.js";
+import type { BoxStore } from "../state/box-store.js";
+import type { RunStore } from "../state/run-store.js";
+import type { SnapshotStore } from "../state/snapshot-store.js";
+import type { BoxService } from "./box-service.js";
+
+export interface ReconcileDeps {
+  engine: DockerEngine;
+  boxes: BoxStore;
+  runs: RunStore;
+  snapshots: SnapshotStore;
+  boxService: BoxService;
+  instanceId: string;
+  config: Config;
+  log: Logger;
+}
+
+export interface ReconcileReport {
+  adopted: number;
+  missing: number;
+  cleanedUp: number;
+  orphansRemoved: number;
+  interruptedRuns: number;
+}
+
+export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
+  const { engine, boxes, log } = deps;
+  const now = new Date().toISOString();
+  const report: ReconcileReport = { adopted: 0, missing: 0, cleanedUp: 0, orphansRemoved: 0, interruptedRuns: 0 };
+  report.interruptedRuns = deps.runs.failInterrupted(now);
+
+  const mine = { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: deps.instanceId };
+  const containers = await engine.containers.list(mine);
+  const known = new Set<string>();
+
+  for (const box of boxes.list()) {
+    known.add(box.id);
+    if (box.status === "creating") {
+      // The server died mid-create: nothing was promised to the client yet, so undo it.
+      await deps.boxService.teardown(box);
+      boxes.update(box.id, { status: "deleted", deletedAt: now, error: "interrupted during create" });
+      report.cleanedUp++;
+      continue;
+    }
+    const state = box.containerId ? await engine.containers.inspect(box.containerId) : null;
+    if (!state) {
+      if (box.status !== "error") {
+        boxes.update(box.id, { status: "error", error: "its container was removed outside boxd" });
+        log.warn("box container missing", { box: box.id });
+      }
+      report.missing++;
+      continue;
+    }
+    if (state.paused) {
+      if (box.status !== "paused")
+        boxes.update(box.id, { status: "paused", pauseKind: "frozen", pausedAt: box.pausedAt ?? now });
+    } else if (!state.running) {
+      if (box.status === "paused" && box.pauseKind === "stopped") {
+        // Stopped on purpose (deep pause): stays that way until it is used.
+      } else {
+        // Stopped behind our back (engine restart, host reboot): boxes are durable, so start it again.
+        await engine.containers.start(state.id);
+        if (box.status === "paused") boxes.update(box.id, { status: "idle", pausedAt: null, pauseKind: null });
+      }
+    } else if (box.status === "paused") {
+      boxes.update(box.id, { status: "idle", pausedAt: null, pauseKind: null });
+    }
+    report.adopted++;
+  }
+
+  const graceMs = deps.config.orphanGraceSeconds * 1000;
+  const live = new Set(boxes.list().map((b) => b.id));
+  for (const c of containers) {
+    const boxId = c.labels[LABEL_BOX_ID] ?? "";
+    if (live.has(boxId)) continue;
+    if (!known.has(boxId) && Date.now() - c.created * 1000 < graceMs) continue;
+    await engine.containers.remove(c.id);
+    report.orphansRemoved++;
+  }
+  for (const n of await engine.networks.list(mine)) {
+    const boxId = n.labels[LABEL_BOX_ID] ?? "";
+    if (live.has(boxId)) continue;
+    if (!known.has(boxId) && Date.now() - Date.parse(n.created) < graceMs) continue;
+    await engine.networks.remove(n.id);
+    report.orphansRemoved++;
+  }
+  // Snapshots: finish the bookkeeping of ones a crash interrupted; remove images nobody knows.
+  const snapshotImages = await engine.images.list({ ...mine, [LABEL_KIND]: "snapshot" });
+  const snapshotIds = new Set<string>();
+  for (const snap of deps.snapshots.list()) {
+    snapshotIds.add(snap.id);
+    if (snap.status !== "creating") continue;
+    const img = await engine.images.inspect(snap.image);
+    deps.snapshots.update(
+      snap.id,
+      img ? { status: "ready", sizeBytes: img.sizeBytes } : { status: "error", error: "interrupted while being taken" },
+    );
+  }
+  for (const img of snapshotImages) {
+    if (snapshotIds.has(img.labels["boxd.snapshot-id"] ?? "")) continue;
+    await engine.images.remove(img.id, true);
+    report.orphansRemoved++;
+  }
+  log.info("reconciled with the engine", { ...report });
+  return report;
+}

@@ -1,0 +1,68 @@
+// `boxd doctor`: checks what boxd needs and says how to fix each thing that is wrong.
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { type Config, dockerEnvSummary, SETTINGS } from "../config.js";
+import { DockerEngine } from "../docker/engine.js";
+import { loadImageSet, RUNTIMES } from "../images/definitions.js";
+import type { Logger } from "../log.js";
+
+type Check = { ok: boolean; what: string; fix?: string };
+
+export async function doctor(config: Config, log: Logger): Promise<number> {
+  const checks: Check[] = [];
+  const engine = new DockerEngine(log);
+  let engineOk = false;
+  try {
+    const info = await engine.info();
+    engineOk = true;
+    checks.push({
+      ok: true,
+      what: `Docker engine ${info.serverVersion} (API ${info.apiVersion}, ${info.cpus} CPUs, cgroup v${info.cgroupVersion}, ${info.storageDriver}) via ${dockerEnvSummary()}`,
+    });
+  } catch (err) {
+    checks.push({
+      ok: false,
+      what: `Docker engine not reachable via ${dockerEnvSummary()}: ${(err as Error).message.split(". ")[0]}`,
+      fix: "on Debian/Ubuntu as root: `bash tools/provision-engine.sh` (installs docker.io and starts dockerd); elsewhere install Docker and start it, or set DOCKER_HOST",
+    });
+  }
+  if (engineOk) {
+    const set = loadImageSet(config.baseImage);
+    for (const r of RUNTIMES) {
+      const def = set.runtime(r);
+      const present = await engine.images.inspect(def.ref);
+      checks.push(
+        present
+          ? { ok: true, what: `image for runtime ${r}: ${def.ref}` }
+          : {
+              ok: false,
+              what: `image for runtime ${r} (${def.ref}) is not built`,
+              fix: `boxd images build --runtime ${r}`,
+            },
+      );
+    }
+  }
+  try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    accessSync(config.dataDir, constants.W_OK);
+    checks.push({ ok: true, what: `data dir ${config.dataDir} is writable` });
+  } catch (err) {
+    checks.push({
+      ok: false,
+      what: `data dir ${config.dataDir} is not writable (${(err as Error).message})`,
+      fix: "set BOXD_DATA_DIR to a writable folder",
+    });
+  }
+
+  for (const c of checks) {
+    process.stdout.write(`${c.ok ? "ok  " : "FAIL"} ${c.what}\n`);
+    if (c.fix) process.stdout.write(`     fix: ${c.fix}\n`);
+  }
+  process.stdout.write("\nsettings (env / flag = value):\n");
+  for (const [key, spec] of Object.entries(SETTINGS)) {
+    const value = (config as Record<string, unknown>)[key];
+    process.stdout.write(`  ${spec.env} / ${spec.flag.split(" ")[0]} = ${JSON.stringify(value)}\n`);
+  }
+  const failed = checks.filter((c) => !c.ok).length;
+  process.stdout.write(failed ? `\n${failed} problem(s) found\n` : "\nall good\n");
+  return failed ? 1 : 0;
+}

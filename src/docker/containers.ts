@@ -1,0 +1,209 @@
+// Container operations: the only code that creates, inspects, pauses or removes containers.
+import type Docker from "dockerode";
+import type { Logger } from "../log.js";
+import { asBoxdError, dockerStatus } from "./docker-errors.js";
+import { labelFilter } from "./labels.js";
+
+export interface ContainerSpec {
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  env: string[];
+  user: string;
+  workingDir: string;
+  hostname: string;
+  cmd?: string[];
+  network?: { name: string; ip?: string };
+  limits: { nanoCpus: number; memoryBytes: number; pids: number };
+}
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  status: string; // created, running, paused, restarting, removing, exited, dead
+  running: boolean;
+  paused: boolean;
+  oomKilled: boolean;
+  startedAt: string;
+  labels: Record<string, string>;
+  image: string;
+  hostConfig: {
+    capDrop: string[];
+    securityOpt: string[];
+    pidsLimit: number | null;
+    memory: number;
+    nanoCpus: number;
+  };
+}
+
+export interface ContainerSummary {
+  id: string;
+  names: string[];
+  state: string;
+  labels: Record<string, string>;
+  created: number; // unix seconds
+}
+
+export interface ContainerUsage {
+  cpuNs: number;
+  memoryBytes: number;
+  memoryPeakBytes: number;
+}
+
+export class ContainerClient {
+  constructor(
+    private readonly docker: Docker,
+    private readonly log: Logger,
+  ) {}
+
+  async create(spec: ContainerSpec): Promise<string> {
+    try {
+      const container = await this.docker.createContainer({
+        name: spec.name,
+        Image: spec.image,
+        Labels: spec.labels,
+        Env: spec.env,
+        User: spec.user,
+        WorkingDir: spec.workingDir,
+        Hostname: spec.hostname,
+        Cmd: spec.cmd ?? ["sleep", "infinity"],
+        Tty: false,
+        OpenStdin: false,
+        HostConfig: {
+          // Hardening that every box gets; see docs/SECURITY notes in ARCHITECTURE.md.
+          CapDrop: ["ALL"],
+          SecurityOpt: ["no-new-privileges:true"],
+          PidsLimit: spec.limits.pids,
+          Memory: spec.limits.memoryBytes,
+          MemorySwap: spec.limits.memoryBytes, // no swap beyond the memory limit
+          NanoCpus: spec.limits.nanoCpus,
+          Init: true, // a real PID 1 that reaps orphaned processes of runs
+          Privileged: false,
+          ReadonlyRootfs: false,
+          NetworkMode: spec.network?.name ?? "none",
+          RestartPolicy: { Name: "no" },
+          LogConfig: { Type: "none", Config: {} },
+        },
+        NetworkingConfig: spec.network
+          ? {
+              EndpointsConfig: {
+                [spec.network.name]: spec.network.ip ? { IPAMConfig: { IPv4Address: spec.network.ip } } : {},
+              },
+            }
+          : undefined,
+      });
+      this.log.debug("container created", { name: spec.name, id: container.id.slice(0, 12) });
+      return container.id;
+    } catch (err) {
+      throw asBoxdError(err, `create container ${spec.name}`);
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      if (dockerStatus(err) === 304) return; // already started
+      throw asBoxdError(err, `start container ${id.slice(0, 12)}`);
+    }
+  }
+
+  async stop(id: string, timeoutSeconds = 0): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
+    } catch (err) {
+      if (dockerStatus(err) === 304) return; // already stopped
+      throw asBoxdError(err, `stop container ${id.slice(0, 12)}`);
+    }
+  }
+
+  async pause(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).pause();
+    } catch (err) {
+      throw asBoxdError(err, `pause container ${id.slice(0, 12)}`);
+    }
+  }
+
+  async unpause(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).unpause();
+    } catch (err) {
+      throw asBoxdError(err, `unpause container ${id.slice(0, 12)}`);
+    }
+  }
+
+  /** Removes a container with its anonymous volumes; absent is fine (idempotent). */
+  async remove(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+      this.log.debug("container removed", { id: id.slice(0, 12) });
+    } catch (err) {
+      if (dockerStatus(err) === 404) return;
+      throw asBoxdError(err, `remove container ${id.slice(0, 12)}`);
+    }
+  }
+
+  /** The container's state, or null when it does not exist. */
+  async inspect(id: string): Promise<ContainerState | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      return {
+        id: info.Id,
+        name: info.Name.replace(/^\//, ""),
+        status: info.State.Status,
+        running: info.State.Running,
+        paused: info.State.Paused,
+        oomKilled: info.State.OOMKilled,
+        startedAt: info.State.StartedAt,
+        labels: info.Config.Labels ?? {},
+        image: info.Config.Image,
+        hostConfig: {
+          capDrop: info.HostConfig.CapDrop ?? [],
+          securityOpt: info.HostConfig.SecurityOpt ?? [],
+          pidsLimit: info.HostConfig.PidsLimit ?? null,
+          memory: info.HostConfig.Memory ?? 0,
+          nanoCpus: info.HostConfig.NanoCpus ?? 0,
+        },
+      };
+    } catch (err) {
+      if (dockerStatus(err) === 404) return null;
+      throw asBoxdError(err, `inspect container ${id.slice(0, 12)}`);
+    }
+  }
+
+  async list(labels: Record<string, string>): Promise<ContainerSummary[]> {
+    try {
+      const all = await this.docker.listContainers({ all: true, filters: labelFilter(labels) });
+      return all.map((c) => ({
+        id: c.Id,
+        names: c.Names.map((n) => n.replace(/^\//, "")),
+        state: c.State,
+        labels: c.Labels ?? {},
+        created: c.Created,
+      }));
+    } catch (err) {
+      throw asBoxdError(err, "list containers");
+    }
+  }
+
+  /** One sample of the container's cgroup accounting (API 1.41 one-shot: no 1 s wait for a second sample). */
+  async usage(id: string): Promise<ContainerUsage | null> {
+    try {
+      const stats = (await this.docker
+        .getContainer(id)
+        .stats({ stream: false, "one-shot": true } as { stream: false })) as {
+        cpu_stats?: { cpu_usage?: { total_usage?: number } };
+        memory_stats?: { usage?: number; max_usage?: number };
+      };
+      return {
+        cpuNs: stats.cpu_stats?.cpu_usage?.total_usage ?? 0,
+        memoryBytes: stats.memory_stats?.usage ?? 0,
+        memoryPeakBytes: stats.memory_stats?.max_usage ?? 0,
+      };
+    } catch (err) {
+      if (dockerStatus(err) === 404) return null;
+      throw asBoxdError(err, `read usage of container ${id.slice(0, 12)}`);
+    }
+  }
+}

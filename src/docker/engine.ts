@@ -1,0 +1,61 @@
+// The Docker layer's front door: one dockerode instance (DOCKER_HOST etc. as dockerode reads them) and a
+// small client per resource. Nothing outside src/docker/ imports dockerode.
+import Docker from "dockerode";
+import type { Logger } from "../log.js";
+import { ContainerClient } from "./containers.js";
+import { asBoxdError } from "./docker-errors.js";
+import { ExecClient } from "./exec.js";
+import { ImageClient } from "./images.js";
+import { NetworkClient } from "./networks.js";
+
+export interface EngineInfo {
+  serverVersion: string;
+  apiVersion: string;
+  cpus: number;
+  memoryBytes: number;
+  cgroupVersion: string;
+  storageDriver: string;
+}
+
+export class DockerEngine {
+  readonly containers: ContainerClient;
+  readonly execs: ExecClient;
+  readonly images: ImageClient;
+  readonly networks: NetworkClient;
+  private readonly docker: Docker;
+
+  constructor(log: Logger, docker?: Docker) {
+    // Engine calls that hang forever would hang tool calls: bound every request (builds stream separately).
+    this.docker = docker ?? new Docker();
+    const dlog = log.child("docker");
+    this.containers = new ContainerClient(this.docker, dlog);
+    this.execs = new ExecClient(this.docker, dlog);
+    this.images = new ImageClient(this.docker, dlog);
+    this.networks = new NetworkClient(this.docker, dlog);
+  }
+
+  /** Engine facts; throws ENGINE_UNAVAILABLE when the engine cannot be reached. */
+  async info(): Promise<EngineInfo> {
+    try {
+      const [version, info] = await Promise.all([this.docker.version(), this.docker.info()]);
+      return {
+        serverVersion: version.Version,
+        apiVersion: version.ApiVersion,
+        cpus: info.NCPU,
+        memoryBytes: info.MemTotal,
+        cgroupVersion: info.CgroupVersion ?? "1",
+        storageDriver: info.Driver,
+      };
+    } catch (err) {
+      throw asBoxdError(err, "reach the engine");
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      throw asBoxdError(err, "ping the engine");
+    }
+  }
+}

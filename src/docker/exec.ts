@@ -1,0 +1,127 @@
+// Exec: runs a process in a container with stdout and stderr demultiplexed. The exit code is read only
+// after both demuxed streams have ended (reading it at the raw stream's end truncates output), and stdin
+// is streamed and then half-closed so that the process sees EOF.
+import { PassThrough, type Readable } from "node:stream";
+import type Docker from "dockerode";
+import type { Logger } from "../log.js";
+import { asBoxdError } from "./docker-errors.js";
+
+export interface ExecRequest {
+  containerId: string;
+  cmd: string[];
+  user?: string;
+  env?: string[];
+  workingDir?: string;
+  stdin?: Readable | Buffer;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Aborting stops reading output and returns; the process itself is not killed (see boxd-kill). */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  /** null when the process had not exited yet when reading stopped (aborted). */
+  exitCode: number | null;
+  aborted: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class ExecClient {
+  constructor(
+    private readonly docker: Docker,
+    private readonly log: Logger,
+  ) {}
+
+  async run(req: ExecRequest): Promise<ExecResult> {
+    const container = this.docker.getContainer(req.containerId);
+    const short = req.containerId.slice(0, 12);
+    let exec: Docker.Exec;
+    let raw: NodeJS.ReadWriteStream;
+    try {
+      exec = await container.exec({
+        Cmd: req.cmd,
+        AttachStdin: req.stdin !== undefined,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        User: req.user,
+        Env: req.env,
+        WorkingDir: req.workingDir,
+      });
+      raw = (await exec.start({
+        hijack: true,
+        stdin: req.stdin !== undefined,
+      })) as unknown as NodeJS.ReadWriteStream;
+    } catch (err) {
+      throw asBoxdError(err, `exec in container ${short}`);
+    }
+
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    if (req.onStdout) stdout.on("data", req.onStdout);
+    else stdout.resume();
+    if (req.onStderr) stderr.on("data", req.onStderr);
+    else stderr.resume();
+    const ended = (s: PassThrough) => new Promise<void>((resolve) => s.once("end", resolve));
+    const bothEnded = Promise.all([ended(stdout), ended(stderr)]);
+
+    let streamError: unknown;
+    const finish = () => {
+      stdout.end();
+      stderr.end();
+    };
+    raw.on("end", finish);
+    raw.on("close", finish);
+    raw.on("error", (err: unknown) => {
+      streamError = err;
+      finish();
+    });
+    this.docker.modem.demuxStream(raw, stdout, stderr);
+
+    if (req.stdin !== undefined) this.feedStdin(raw, req.stdin);
+
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      (raw as unknown as { destroy?: () => void }).destroy?.();
+      finish();
+    };
+    if (req.signal?.aborted) onAbort();
+    else req.signal?.addEventListener("abort", onAbort, { once: true });
+
+    await bothEnded;
+    req.signal?.removeEventListener("abort", onAbort);
+    if (streamError && !aborted) throw asBoxdError(streamError, `read output of exec in ${short}`);
+    return { exitCode: await this.exitCode(exec, short, aborted ? 1 : 40), aborted };
+  }
+
+  /** Streams stdin into the hijacked connection, then half-closes it so the process reads EOF. */
+  private feedStdin(raw: NodeJS.ReadWriteStream, input: Readable | Buffer): void {
+    const sink = raw as unknown as NodeJS.WritableStream & { end(): void };
+    if (Buffer.isBuffer(input)) {
+      sink.write(input);
+      sink.end();
+      return;
+    }
+    input.on("error", (err) => {
+      this.log.warn("stdin source failed; closing stdin", { error: String(err) });
+      sink.end();
+    });
+    input.pipe(sink, { end: true });
+  }
+
+  /** The exit code, polling briefly: the engine may still report the exec as running right after EOF. */
+  private async exitCode(exec: Docker.Exec, short: string, tries: number): Promise<number | null> {
+    for (let i = 0; i < tries; i++) {
+      try {
+        const info = await exec.inspect();
+        if (!info.Running) return info.ExitCode ?? null;
+      } catch (err) {
+        throw asBoxdError(err, `inspect exec in ${short}`);
+      }
+      await sleep(Math.min(5 * (i + 1), 50));
+    }
+    return null;
+  }
+}

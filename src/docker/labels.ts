@@ -1,0 +1,18 @@
+// Labels on every Docker object boxd creates: what lets a restarted server find its own objects (and only
+// its own: each data dir is one instance with its own id) and lets sweeps remove leftovers.
+
+export const LABEL_MANAGED = "boxd.managed";
+export const LABEL_INSTANCE = "boxd.instance";
+export const LABEL_BOX_ID = "boxd.box-id";
+export const LABEL_KIND = "boxd.kind";
+export const LABEL_IMAGE_HASH = "boxd.image-hash";
+export const LABEL_RUNTIME = "boxd.runtime";
+
+/** dockerode's `filters` value selecting objects by exact label values. */
+export function labelFilter(labels: Record<string, string>): { label: string[] } {
+  return { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+}
+
+export function instanceLabels(instanceId: string, extra: Record<string, string> = {}) {
+  return { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: instanceId, ...extra };
+}

@@ -1,0 +1,152 @@
+// Pause, resume and the idle timer. A pause first freezes the box (cgroup freezer: CPU freed at once,
+// memory kept); a box frozen longer than BOXD_STOP_AFTER_PAUSED_SECONDS is also stopped (memory released,
+// filesystem kept). Anything that needs a live box calls ensureLive(), which wakes it from either kind.
+import type { BoxService } from "../box/box-service.js";
+import type { BoxRecord, BoxView } from "../box/types.js";
+import type { DockerEngine } from "../docker/engine.js";
+import { conflict } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { BoxLog } from "../logs/box-log.js";
+import type { BoxStore } from "../state/box-store.js";
+
+export interface LifecycleDeps {
+  engine: DockerEngine;
+  boxes: BoxService;
+  store: BoxStore;
+  log: Logger;
+  boxLog: BoxLog;
+  /** True while the box has a run in progress (the idle timer never pauses such a box). */
+  hasLiveRun: (boxId: string) => boolean;
+  /** Called after a stopped container starts again (initCommand). */
+  afterStart: (box: BoxRecord) => void;
+  stopAfterPausedSeconds: number;
+  tickMs: number;
+}
+
+export class LifecycleService {
+  private timer: NodeJS.Timeout | null = null;
+  private ticking = false;
+
+  constructor(private readonly deps: LifecycleDeps) {}
+
+  /** box_pause: freezes the box. keepAlive boxes refuse; a box with a live run refuses. */
+  async pause(tenant: string, ref: string): Promise<BoxView> {
+    const box = this.deps.boxes.resolve(tenant, ref);
+    if (box.keepAlive) {
+      throw conflict(`box "${box.name}" has keepAlive: true and is never paused; create it without keepAlive to pause it`);
+    }
+    await this.deps.boxes.lock.run(box.id, () => this.freeze(box.id, "manual"));
+    return this.deps.boxes.view(this.deps.boxes.mustGet(box.id));
+  }
+
+  /** box_resume: wakes a paused box; a box that is up is returned as it is. */
+  async resume(tenant: string, ref: string): Promise<{ box: BoxView; resumed: boolean }> {
+    const box = this.deps.boxes.resolve(tenant, ref);
+    const { resumed } = await this.ensureLive(box.id);
+    return { box: this.deps.boxes.view(this.deps.boxes.mustGet(box.id)), resumed };
+  }
+
+  /** The container of a box ready to run commands, waking it first if it is paused. */
+  async ensureLive(boxId: string): Promise<{ containerId: string; resumed: boolean }> {
+    const box = this.deps.boxes.mustGet(boxId);
+    // Activity first: the idle timer must not pause a box between this check and the caller's work.
+    this.deps.boxes.touch(boxId);
+    if (box.status === "idle") return { containerId: this.deps.boxes.requireContainer(box), resumed: false };
+    return this.deps.boxes.lock.run(boxId, async () => {
+      const current = this.deps.boxes.mustGet(boxId);
+      const containerId = this.deps.boxes.requireContainer(current);
+      if (current.status !== "paused") return { containerId, resumed: false };
+      await this.wake(current, containerId);
+      return { containerId, resumed: true };
+    });
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.tick(), this.deps.tickMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One pass of the idle timer: pause idle boxes, stop long-frozen ones. Exposed for restart catch-up. */
+  async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const now = Date.now();
+      for (const box of this.deps.boxes.listAll()) {
+        try {
+          if (box.status === "idle" && !box.keepAlive && !this.deps.hasLiveRun(box.id)) {
+            if (now - Date.parse(box.lastActiveAt) >= box.idleTimeoutSeconds * 1000) {
+              await this.deps.boxes.lock.run(box.id, () => this.freeze(box.id, "idle"));
+            }
+          } else if (box.status === "paused" && box.pauseKind === "frozen" && box.pausedAt) {
+            if (now - Date.parse(box.pausedAt) >= this.deps.stopAfterPausedSeconds * 1000) {
+              await this.deps.boxes.lock.run(box.id, () => this.deepen(box.id));
+            }
+          }
+        } catch (err) {
+          this.deps.log.warn("idle timer could not act on a box", { box: box.id, error: String(err) });
+        }
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Freezes a box (under its lock). Re-checks everything: the state may have changed while waiting. */
+  private async freeze(boxId: string, why: "manual" | "idle"): Promise<void> {
+    const box = this.deps.boxes.mustGet(boxId);
+    if (box.status === "paused") return; // idempotent
+    const containerId = this.deps.boxes.requireContainer(box);
+    if (this.deps.hasLiveRun(boxId)) {
+      if (why === "idle") return;
+      throw conflict(`box "${box.name}" has a run in progress: wait for it (box_run_get) or end it (box_run_kill), then pause`);
+    }
+    if (why === "idle") {
+      // Activity may have come in while this tick waited for the lock.
+      if (Date.now() - Date.parse(box.lastActiveAt) < box.idleTimeoutSeconds * 1000 || box.keepAlive) return;
+    }
+    const state = await this.deps.engine.containers.inspect(containerId);
+    if (state?.running && !state.paused) await this.deps.engine.containers.pause(containerId);
+    this.deps.store.update(boxId, { status: "paused", pauseKind: "frozen", pausedAt: new Date().toISOString() });
+    this.deps.boxLog.append(boxId, "info", "system", why === "idle" ? `paused after ${box.idleTimeoutSeconds} s idle (frozen)` : "paused (frozen)");
+  }
+
+  /** Frozen for long: stop the container so its memory is released; the filesystem stays. */
+  private async deepen(boxId: string): Promise<void> {
+    const box = this.deps.boxes.mustGet(boxId);
+    if (box.status !== "paused" || box.pauseKind !== "frozen") return;
+    const containerId = this.deps.boxes.requireContainer(box);
+    await this.deps.engine.containers.stop(containerId, 0);
+    this.deps.store.update(boxId, { pauseKind: "stopped" });
+    this.deps.boxLog.append(boxId, "info", "system", "stopped to release memory (files kept)");
+  }
+
+  /** Wakes a paused box from whatever state its container is really in. */
+  private async wake(box: BoxRecord, containerId: string): Promise<void> {
+    const state = await this.deps.engine.containers.inspect(containerId);
+    if (!state) {
+      this.deps.store.update(box.id, { status: "error", error: "its container was removed outside boxd" });
+      throw conflict(`box "${box.name}" lost its container: delete it and create a new one`);
+    }
+    let started = false;
+    if (state.paused) await this.deps.engine.containers.unpause(containerId);
+    else if (!state.running) {
+      await this.deps.engine.containers.start(containerId);
+      started = true;
+    }
+    this.deps.store.update(box.id, {
+      status: "idle",
+      pausedAt: null,
+      pauseKind: null,
+      lastActiveAt: new Date().toISOString(),
+    });
+    this.deps.boxLog.append(box.id, "info", "system", started ? "resumed (started again)" : "resumed (thawed)");
+    if (started) this.deps.afterStart(this.deps.boxes.mustGet(box.id));
+  }
+}

@@ -1,0 +1,128 @@
+// Snapshots: a box's whole filesystem committed to an image (the container is frozen while it is
+// captured, so the copy is consistent), labelled with this instance so it never leaks. New boxes can start
+// from a snapshot any number of times; the source box is untouched, and deleting a box keeps its snapshots.
+import type { BoxService, SnapshotSource } from "../box/box-service.js";
+import { newSnapshotId } from "../box/ids.js";
+import { checkName } from "../box/validation.js";
+import type { DockerEngine } from "../docker/engine.js";
+import { LABEL_BOX_ID, LABEL_KIND, instanceLabels } from "../docker/labels.js";
+import { alreadyExists, conflict, notFound } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { BoxLog } from "../logs/box-log.js";
+import type { SnapshotRecord, SnapshotStore } from "../state/snapshot-store.js";
+
+export const LABEL_SNAPSHOT_ID = "boxd.snapshot-id";
+
+export interface SnapshotView {
+  id: string;
+  name: string;
+  boxId: string;
+  runtime: string;
+  sizeBytes: number;
+  status: SnapshotRecord["status"];
+  createdAt: string;
+  reason?: string;
+}
+
+export const toSnapshotView = (s: SnapshotRecord): SnapshotView => ({
+  id: s.id,
+  name: s.name,
+  boxId: s.boxId,
+  runtime: s.runtime,
+  sizeBytes: s.sizeBytes,
+  status: s.status,
+  createdAt: s.createdAt,
+  ...(s.error ? { reason: s.error } : {}),
+});
+
+export interface SnapshotDeps {
+  engine: DockerEngine;
+  boxes: BoxService;
+  store: SnapshotStore;
+  boxLog: BoxLog;
+  instanceId: string;
+  log: Logger;
+}
+
+export class SnapshotService {
+  constructor(private readonly deps: SnapshotDeps) {}
+
+  repo(): string {
+    return `boxd/snapshot-${this.deps.instanceId}`;
+  }
+
+  async create(tenant: string, boxRef: string, name?: string): Promise<SnapshotView> {
+    const box = this.deps.boxes.resolve(tenant, boxRef);
+    const id = newSnapshotId();
+    const snapName = name ?? id.replace("snap_", "s-");
+    checkName(snapName.replace(/^snap_/, "x"));
+    if (this.deps.store.getByName(tenant, snapName)) {
+      throw alreadyExists(`a snapshot named "${snapName}" already exists: pick another name or delete it`);
+    }
+    const record: SnapshotRecord = {
+      id,
+      tenant,
+      name: snapName,
+      boxId: box.id,
+      runtime: box.runtime,
+      image: `${this.repo()}:${id.replace("snap_", "")}`,
+      status: "creating",
+      sizeBytes: 0,
+      createdAt: new Date().toISOString(),
+      error: null,
+    };
+    this.deps.store.insert(record);
+    // Under the box's lock: no pause/resume/delete of the box while its filesystem is captured.
+    return this.deps.boxes.lock.run(box.id, async () => {
+      const current = this.deps.boxes.mustGet(box.id);
+      try {
+        const containerId = this.deps.boxes.requireContainer(current);
+        const [repo, tag] = record.image.split(":") as [string, string];
+        await this.deps.engine.images.commit(
+          containerId,
+          repo,
+          tag,
+          instanceLabels(this.deps.instanceId, {
+            [LABEL_KIND]: "snapshot",
+            [LABEL_SNAPSHOT_ID]: id,
+            [LABEL_BOX_ID]: box.id,
+          }),
+        );
+        const info = await this.deps.engine.images.inspect(record.image);
+        this.deps.store.update(id, { status: "ready", sizeBytes: info?.sizeBytes ?? 0 });
+        this.deps.boxLog.append(box.id, "info", "system", `snapshot ${id} (${snapName}) taken`);
+      } catch (err) {
+        this.deps.store.update(id, { status: "error", error: String((err as Error).message ?? err) });
+        throw err;
+      }
+      return toSnapshotView(this.deps.store.get(id) as SnapshotRecord);
+    });
+  }
+
+  list(tenant: string, boxRef?: string): SnapshotView[] {
+    const boxId = boxRef ? this.deps.boxes.resolveAny(tenant, boxRef).id : undefined;
+    return this.deps.store.list({ tenant, ...(boxId ? { boxId } : {}) }).map(toSnapshotView);
+  }
+
+  resolve(tenant: string, ref: string): SnapshotRecord {
+    const s = ref.startsWith("snap_") ? this.deps.store.get(ref) : this.deps.store.getByName(tenant, ref);
+    if (!s || s.tenant !== tenant) throw notFound(`no snapshot "${ref}": box_snapshot_list shows the snapshots`);
+    return s;
+  }
+
+  /** For box_create { fromSnapshot }. */
+  source(tenant: string, ref: string): SnapshotSource {
+    const s = this.resolve(tenant, ref);
+    if (s.status !== "ready") throw conflict(`snapshot "${ref}" is ${s.status}, not ready: take a new one`);
+    return { id: s.id, image: s.image, runtime: s.runtime };
+  }
+
+  async delete(tenant: string, ref: string): Promise<{ id: string; deleted: true }> {
+    const s = this.resolve(tenant, ref);
+    if (s.status === "creating") throw conflict(`snapshot "${ref}" is still being taken: retry when it is ready`);
+    // Boxes started from it keep working: the engine keeps the layers their containers use.
+    await this.deps.engine.images.remove(s.image, true);
+    this.deps.store.delete(s.id);
+    return { id: s.id, deleted: true };
+  }
+}

@@ -1,0 +1,70 @@
+// Zod shapes shared by several tools' inputs and outputs (the contract's Box, Run, network policy).
+import { z } from "zod";
+
+export const boxRef = z
+  .string()
+  .min(1)
+  .max(200)
+  .describe("The box: its id (box_…) or its name, as returned by box_create or box_list");
+
+export const networkPolicySchema = z
+  .object({
+    mode: z.enum(["allow-all", "deny-all", "custom"]).describe("allow-all (default), deny-all, or custom rules"),
+    allowedDomains: z
+      .array(z.string())
+      .optional()
+      .describe('custom: domains the box may reach: exact names or "*.suffix" wildcards'),
+    allowedCidrs: z.array(z.string()).optional().describe("custom: address ranges the box may reach"),
+    deniedCidrs: z.array(z.string()).optional().describe("custom: address ranges refused (wins over allowed)"),
+  })
+  .describe("Egress policy of the box");
+
+export const usageSchema = z.object({
+  cpuNs: z.number().describe("Active CPU time used, in nanoseconds"),
+  memoryPeakBytes: z.number().describe("Highest memory use seen, in bytes"),
+  runs: z.number().describe("Number of runs"),
+});
+
+export const boxSchema = {
+  id: z.string(),
+  name: z.string(),
+  runtime: z.string(),
+  size: z.enum(["small", "medium", "large"]),
+  status: z.enum(["creating", "idle", "running", "paused", "error", "deleted"]),
+  keepAlive: z.boolean(),
+  idleTimeoutSeconds: z.number(),
+  networkPolicy: networkPolicySchema,
+  image: z.string(),
+  createdAt: z.string(),
+  lastActiveAt: z.string(),
+  pausedAt: z.string().optional(),
+  pauseKind: z.enum(["frozen", "stopped"]).optional(),
+  fromSnapshot: z.string().optional(),
+  labels: z.record(z.string(), z.string()),
+  envKeys: z.array(z.string()),
+  usage: usageSchema,
+  initCommand: z.string().optional(),
+  statusReason: z.string().optional().describe("Why the box is in error"),
+};
+export const boxObject = z.object(boxSchema);
+
+export const runSchema = {
+  id: z.string(),
+  boxId: z.string(),
+  type: z.enum(["shell", "agent"]),
+  command: z.string(),
+  status: z.enum(["running", "completed", "failed", "cancelled"]),
+  exitCode: z.number().nullable(),
+  timedOut: z.boolean(),
+  cpuNs: z.number().nullable(),
+  memoryPeakBytes: z.number().nullable(),
+  startedAt: z.string(),
+  completedAt: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  reason: z.string().nullable().describe("Why the run failed or was interrupted"),
+};
+export const runObject = z.object(runSchema);
+
+/** Relative paths resolve from the box's working directory /workspace/home. */
+export const boxPath = (what: string) =>
+  z.string().min(1).max(4096).describe(`${what}: absolute in the box, or relative to /workspace/home`);

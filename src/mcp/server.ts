@@ -1,0 +1,42 @@
+// createServer(): one MCP server bound to the app's services. Transports (stdio, HTTP) connect to it; this
+// module knows nothing about them.
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Services } from "../services.js";
+import { useContractErrorsForValidation } from "./define-tool.js";
+import { registerAllTools } from "./tools/index.js";
+import { registerLogResources } from "./tools/logs.js";
+
+export const SERVER_NAME = "boxd";
+export const SERVER_VERSION = "0.1.0";
+
+export interface CreateServerOptions {
+  /** The tenant of calls that carry no auth info (stdio: the local user). */
+  defaultTenant?: string;
+}
+
+export function createServer(services: Services, opts: CreateServerOptions = {}) {
+  const server = new McpServer(
+    { name: SERVER_NAME, version: SERVER_VERSION },
+    {
+      capabilities: { tools: {}, logging: {} },
+      instructions:
+        "boxd gives you durable Linux boxes. Start with box_create (or box_list to reuse one), then box_exec to run commands " +
+        "and the box_*_file tools to move files. Boxes keep their files across calls and pause when idle.",
+    },
+  );
+  useContractErrorsForValidation(server);
+  const defaultTenant = opts.defaultTenant ?? "local";
+  const tenantOf = (extra: unknown) => {
+    const t = (extra as { authInfo?: { extra?: Record<string, unknown> } } | undefined)?.authInfo?.extra?.tenant;
+    return typeof t === "string" && t ? t : defaultTenant;
+  };
+  registerAllTools(server, services, { log: services.log.child("mcp"), tenantOf });
+  const stopLogUpdates = registerLogResources(server, services, tenantOf);
+  return {
+    server,
+    async close() {
+      stopLogUpdates();
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+// Box tools: box_create, box_list, box_get, box_delete.
+import { z } from "zod";
+import type { Services } from "../../services.js";
+import { defineTool } from "../define-tool.js";
+import { boxObject, boxRef, boxSchema, networkPolicySchema } from "../schemas.js";
+
+const summary = (b: { name: string; id: string; runtime: string; status: string }) =>
+  `${b.name} (${b.id}) ${b.runtime} ${b.status}`;
+
+export const boxCreate = defineTool({
+  name: "box_create",
+  title: "Create a box",
+  description:
+    "Create a durable, isolated Linux box (a container with its own filesystem, shell, network and git) and return it. " +
+    "The box runs as user boxuser in /workspace/home. Use the returned id or name as `box` in every other tool.",
+  input: {
+    name: z.string().optional().describe("Unique name (1-63 chars: a-z 0-9 . _ -). Default: derived from the id"),
+    runtime: z
+      .string()
+      .optional()
+      .describe(
+        "node (default), python, golang, ruby or rust; each also as -alpine (needs its image built where a registry is reachable)",
+      ),
+    size: z
+      .enum(["small", "medium", "large"])
+      .optional()
+      .describe(
+        "small (1 CPU, 1 GiB; default), medium (2 CPU, 4 GiB), large (4 CPU, 8 GiB); CPUs are capped at the host's",
+      ),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe(
+        "Environment variables for every command in the box (PATH, HOME, LD_PRELOAD, LD_LIBRARY_PATH, NODE_OPTIONS are refused)",
+      ),
+    keepAlive: z.boolean().optional().describe("true: never pause automatically when idle"),
+    idleTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 24 * 3600)
+      .optional()
+      .describe("Seconds without activity before the box pauses itself (default from the server)"),
+    networkPolicy: networkPolicySchema.optional(),
+    initCommand: z
+      .string()
+      .max(64 * 1024)
+      .optional()
+      .describe("Shell command run in the background at every start of the box (create, wake from stopped, restore); output goes to the box log"),
+    fromSnapshot: z.string().optional().describe("Start from this snapshot (id or name) instead of a fresh image"),
+    labels: z.record(z.string(), z.string()).optional().describe("Up to 5 key/value labels, for box_list filtering"),
+  },
+  output: boxSchema,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    ctx.progress("creating box");
+    const box = await s.boxes.create(ctx.tenant, args);
+    return { text: `created box ${summary(box)}`, structured: box };
+  },
+});
+
+export const boxList = defineTool({
+  name: "box_list",
+  title: "List boxes",
+  description: "List your boxes with their status, optionally filtered by status or label.",
+  input: {
+    status: z
+      .enum(["creating", "idle", "running", "paused", "error", "deleted"])
+      .optional()
+      .describe("Only boxes in this status"),
+    label: z.string().optional().describe('Only boxes with this label: "key" or "key=value"'),
+  },
+  output: { boxes: z.array(boxObject).describe("The boxes, oldest first") },
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const boxes = s.boxes.list(ctx.tenant, args);
+    const text = boxes.length ? boxes.map(summary).join("\n") : "no boxes";
+    return { text, structured: { boxes } };
+  },
+});
+
+export const boxGet = defineTool({
+  name: "box_get",
+  title: "Get a box",
+  description: "Get one box: status, settings, usage (CPU time, memory peak, runs).",
+  input: { box: boxRef },
+  output: boxSchema,
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const box = s.boxes.view(s.boxes.resolve(ctx.tenant, args.box));
+    return { text: summary(box), structured: box };
+  },
+});
+
+export const boxDelete = defineTool({
+  name: "box_delete",
+  title: "Delete a box",
+  description: "Delete a box and everything in it (its snapshots are kept). Running commands are ended.",
+  input: { box: boxRef },
+  output: { id: z.string(), deleted: z.literal(true) },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const res = await s.boxes.delete(ctx.tenant, args.box);
+    return { text: `deleted box ${res.id}`, structured: res };
+  },
+});
+
+export const boxTools = [boxCreate, boxList, boxGet, boxDelete];

@@ -1,0 +1,387 @@
+// File tools: box_write_file, box_read_file, box_list_files, box_stat_file, box_make_dir, box_move_file,
+// box_delete_file, box_upload, box_download. They translate between MCP (text/base64, content blocks, the
+// caller's roots) and FileService, which does the work inside the box; they never touch Docker themselves.
+import { z } from "zod";
+import { invalidArgument } from "../../errors.js";
+import { decodeBase64, decodeContent, encodeContent, mimeTypeOf } from "../../fs/content-encoding.js";
+import { DEFAULT_MAX_ENTRIES, MAX_ENTRIES } from "../../fs/file-service.js";
+import { checkHostPath } from "../../fs/host-paths.js";
+import type { UploadSource } from "../../fs/transfer.js";
+import type { Services } from "../../services.js";
+import { defineTool, type ToolContext } from "../define-tool.js";
+import { boxPath, boxRef } from "../schemas.js";
+
+const encoding = z.enum(["utf8", "base64"]).optional().describe("utf8 (default) for text; base64 for binary content");
+const resumed = z.boolean().optional().describe("true when the box was paused and was resumed for this call");
+const entryType = z
+  .enum(["file", "directory", "symlink", "other"])
+  .describe("What the path is (symlinks are not followed)");
+const statShape = {
+  path: z.string().describe("Absolute path in the box"),
+  type: entryType,
+  size: z.number().describe("Size in bytes"),
+  mode: z.string().describe('Permission bits in octal, e.g. "644"'),
+  modifiedAt: z.string().describe("Last modification time (ISO 8601)"),
+};
+const hostPathField = z
+  .string()
+  .min(1)
+  .max(4096)
+  .describe(
+    "Absolute path on the server's machine; allowed only inside the server's BOXD_ROOTS or the client's declared roots",
+  );
+
+/** Resolves the box, runs `work` on its container, and counts the call as activity (even when it failed). */
+async function inBox<T>(s: Services, ctx: ToolContext, ref: string, work: (containerId: string) => Promise<T>) {
+  const box = await s.liveBox(ctx.tenant, ref);
+  try {
+    return { ...box, result: await work(box.containerId) };
+  } finally {
+    s.boxes.touch(box.boxId);
+  }
+}
+
+const note = (r: { resumed: boolean }) => (r.resumed ? " (box resumed)" : "");
+
+async function allowedHostPath(s: Services, ctx: ToolContext, hostPath: string, mustExist: boolean) {
+  const client = await ctx.clientRoots().catch(() => []);
+  return checkHostPath(hostPath, { server: s.config.roots, client }, { mustExist });
+}
+
+export const boxWriteFile = defineTool({
+  name: "box_write_file",
+  title: "Write a file",
+  description:
+    "Write a file in the box as boxuser, creating missing parent folders. The write is atomic (a temp file renamed into place) unless append is set; an existing file keeps its mode unless mode is given. " +
+    "Content is limited to the server's max file size: beyond it use box_upload with an archive or a hostPath.",
+  input: {
+    box: boxRef,
+    path: boxPath("File to write"),
+    content: z.string().describe("The content: text, or base64 when encoding is base64"),
+    encoding,
+    mode: z
+      .string()
+      .optional()
+      .describe('Permission bits in octal, e.g. "755" for a script (default: keep, or 644 for a new file)'),
+    append: z.boolean().optional().describe("Append to the file instead of replacing it"),
+  },
+  output: { path: z.string().describe("Absolute path written"), bytes: z.number().describe("Bytes written"), resumed },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const content = decodeContent(args.content, args.encoding, "content");
+    const r = await inBox(s, ctx, args.box, (c) =>
+      s.files.write(c, args.path, content, { mode: args.mode, append: args.append }),
+    );
+    return {
+      text: `${args.append ? "appended" : "wrote"} ${r.result.bytes} bytes to ${r.result.path}${note(r)}`,
+      structured: { ...r.result, resumed: r.resumed },
+    };
+  },
+});
+
+export const boxReadFile = defineTool({
+  name: "box_read_file",
+  title: "Read a file",
+  description:
+    "Read a file from the box, whole or a byte range (offset, length). At most the server's max file size comes back per call; " +
+    "truncated: true with nextOffset means there is more. Binary files need encoding base64. For folders use box_list_files.",
+  input: {
+    box: boxRef,
+    path: boxPath("File to read"),
+    encoding,
+    offset: z.number().int().min(0).optional().describe("First byte to return (default 0)"),
+    length: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Bytes to return at most (default and cap: the server's max file size)"),
+  },
+  output: {
+    path: z.string().describe("Absolute path read"),
+    content: z.string().describe("The bytes read, as text or base64 (see encoding)"),
+    encoding: z.enum(["utf8", "base64"]).describe("How content is encoded"),
+    bytes: z.number().describe("Total size of the file in bytes"),
+    truncated: z.boolean().describe("true when the file has more bytes after what was returned"),
+    offset: z.number().describe("Offset of the first byte returned"),
+    nextOffset: z.number().optional().describe("Where to continue reading when truncated"),
+    resumed,
+  },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const r = await inBox(s, ctx, args.box, (c) =>
+      s.files.read(c, args.path, { offset: args.offset, length: args.length }),
+    );
+    const enc = args.encoding ?? "utf8";
+    const got = r.result.content;
+    const { text: content, used } = encodeContent(got, enc, { partial: r.result.truncated, path: r.result.path });
+    const truncated = r.result.truncated || used < got.length;
+    const nextOffset = truncated ? r.result.offset + used : undefined;
+    return {
+      text: `read ${used} of ${r.result.bytes} bytes from ${r.result.path}${truncated ? " (more remains)" : ""}${note(r)}`,
+      structured: {
+        path: r.result.path,
+        content,
+        encoding: enc,
+        bytes: r.result.bytes,
+        truncated,
+        offset: r.result.offset,
+        nextOffset,
+        resumed: r.resumed,
+      },
+    };
+  },
+});
+
+export const boxListFiles = defineTool({
+  name: "box_list_files",
+  title: "List files",
+  description:
+    "List a folder in the box (its entries, or every entry below it with recursive). Sorted by path; entries the box user cannot read are left out.",
+  input: {
+    box: boxRef,
+    path: boxPath("Folder to list")
+      .default(".")
+      .describe("Folder to list: absolute, or relative to /workspace/home (default: /workspace/home)"),
+    recursive: z.boolean().optional().describe("Include everything below the folder, not only its direct entries"),
+    maxEntries: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_ENTRIES)
+      .optional()
+      .describe(`Entries to return at most (default ${DEFAULT_MAX_ENTRIES})`),
+  },
+  output: {
+    path: z.string().describe("Absolute path listed"),
+    entries: z.array(z.object({ name: z.string().describe("File name"), ...statShape })).describe("The entries"),
+    truncated: z.boolean().describe("true when there were more than maxEntries entries"),
+    resumed,
+  },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const r = await inBox(s, ctx, args.box, (c) =>
+      s.files.list(c, args.path, { recursive: args.recursive, maxEntries: args.maxEntries }),
+    );
+    const more = r.result.truncated ? " (truncated: raise maxEntries or list a subfolder)" : "";
+    return {
+      text: `${r.result.entries.length} entries in ${r.result.path}${more}${note(r)}`,
+      structured: { ...r.result, resumed: r.resumed },
+    };
+  },
+});
+
+export const boxStatFile = defineTool({
+  name: "box_stat_file",
+  title: "File information",
+  description:
+    "Type, size, permissions and modification time of a path in the box (a symlink is described itself, not its target).",
+  input: { box: boxRef, path: boxPath("Path to describe") },
+  output: { ...statShape, resumed },
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const r = await inBox(s, ctx, args.box, (c) => s.files.stat(c, args.path));
+    const st = r.result;
+    return {
+      text: `${st.path}: ${st.type}, ${st.size} bytes, mode ${st.mode}${note(r)}`,
+      structured: { ...st, resumed: r.resumed },
+    };
+  },
+});
+
+export const boxMakeDir = defineTool({
+  name: "box_make_dir",
+  title: "Make a folder",
+  description:
+    "Create a folder in the box. With parents: true, missing parent folders are created and an existing folder is fine.",
+  input: {
+    box: boxRef,
+    path: boxPath("Folder to create"),
+    parents: z
+      .boolean()
+      .optional()
+      .describe("Create missing parents too, and accept an existing folder (like mkdir -p)"),
+  },
+  output: { path: z.string().describe("Absolute path of the folder"), resumed },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const r = await inBox(s, ctx, args.box, (c) => s.files.makeDir(c, args.path, { parents: args.parents }));
+    return { text: `folder ${r.result.path} ready${note(r)}`, structured: { ...r.result, resumed: r.resumed } };
+  },
+});
+
+export const boxMoveFile = defineTool({
+  name: "box_move_file",
+  title: "Move or rename",
+  description:
+    "Move or rename a file or folder in the box; `to` is the new path itself (not a folder to move into). Missing parents of `to` are created. An existing `to` is an error unless overwrite is set.",
+  input: {
+    box: boxRef,
+    from: boxPath("Path to move"),
+    to: boxPath("New path"),
+    overwrite: z.boolean().optional().describe("Replace an existing file (or empty folder) at `to`"),
+  },
+  output: { from: z.string().describe("Old absolute path"), to: z.string().describe("New absolute path"), resumed },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const r = await inBox(s, ctx, args.box, (c) => s.files.move(c, args.from, args.to, { overwrite: args.overwrite }));
+    return {
+      text: `moved ${r.result.from} to ${r.result.to}${note(r)}`,
+      structured: { ...r.result, resumed: r.resumed },
+    };
+  },
+});
+
+export const boxDeleteFile = defineTool({
+  name: "box_delete_file",
+  title: "Delete a file or folder",
+  description: "Delete a file, symlink or folder in the box. A folder that is not empty needs recursive: true.",
+  input: {
+    box: boxRef,
+    path: boxPath("Path to delete"),
+    recursive: z.boolean().optional().describe("Delete a folder with everything in it"),
+  },
+  output: {
+    path: z.string().describe("Absolute path deleted"),
+    deleted: z.boolean().describe("true once it is gone"),
+    resumed,
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const r = await inBox(s, ctx, args.box, (c) => s.files.delete(c, args.path, { recursive: args.recursive }));
+    return { text: `deleted ${r.result.path}${note(r)}`, structured: { ...r.result, resumed: r.resumed } };
+  },
+});
+
+export const boxUpload = defineTool({
+  name: "box_upload",
+  title: "Upload files",
+  description:
+    "Put files into a folder of the box (created if missing), owned by boxuser. Give exactly one of: files (inline, up to the server's max file size in total), " +
+    "archive (a base64 tar or tar.gz; members must stay inside the folder), or hostPath (a file or folder on the server's machine inside the allowed roots: " +
+    "a file lands in the folder under its name, a folder's contents land in the folder; symlinks are kept as symlinks).",
+  input: {
+    box: boxRef,
+    destination: boxPath("Folder to put the files in"),
+    files: z
+      .array(
+        z.object({
+          path: z.string().min(1).describe("Path relative to destination (no leading /, no ..)"),
+          content: z.string().describe("The content: text, or base64 when encoding is base64"),
+          encoding,
+        }),
+      )
+      .optional()
+      .describe("Files to write"),
+    archive: z.string().optional().describe("A tar or tar.gz archive, base64-encoded"),
+    hostPath: hostPathField.optional(),
+  },
+  output: {
+    destination: z.string().describe("Absolute path of the folder in the box"),
+    files: z.number().describe("Files (and links) put in place"),
+    bytes: z.number().describe("Bytes of file content transferred"),
+    resumed,
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const given = [args.files, args.archive, args.hostPath].filter((x) => x !== undefined).length;
+    if (given !== 1) throw invalidArgument("give exactly one of files, archive or hostPath");
+    let source: UploadSource;
+    if (args.files) {
+      source = {
+        files: args.files.map((f, i) => ({
+          path: f.path,
+          content: decodeContent(f.content, f.encoding, `files[${i}].content`),
+        })),
+      };
+    } else if (args.archive !== undefined) {
+      source = { archive: decodeBase64(args.archive, "archive") };
+    } else {
+      source = { hostPath: await allowedHostPath(s, ctx, args.hostPath as string, true) };
+    }
+    const r = await inBox(s, ctx, args.box, (c) => s.files.upload(c, args.destination, source));
+    return {
+      text: `uploaded ${r.result.files} files (${r.result.bytes} bytes) to ${r.result.destination}${note(r)}`,
+      structured: { ...r.result, resumed: r.resumed },
+    };
+  },
+});
+
+export const boxDownload = defineTool({
+  name: "box_download",
+  title: "Download a file or folder",
+  description:
+    "Get a file or folder out of the box. Without hostPath: a file comes back as its bytes (base64) and a folder as a tar.gz (base64), both also as an embedded resource, up to the server's max file size. " +
+    "With hostPath (inside the allowed roots) it is streamed to the server's disk, any size: a file to hostPath (or into it, if hostPath is a folder), a folder's contents into the folder hostPath; " +
+    "links and special files in a folder are skipped, and nothing is ever written outside hostPath.",
+  input: {
+    box: boxRef,
+    path: boxPath("File or folder to download"),
+    hostPath: hostPathField.optional(),
+  },
+  output: {
+    path: z.string().describe("Absolute path in the box"),
+    type: z.enum(["file", "directory"]).describe("What was downloaded"),
+    bytes: z.number().describe("Size of content (inline) or of the files written (hostPath)"),
+    format: z.enum(["raw", "tar.gz"]).optional().describe("Inline only: raw file bytes, or a folder as tar.gz"),
+    encoding: z.literal("base64").optional().describe("Inline only: content is base64"),
+    content: z.string().optional().describe("Inline only: the data, base64-encoded"),
+    hostPath: z.string().optional().describe("hostPath only: where it was written"),
+    files: z.number().optional().describe("hostPath only: files written"),
+    skipped: z
+      .number()
+      .optional()
+      .describe("hostPath only: archive members skipped (links, special files, unsafe names)"),
+    resumed,
+  },
+  // With hostPath it writes (and may replace) files on the server's machine, so it is not read-only.
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async handler(args, ctx, s: Services) {
+    const hostPath = args.hostPath === undefined ? undefined : await allowedHostPath(s, ctx, args.hostPath, false);
+    const r = await inBox(s, ctx, args.box, (c) => s.files.download(c, args.path, { hostPath }));
+    const d = r.result;
+    if (hostPath !== undefined) {
+      return {
+        text: `downloaded ${d.type} ${d.path} to ${d.hostPath} (${d.files} files, ${d.bytes} bytes${d.skipped ? `, ${d.skipped} skipped` : ""})${note(r)}`,
+        structured: {
+          path: d.path,
+          type: d.type,
+          bytes: d.bytes,
+          hostPath: d.hostPath,
+          files: d.files,
+          skipped: d.skipped,
+          resumed: r.resumed,
+        },
+      };
+    }
+    const blob = (d.data ?? Buffer.alloc(0)).toString("base64");
+    const mimeType = d.type === "directory" ? "application/gzip" : mimeTypeOf(d.path);
+    return {
+      text: `downloaded ${d.type} ${d.path} (${d.bytes} bytes${d.type === "directory" ? " as tar.gz" : ""})${note(r)}`,
+      structured: {
+        path: d.path,
+        type: d.type,
+        bytes: d.bytes,
+        format: d.format,
+        encoding: "base64" as const,
+        content: blob,
+        resumed: r.resumed,
+      },
+      content: [
+        { type: "resource" as const, resource: { uri: `box://${r.boxId}/files${encodeURI(d.path)}`, mimeType, blob } },
+      ],
+    };
+  },
+});
+
+export const fileTools = [
+  boxWriteFile,
+  boxReadFile,
+  boxListFiles,
+  boxStatFile,
+  boxMakeDir,
+  boxMoveFile,
+  boxDeleteFile,
+  boxUpload,
+  boxDownload,
+];

@@ -1,0 +1,16 @@
+// Every MCP tool of boxd, registered in one place.
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Services } from "../../services.js";
+import { type RegisterOptions, registerTool } from "../define-tool.js";
+import { boxTools } from "./boxes.js";
+import { fileTools } from "./files.js";
+import { lifecycleTools } from "./lifecycle.js";
+import { logTools } from "./logs.js";
+import { shellTools } from "./shell.js";
+import { snapshotTools } from "./snapshots.js";
+
+export const allTools = [...boxTools, ...lifecycleTools, ...shellTools, ...fileTools, ...snapshotTools, ...logTools];
+
+export function registerAllTools(server: McpServer, services: Services, opts: RegisterOptions): void {
+  for (const tool of allTools) registerTool(server, tool as Parameters<typeof registerTool>[1], services, opts);
+}

@@ -1,0 +1,86 @@
+// Output plumbing for runs: a capped buffer that keeps the head of a stream and counts the rest, and the
+// filter that takes boxd-run's trailer line (ASCII RS + "boxd-...") off the end of stderr.
+
+export class CappedBuffer {
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+
+  constructor(private readonly cap: number) {}
+
+  push(chunk: Buffer): void {
+    this.total += chunk.length;
+    const room = this.cap - this.kept;
+    if (room <= 0) return;
+    const piece = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    this.chunks.push(piece);
+    this.kept += piece.length;
+  }
+
+  get truncated(): boolean {
+    return this.total > this.kept;
+  }
+
+  toBuffer(): Buffer {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? Buffer.alloc(0);
+  }
+}
+
+export interface Trailer {
+  kind: "usage" | "error";
+  fields: string[];
+}
+
+const RS = 0x1e;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the RS byte marks the trailer; output rarely has it
+const TRAILER = /^\u001eboxd-(usage|error) ([^\n]*)\n?$/;
+
+/**
+ * Passes stderr through, holding back anything from an RS byte on (the trailer can only be the last bytes
+ * of the stream). At the end, a held tail that is a trailer is parsed and dropped; anything else is output.
+ */
+export class TrailerFilter {
+  private held: Buffer = Buffer.alloc(0);
+  trailer: Trailer | null = null;
+
+  constructor(private readonly emit: (chunk: Buffer) => void) {}
+
+  /** Called when a trailer is seen: the run's command has exited. */
+  onTrailer?: (t: Trailer) => void;
+
+  push(chunk: Buffer): void {
+    const data = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
+    const at = data.lastIndexOf(RS);
+    if (at < 0) {
+      this.held = Buffer.alloc(0);
+      this.emit(data);
+      return;
+    }
+    if (at > 0) this.emit(data.subarray(0, at));
+    this.held = Buffer.from(data.subarray(at));
+    const m = TRAILER.exec(this.held.toString("latin1"));
+    if (m && this.held.at(-1) === 0x0a) {
+      this.trailer = { kind: m[1] as Trailer["kind"], fields: (m[2] ?? "").trim().split(/\s+/) };
+      this.held = Buffer.alloc(0);
+      this.onTrailer?.(this.trailer);
+    } else if (this.held.length > 256) {
+      // Not a trailer (too long): it was output after all.
+      this.emit(this.held);
+      this.held = Buffer.alloc(0);
+    }
+  }
+
+  end(): void {
+    if (this.held.length) this.emit(this.held);
+    this.held = Buffer.alloc(0);
+  }
+}
+
+/** boxd-run's usage trailer: elapsed s, user s, sys s, max RSS KiB. */
+export function usageFromTrailer(t: Trailer | null): { cpuNs: number; memoryPeakBytes: number } | null {
+  if (t?.kind !== "usage") return null;
+  const [, user, sys, rssKb] = t.fields.map(Number);
+  if ([user, sys, rssKb].some((n) => n === undefined || Number.isNaN(n))) return null;
+  return { cpuNs: Math.round(((user ?? 0) + (sys ?? 0)) * 1e9), memoryPeakBytes: (rssKb ?? 0) * 1024 };
+}

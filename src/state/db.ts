@@ -1,0 +1,122 @@
+// Opens the instance's SQLite database (better-sqlite3, WAL) in the data dir and applies migrations.
+// The instance id lives here: it is what every Docker object of this instance is labelled with.
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { BoxdError } from "../errors.js";
+
+export type Db = Database.Database;
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE boxes (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     name TEXT NOT NULL,
+     runtime TEXT NOT NULL,
+     size TEXT NOT NULL,
+     status TEXT NOT NULL,
+     keep_alive INTEGER NOT NULL,
+     idle_timeout_seconds INTEGER NOT NULL,
+     network_policy TEXT NOT NULL,
+     image TEXT NOT NULL,
+     env TEXT NOT NULL,
+     labels TEXT NOT NULL,
+     from_snapshot TEXT,
+     container_id TEXT,
+     network_name TEXT,
+     subnet_index INTEGER,
+     created_at TEXT NOT NULL,
+     last_active_at TEXT NOT NULL,
+     paused_at TEXT,
+     pause_kind TEXT,
+     deleted_at TEXT,
+     error TEXT,
+     cpu_ns INTEGER NOT NULL DEFAULT 0,
+     memory_peak_bytes INTEGER NOT NULL DEFAULT 0,
+     runs INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE UNIQUE INDEX boxes_live_name ON boxes(tenant, name) WHERE status != 'deleted';
+   CREATE UNIQUE INDEX boxes_live_subnet ON boxes(subnet_index) WHERE status != 'deleted';
+   CREATE TABLE runs (
+     id TEXT PRIMARY KEY,
+     box_id TEXT NOT NULL,
+     type TEXT NOT NULL,
+     command TEXT NOT NULL,
+     status TEXT NOT NULL,
+     exit_code INTEGER,
+     timed_out INTEGER NOT NULL DEFAULT 0,
+     cpu_ns INTEGER,
+     memory_peak_bytes INTEGER,
+     started_at TEXT NOT NULL,
+     completed_at TEXT,
+     duration_ms INTEGER,
+     stdout BLOB,
+     stderr BLOB,
+     stdout_bytes INTEGER NOT NULL DEFAULT 0,
+     stderr_bytes INTEGER NOT NULL DEFAULT 0,
+     error TEXT
+   );
+   CREATE INDEX runs_by_box ON runs(box_id, started_at);`,
+  `ALTER TABLE boxes ADD COLUMN init_command TEXT;
+   CREATE TABLE snapshots (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     name TEXT NOT NULL,
+     box_id TEXT NOT NULL,
+     runtime TEXT NOT NULL,
+     image TEXT NOT NULL,
+     status TEXT NOT NULL,
+     size_bytes INTEGER NOT NULL DEFAULT 0,
+     created_at TEXT NOT NULL,
+     error TEXT
+   );
+   CREATE UNIQUE INDEX snapshots_name ON snapshots(tenant, name);
+   CREATE TABLE logs (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     box_id TEXT NOT NULL,
+     timestamp TEXT NOT NULL,
+     level TEXT NOT NULL,
+     source TEXT NOT NULL,
+     message TEXT NOT NULL
+   );
+   CREATE INDEX logs_by_box ON logs(box_id, seq);`,
+];
+
+export function openDb(dataDir: string): Db {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    const db = new Database(path.join(dataDir, "boxd.db"));
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("busy_timeout = 5000");
+    migrate(db);
+    return db;
+  } catch (err) {
+    throw new BoxdError(
+      "INTERNAL",
+      `cannot open the state database in ${dataDir}: ${(err as Error).message}. Check that BOXD_DATA_DIR is writable (boxd doctor).`,
+      { cause: err },
+    );
+  }
+}
+
+function migrate(db: Db): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  for (let v = version; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+/** This data dir's instance id, created on first use. */
+export function instanceId(db: Db): string {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'instance_id'").get() as { value: string } | undefined;
+  if (row) return row.value;
+  const id = randomBytes(6).toString("hex");
+  db.prepare("INSERT INTO meta (key, value) VALUES ('instance_id', ?)").run(id);
+  return id;
+}

@@ -1,0 +1,27 @@
+// `boxd serve`: MCP over stdio. stdout carries protocol messages only; logs go to stderr.
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { createApp } from "../app.js";
+import type { Config } from "../config.js";
+import type { Logger } from "../log.js";
+import { createServer } from "../mcp/server.js";
+
+export async function serveStdio(config: Config, log: Logger): Promise<void> {
+  const app = await createApp(config, log);
+  const { server, close } = createServer(app.services);
+  const transport = new StdioServerTransport();
+  let closing = false;
+  const shutdown = async (why: string) => {
+    if (closing) return;
+    closing = true;
+    log.info(`shutting down (${why}); boxes keep running`);
+    await close().catch(() => {});
+    await app.close().catch(() => {});
+    process.exit(0);
+  };
+  transport.onclose = () => void shutdown("client closed stdio");
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  process.stdin.on("end", () => void shutdown("stdin ended"));
+  await server.connect(transport);
+  log.info("boxd serving MCP over stdio", { instance: app.instanceId, dataDir: config.dataDir });
+}

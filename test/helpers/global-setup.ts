@@ -1,0 +1,52 @@
+// Runs once around the whole suite: fail loudly when there is no engine or no images (never skip), and
+// at the end check that no container, network or image of any test instance is left on the engine.
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import path from "node:path";
+import { DockerEngine } from "../../src/docker/engine.js";
+import { LABEL_INSTANCE, LABEL_MANAGED } from "../../src/docker/labels.js";
+import { loadImageSet, RUNTIMES } from "../../src/images/definitions.js";
+import { silentLogger } from "../../src/log.js";
+import { testRoot } from "./test-root.js";
+
+export async function setup(): Promise<void> {
+  const engine = new DockerEngine(silentLogger);
+  try {
+    await engine.ping();
+  } catch (err) {
+    throw new Error(
+      `The tests need a real Docker engine and none is reachable (${(err as Error).message}). Run \`npm test\`, which provisions one, or start dockerd.`,
+    );
+  }
+  const set = loadImageSet("");
+  const missing: string[] = [];
+  for (const r of RUNTIMES) if (!(await engine.images.inspect(set.runtime(r).ref))) missing.push(r);
+  if (missing.length) {
+    throw new Error(`box images missing for ${missing.join(", ")}: run \`npm run setup\` (boxd images build) first`);
+  }
+}
+
+export async function teardown(): Promise<void> {
+  const root = testRoot();
+  const engine = new DockerEngine(silentLogger);
+  mkdirSync(path.join(root, "instances"), { recursive: true });
+  const ids = readdirSync(path.join(root, "instances"));
+  const leaks: string[] = [];
+  for (const id of ids) {
+    const labels = { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: id };
+    for (const c of await engine.containers.list(labels)) {
+      leaks.push(`container ${c.names[0]}`);
+      await engine.containers.remove(c.id);
+    }
+    for (const n of await engine.networks.list(labels)) {
+      leaks.push(`network ${n.name}`);
+      await engine.networks.remove(n.id);
+    }
+    for (const i of await engine.images.list(labels)) {
+      leaks.push(`image ${i.tags.join(",") || i.id}`);
+      await engine.images.remove(i.id, true);
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+  process.stderr.write(`[leak check] ${ids.length} test instances checked, ${leaks.length} objects left behind\n`);
+  if (leaks.length) throw new Error(`tests left Docker objects behind (now removed): ${leaks.join("; ")}`);
+}

@@ -1,0 +1,120 @@
+// Box lifecycle basics through a real MCP client against the real engine: create, list, get, delete,
+// hardening seen from inside the box, and bad input answered with the contract's codes.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DockerEngine } from "../../src/docker/engine.js";
+import { silentLogger } from "../../src/log.js";
+import { type Harness, startHarness } from "../helpers/harness.js";
+
+describe("boxes", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it("creates a box, lists it, gets it by id and name, deletes it and leaves nothing behind", async () => {
+    const box = await h.createBox({ name: "first", labels: { team: "a" } });
+    expect(box.id).toMatch(/^box_[0-9a-z]{12}$/);
+    expect(box).toMatchObject({ name: "first", runtime: "node", size: "small", status: "idle", keepAlive: false });
+    expect(box.labels).toEqual({ team: "a" });
+
+    const listed = await h.callOk<{ boxes: { id: string }[] }>("box_list", {});
+    expect(listed.boxes.map((b) => b.id)).toContain(box.id);
+    const byLabel = await h.callOk<{ boxes: { id: string }[] }>("box_list", { label: "team=b" });
+    expect(byLabel.boxes).toHaveLength(0);
+
+    expect((await h.callOk("box_get", { box: box.id })).name).toBe("first");
+    expect((await h.callOk("box_get", { box: "first" })).id).toBe(box.id);
+
+    const engine = new DockerEngine(silentLogger);
+    const record = h.services.boxes.mustGet(box.id);
+    expect(await engine.containers.inspect(record.containerId as string)).not.toBeNull();
+
+    expect(await h.callOk("box_delete", { box: "first" })).toEqual({ id: box.id, deleted: true });
+    expect(await engine.containers.inspect(record.containerId as string)).toBeNull();
+    const nets = await engine.networks.list({ "boxd.box-id": box.id });
+    expect(nets).toHaveLength(0);
+
+    expect((await h.callErr("box_get", { box: box.id })).code).toBe("NOT_FOUND");
+    expect((await h.callErr("box_delete", { box: box.id })).code).toBe("NOT_FOUND");
+    // The name is free again.
+    const again = await h.createBox({ name: "first" });
+    await h.callOk("box_delete", { box: again.id });
+  });
+
+  it("hardens every box: non-root user, no capabilities, no-new-privileges, pids limit, no docker socket", async () => {
+    const box = await h.createBox({ name: "hard" });
+    const run = async (command: string) =>
+      h.callOk<{ exitCode: number; stdout: string; stderr: string }>("box_exec", { box: box.id, command });
+
+    const id = await run("id -un; id -u; pwd; echo $HOME");
+    expect(id.stdout.split("\n").slice(0, 4)).toEqual(["boxuser", "1000", "/workspace/home", "/workspace/home"]);
+
+    const caps = await run("grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status");
+    expect(caps.stdout).toMatch(/CapEff:\s+0000000000000000/);
+    expect(caps.stdout).toMatch(/CapBnd:\s+0000000000000000/);
+    expect(caps.stdout).toMatch(/NoNewPrivs:\s+1/);
+
+    const pids = await run("cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max");
+    expect(pids.stdout.trim()).toBe("512");
+    const mem = await run(
+      "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
+    );
+    expect(Number(mem.stdout.trim())).toBe(1024 ** 3);
+
+    const sock = await run(
+      "test -e /var/run/docker.sock && echo present || echo absent; mount | grep -c docker.sock || true",
+    );
+    expect(sock.stdout.split("\n")[0]).toBe("absent");
+
+    // Root-only operations fail even through setuid binaries (no-new-privileges, no caps).
+    const su = await run("su -c id root </dev/null 2>&1; echo rc=$?");
+    expect(su.stdout).toMatch(/rc=[1-9]/);
+    const mount = await run("mount -t tmpfs none /tmp 2>&1; echo rc=$?");
+    expect(mount.stdout).toMatch(/rc=[1-9]/);
+
+    const engine = new DockerEngine(silentLogger);
+    const state = await engine.containers.inspect(h.services.boxes.mustGet(box.id).containerId as string);
+    expect(state?.hostConfig.capDrop).toEqual(["ALL"]);
+    expect(state?.hostConfig.securityOpt.join(",")).toContain("no-new-privileges");
+  });
+
+  it("answers bad input with coded errors and keeps serving", async () => {
+    expect((await h.callErr("box_create", { runtime: "cobol" })).code).toBe("INVALID_ARGUMENT");
+    expect((await h.callErr("box_create", { size: "huge" })).code).toBe("INVALID_ARGUMENT");
+    expect((await h.callErr("box_create", { name: "Bad Name!" })).code).toBe("INVALID_ARGUMENT");
+    expect((await h.callErr("box_create", { name: "box_abc" })).code).toBe("INVALID_ARGUMENT");
+    for (const key of ["PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS"]) {
+      const err = await h.callErr("box_create", { env: { [key]: "x" } });
+      expect(err.code).toBe("INVALID_ARGUMENT");
+      expect(err.message).toContain(key);
+    }
+    const six = Object.fromEntries([1, 2, 3, 4, 5, 6].map((i) => [`k${i}`, "v"]));
+    expect((await h.callErr("box_create", { labels: six })).code).toBe("INVALID_ARGUMENT");
+    expect((await h.callErr("box_get", { box: "nope" })).code).toBe("NOT_FOUND");
+    expect((await h.callErr("box_get", {})).code).toBe("INVALID_ARGUMENT");
+
+    await h.createBox({ name: "dup" });
+    expect((await h.callErr("box_create", { name: "dup" })).code).toBe("ALREADY_EXISTS");
+
+    const alpine = await h.callErr("box_create", { runtime: "node-alpine" });
+    expect(alpine.code).toBe("NOT_FOUND");
+    expect(alpine.message).toContain("boxd images build --runtime node-alpine");
+
+    // Still serving, and no half-made box from the failures.
+    const boxes = await h.callOk<{ boxes: { name: string; status: string }[] }>("box_list", {});
+    expect(boxes.boxes.every((b) => b.status === "idle")).toBe(true);
+  });
+
+  it("creates boxes concurrently without clashing (names, subnets)", async () => {
+    const made = await Promise.all([1, 2, 3, 4].map((i) => h.createBox({ name: `par-${i}` })));
+    expect(new Set(made.map((b) => b.id)).size).toBe(4);
+    const outs = await Promise.all(
+      made.map((b) => h.callOk<{ stdout: string }>("box_exec", { box: b.id, command: "hostname -I" })),
+    );
+    expect(new Set(outs.map((o) => o.stdout.trim())).size).toBe(4);
+    await Promise.all(made.map((b) => h.callOk("box_delete", { box: b.id })));
+  });
+});
