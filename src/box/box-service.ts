@@ -1,9 +1,9 @@
 // Boxes: create, find, list and delete, each under the box's lock, with every Docker object labelled with
 // this instance's id. Nothing here speaks MCP; tools call this service.
 import type { DockerEngine } from "../docker/engine.js";
-import { LABEL_BOX_ID, LABEL_KIND, LABEL_RUNTIME, instanceLabels } from "../docker/labels.js";
+import { instanceLabels, LABEL_BOX_ID, LABEL_KIND, LABEL_RUNTIME } from "../docker/labels.js";
 import { alreadyExists, BoxdError, conflict, invalidArgument, limitExceeded, notFound } from "../errors.js";
-import { isRuntime, needsRegistry, type ImageSet, type Runtime } from "../images/definitions.js";
+import { type ImageSet, isRuntime, needsRegistry, type Runtime } from "../images/definitions.js";
 import type { Logger } from "../log.js";
 import type { BoxStore } from "../state/box-store.js";
 import type { RunStore } from "../state/run-store.js";
@@ -104,7 +104,9 @@ export class BoxService {
   async create(tenant: string, input: CreateBoxInput): Promise<BoxView> {
     const snapshot = input.fromSnapshot ? this.snapshotSource(tenant, input.fromSnapshot) : null;
     if (snapshot && input.runtime && input.runtime !== snapshot.runtime) {
-      throw invalidArgument(`snapshot ${snapshot.id} is of runtime ${snapshot.runtime}; leave runtime out or pass that`);
+      throw invalidArgument(
+        `snapshot ${snapshot.id} is of runtime ${snapshot.runtime}; leave runtime out or pass that`,
+      );
     }
     const runtime = snapshot?.runtime ?? input.runtime ?? "node";
     if (!isRuntime(runtime)) {
@@ -124,7 +126,7 @@ export class BoxService {
     if (this.deps.boxes.getByName(tenant, name)) {
       throw alreadyExists(`a box named "${name}" already exists: pick another name or delete that box`);
     }
-    if (input.initCommand !== undefined && input.initCommand.includes("\0")) {
+    if (input.initCommand?.includes("\0")) {
       throw invalidArgument("initCommand contains a NUL byte");
     }
     const image = snapshot ? snapshot.image : await this.imageFor(runtime);
@@ -168,7 +170,11 @@ export class BoxService {
         await this.provision(record);
         this.deps.boxes.update(id, { status: "idle", containerId: record.containerId });
         this.deps.log.info("box created", { box: id, name, runtime });
-        this.deps.event?.(id, "info", `box created (${runtime}, ${size}${snapshot ? `, from snapshot ${snapshot.id}` : ""})`);
+        this.deps.event?.(
+          id,
+          "info",
+          `box created (${runtime}, ${size}${snapshot ? `, from snapshot ${snapshot.id}` : ""})`,
+        );
         const created = this.mustGet(id);
         this.deps.afterStart?.(created);
         return this.view(created);

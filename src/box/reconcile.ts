@@ -37,6 +37,19 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   report.interruptedRuns = deps.runs.failInterrupted(now);
 
   const mine = { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: deps.instanceId };
+  // Snapshots a crash interrupted: the engine finishes a commit on its own (the container stays paused
+  // meanwhile), so wait for it before deciding, then record the outcome.
+  for (const snap of deps.snapshots.list()) {
+    if (snap.status !== "creating") continue;
+    const box = boxes.get(snap.boxId);
+    if (box?.containerId) await waitWhilePaused(engine, box.containerId, box.status === "paused" ? 0 : 20_000);
+    const img = await engine.images.inspect(snap.image);
+    deps.snapshots.update(
+      snap.id,
+      img ? { status: "ready", sizeBytes: img.sizeBytes } : { status: "error", error: "interrupted while being taken" },
+    );
+  }
+
   const containers = await engine.containers.list(mine);
   const known = new Set<string>();
 
@@ -91,23 +104,27 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
     await engine.networks.remove(n.id);
     report.orphansRemoved++;
   }
-  // Snapshots: finish the bookkeeping of ones a crash interrupted; remove images nobody knows.
   const snapshotImages = await engine.images.list({ ...mine, [LABEL_KIND]: "snapshot" });
-  const snapshotIds = new Set<string>();
-  for (const snap of deps.snapshots.list()) {
-    snapshotIds.add(snap.id);
-    if (snap.status !== "creating") continue;
-    const img = await engine.images.inspect(snap.image);
-    deps.snapshots.update(
-      snap.id,
-      img ? { status: "ready", sizeBytes: img.sizeBytes } : { status: "error", error: "interrupted while being taken" },
-    );
-  }
+  const readySnapshots = new Set(
+    deps.snapshots
+      .list()
+      .filter((x) => x.status === "ready")
+      .map((x) => x.id),
+  );
   for (const img of snapshotImages) {
-    if (snapshotIds.has(img.labels["boxd.snapshot-id"] ?? "")) continue;
+    if (readySnapshots.has(img.labels["boxd.snapshot-id"] ?? "")) continue;
     await engine.images.remove(img.id, true);
     report.orphansRemoved++;
   }
   log.info("reconciled with the engine", { ...report });
   return report;
+}
+
+async function waitWhilePaused(engine: DockerEngine, containerId: string, maxMs: number): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (Date.now() < until) {
+    const state = await engine.containers.inspect(containerId);
+    if (!state?.paused) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

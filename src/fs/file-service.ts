@@ -1,7 +1,7 @@
 // Files in a box: write, read, list, stat, make folders, move, delete, and (via transfer.ts) upload and
 // download. Everything runs as a script inside the box as the box user, so files belong to boxuser, the
 // box's own permissions decide what is allowed, and a path outside the box cannot even be expressed.
-// MCP concerns (encodings, content blocks) live in the tools; this service deals in Buffers.
+// This service deals in Buffers; text/base64 (content-encoding.ts) and content blocks are the tools' business.
 import type { DockerEngine } from "../docker/engine.js";
 import { invalidArgument, limitExceeded } from "../errors.js";
 import type { Logger } from "../log.js";

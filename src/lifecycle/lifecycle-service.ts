@@ -33,7 +33,9 @@ export class LifecycleService {
   async pause(tenant: string, ref: string): Promise<BoxView> {
     const box = this.deps.boxes.resolve(tenant, ref);
     if (box.keepAlive) {
-      throw conflict(`box "${box.name}" has keepAlive: true and is never paused; create it without keepAlive to pause it`);
+      throw conflict(
+        `box "${box.name}" has keepAlive: true and is never paused; create it without keepAlive to pause it`,
+      );
     }
     await this.deps.boxes.lock.run(box.id, () => this.freeze(box.id, "manual"));
     return this.deps.boxes.view(this.deps.boxes.mustGet(box.id));
@@ -105,7 +107,9 @@ export class LifecycleService {
     const containerId = this.deps.boxes.requireContainer(box);
     if (this.deps.hasLiveRun(boxId)) {
       if (why === "idle") return;
-      throw conflict(`box "${box.name}" has a run in progress: wait for it (box_run_get) or end it (box_run_kill), then pause`);
+      throw conflict(
+        `box "${box.name}" has a run in progress: wait for it (box_run_get) or end it (box_run_kill), then pause`,
+      );
     }
     if (why === "idle") {
       // Activity may have come in while this tick waited for the lock.
@@ -114,7 +118,12 @@ export class LifecycleService {
     const state = await this.deps.engine.containers.inspect(containerId);
     if (state?.running && !state.paused) await this.deps.engine.containers.pause(containerId);
     this.deps.store.update(boxId, { status: "paused", pauseKind: "frozen", pausedAt: new Date().toISOString() });
-    this.deps.boxLog.append(boxId, "info", "system", why === "idle" ? `paused after ${box.idleTimeoutSeconds} s idle (frozen)` : "paused (frozen)");
+    this.deps.boxLog.append(
+      boxId,
+      "info",
+      "system",
+      why === "idle" ? `paused after ${box.idleTimeoutSeconds} s idle (frozen)` : "paused (frozen)",
+    );
   }
 
   /** Frozen for long: stop the container so its memory is released; the filesystem stays. */

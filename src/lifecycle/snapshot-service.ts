@@ -5,7 +5,7 @@ import type { BoxService, SnapshotSource } from "../box/box-service.js";
 import { newSnapshotId } from "../box/ids.js";
 import { checkName } from "../box/validation.js";
 import type { DockerEngine } from "../docker/engine.js";
-import { LABEL_BOX_ID, LABEL_KIND, instanceLabels } from "../docker/labels.js";
+import { instanceLabels, LABEL_BOX_ID, LABEL_KIND } from "../docker/labels.js";
 import { alreadyExists, conflict, notFound } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BoxLog } from "../logs/box-log.js";
@@ -102,6 +102,11 @@ export class SnapshotService {
   list(tenant: string, boxRef?: string): SnapshotView[] {
     const boxId = boxRef ? this.deps.boxes.resolveAny(tenant, boxRef).id : undefined;
     return this.deps.store.list({ tenant, ...(boxId ? { boxId } : {}) }).map(toSnapshotView);
+  }
+
+  /** Every snapshot of every tenant (operators, tests). */
+  listAll(): SnapshotRecord[] {
+    return this.deps.store.list();
   }
 
   resolve(tenant: string, ref: string): SnapshotRecord {

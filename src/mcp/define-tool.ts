@@ -103,7 +103,10 @@ export function registerTool<I extends z.ZodRawShape, O extends z.ZodRawShape, S
         const result = await def.handler(args, ctx, services);
         const checked = strict.safeParse(result.structured);
         if (!checked.success) {
-          throw new BoxdError("INTERNAL", `tool ${def.name} produced a result outside its schema: ${checked.error.message}`);
+          throw new BoxdError(
+            "INTERNAL",
+            `tool ${def.name} produced a result outside its schema: ${checked.error.message}`,
+          );
         }
         return {
           content: [{ type: "text", text: result.text }, ...(result.content ?? [])],

@@ -62,7 +62,12 @@ export interface RunServiceDeps {
   ensureLive: (boxId: string) => Promise<{ containerId: string; resumed: boolean }>;
   onActivity: (boxId: string, usage?: { cpuNs: number; memoryPeakBytes: number }) => void;
   /** Appends to the box's log (every run with its output). */
-  onLog?: (boxId: string, level: "info" | "warn" | "error", source: "system" | "user" | "agent", message: string) => void;
+  onLog?: (
+    boxId: string,
+    level: "info" | "warn" | "error",
+    source: "system" | "user" | "agent",
+    message: string,
+  ) => void;
   execTimeoutSeconds: number;
   maxOutputBytes: number;
   maxRunOutputBytes: number;

@@ -106,6 +106,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       for (const box of app.services.boxes.list("local").concat(otherTenants(app))) {
         await app.services.boxes.delete(tenantOf(app, box.id), box.id).catch(() => {});
       }
+      for (const snap of app.services.snapshots.listAll()) {
+        await app.services.snapshots.delete(snap.tenant, snap.id).catch(() => {});
+      }
     }
     await client.close().catch(() => {});
     await closeServer().catch(() => {});

@@ -176,6 +176,20 @@ describe("hostPath transfers", () => {
     },
     T,
   );
+  it(
+    "a failed download leaves the host file as it was, with no temp files behind",
+    async () => {
+      const target = path.join(root, "keep.txt");
+      writeFileSync(target, "keep");
+      await sh("echo secret > locked.txt && chmod 000 locked.txt");
+      const err = await h.callErr("box_download", { box, path: "locked.txt", hostPath: target });
+      expect(err.code).toBe("FORBIDDEN");
+      expect((await h.callErr("box_download", { box, path: "nothing-here", hostPath: target })).code).toBe("NOT_FOUND");
+      expect(readFileSync(target, "utf8")).toBe("keep");
+      expect(tree(root).filter((n) => n.includes(".boxd-"))).toEqual([]);
+    },
+    T,
+  );
 });
 
 describe("hostile archives into the box", () => {

@@ -326,3 +326,24 @@ describe("upload and download inline", () => {
     T,
   );
 });
+
+describe("paused boxes", () => {
+  it(
+    "resumes a paused box for a file call, says so, and counts the call as activity",
+    async () => {
+      await h.callOk("box_write_file", { box, path: "wake.txt", content: "awake" });
+      await h.callOk("box_pause", { box });
+      const before = (await h.callOk<{ lastActiveAt: string; status: string }>("box_get", { box })).lastActiveAt;
+      await new Promise((r) => setTimeout(r, 20));
+      const res = await h.call("box_read_file", { box, path: "wake.txt" });
+      expect(res.isError).toBeFalsy();
+      expect(res.structuredContent).toMatchObject({ content: "awake", resumed: true });
+      const text = res.content[0]?.type === "text" ? res.content[0].text : "";
+      expect(text).toContain("(box resumed)");
+      const after = await h.callOk<{ lastActiveAt: string; status: string }>("box_get", { box });
+      expect(after.status).not.toBe("paused");
+      expect(Date.parse(after.lastActiveAt)).toBeGreaterThan(Date.parse(before));
+    },
+    T,
+  );
+});

@@ -46,7 +46,9 @@ export const boxCreate = defineTool({
       .string()
       .max(64 * 1024)
       .optional()
-      .describe("Shell command run in the background at every start of the box (create, wake from stopped, restore); output goes to the box log"),
+      .describe(
+        "Shell command run in the background at every start of the box (create, wake from stopped, restore); output goes to the box log",
+      ),
     fromSnapshot: z.string().optional().describe("Start from this snapshot (id or name) instead of a fresh image"),
     labels: z.record(z.string(), z.string()).optional().describe("Up to 5 key/value labels, for box_list filtering"),
   },

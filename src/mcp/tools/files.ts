@@ -339,34 +339,19 @@ export const boxDownload = defineTool({
   async handler(args, ctx, s: Services) {
     const hostPath = args.hostPath === undefined ? undefined : await allowedHostPath(s, ctx, args.hostPath, false);
     const r = await inBox(s, ctx, args.box, (c) => s.files.download(c, args.path, { hostPath }));
-    const d = r.result;
+    const { data, ...d } = r.result;
     if (hostPath !== undefined) {
+      const skipped = d.skipped ? `, ${d.skipped} skipped` : "";
       return {
-        text: `downloaded ${d.type} ${d.path} to ${d.hostPath} (${d.files} files, ${d.bytes} bytes${d.skipped ? `, ${d.skipped} skipped` : ""})${note(r)}`,
-        structured: {
-          path: d.path,
-          type: d.type,
-          bytes: d.bytes,
-          hostPath: d.hostPath,
-          files: d.files,
-          skipped: d.skipped,
-          resumed: r.resumed,
-        },
+        text: `downloaded ${d.type} ${d.path} to ${d.hostPath} (${d.files} files, ${d.bytes} bytes${skipped})${note(r)}`,
+        structured: { ...d, resumed: r.resumed },
       };
     }
-    const blob = (d.data ?? Buffer.alloc(0)).toString("base64");
+    const blob = (data ?? Buffer.alloc(0)).toString("base64");
     const mimeType = d.type === "directory" ? "application/gzip" : mimeTypeOf(d.path);
     return {
       text: `downloaded ${d.type} ${d.path} (${d.bytes} bytes${d.type === "directory" ? " as tar.gz" : ""})${note(r)}`,
-      structured: {
-        path: d.path,
-        type: d.type,
-        bytes: d.bytes,
-        format: d.format,
-        encoding: "base64" as const,
-        content: blob,
-        resumed: r.resumed,
-      },
+      structured: { ...d, encoding: "base64" as const, content: blob, resumed: r.resumed },
       content: [
         { type: "resource" as const, resource: { uri: `box://${r.boxId}/files${encodeURI(d.path)}`, mimeType, blob } },
       ],

@@ -56,7 +56,11 @@ export function registerLogResources(server: McpServer, s: Services, tenantOf: (
         })),
       }),
     }),
-    { title: "Box log", description: "A box's lifecycle events and every command with its output", mimeType: "text/plain" },
+    {
+      title: "Box log",
+      description: "A box's lifecycle events and every command with its output",
+      mimeType: "text/plain",
+    },
     async (uri, variables, extra) => {
       const box = s.boxes.resolveAny(tenantOf(extra), String(variables.boxId));
       return { contents: [{ uri: uri.href, mimeType: "text/plain", text: s.boxLog.text(box.id) }] };

@@ -1,0 +1,81 @@
+// kill -9 of a real `boxd serve` process mid-work, then a new server on the same data dir: nothing lost,
+// nothing stuck, nothing left behind.
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import Database from "better-sqlite3";
+import { describe, expect, it } from "vitest";
+import { startHarness } from "../helpers/harness.js";
+import { testRoot } from "../helpers/test-root.js";
+
+const CLI = path.resolve(import.meta.dirname, "../../dist/cli.js");
+
+async function spawnServer(dataDir: string) {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it)`);
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, "serve"],
+    env: { ...process.env, BOXD_DATA_DIR: dataDir, BOXD_LOG_LEVEL: "error" } as Record<string, string>,
+    stderr: "ignore",
+  });
+  const client = new Client({ name: "crash-test", version: "0" });
+  await client.connect(transport);
+  const db = new Database(path.join(dataDir, "boxd.db"), { readonly: true });
+  const instance = (db.prepare("SELECT value FROM meta WHERE key='instance_id'").get() as { value: string }).value;
+  db.close();
+  mkdirSync(path.join(testRoot(), "instances"), { recursive: true });
+  writeFileSync(path.join(testRoot(), "instances", instance), dataDir);
+  const kill9 = () => {
+    process.kill(transport.pid as number, "SIGKILL");
+  };
+  return { client, kill9 };
+}
+
+describe("kill -9 of the server", () => {
+  it("keeps boxes, files and timers; interrupted runs and snapshots end in a clear state", async () => {
+    const dataDir = mkdtempSync(path.join(testRoot(), "crash-"));
+    const { client, kill9 } = await spawnServer(dataDir);
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const r = await client.callTool({ name, arguments: args });
+      if (r.isError) throw new Error(JSON.stringify(r.content));
+      return r.structuredContent as Record<string, unknown>;
+    };
+    const box = await call("box_create", { name: "survivor", idleTimeoutSeconds: 3600 });
+    await call("box_write_file", { box: "survivor", path: "data/keep.txt", content: "precious" });
+    const bg = await call("box_exec", { box: "survivor", command: "sleep 300", background: true });
+    const pausedBox = await call("box_create", { name: "napper", idleTimeoutSeconds: 3600 });
+    await call("box_pause", { box: "napper" });
+    // A snapshot in flight when the server dies.
+    const snapshotCall = client
+      .callTool({ name: "box_snapshot", arguments: { box: "survivor", name: "inflight" } })
+      .catch(() => null);
+    await new Promise((r) => setTimeout(r, 30));
+    kill9();
+    await snapshotCall;
+
+    const h = await startHarness({ dataDir });
+    try {
+      const got = await h.callOk<{ status: string }>("box_get", { box: box.id as string });
+      expect(got.status).toBe("idle");
+      expect((await h.callOk<{ status: string }>("box_get", { box: pausedBox.id as string })).status).toBe("paused");
+      const read = await h.callOk<{ content: string }>("box_read_file", { box: "survivor", path: "data/keep.txt" });
+      expect(read.content).toBe("precious");
+      const run = await h.callOk<{ status: string; reason: string }>("box_run_get", {
+        box: "survivor",
+        runId: bg.runId as string,
+      });
+      expect(run.status).toBe("failed");
+      expect(run.reason).toMatch(/interrupted/);
+      const snaps = await h.callOk<{ snapshots: { name: string; status: string }[] }>("box_snapshot_list", {});
+      for (const s of snaps.snapshots) expect(["ready", "error"]).toContain(s.status);
+      const r = await h.callOk<{ stdout: string; resumed: boolean }>("box_exec", {
+        box: "napper",
+        command: "echo awake",
+      });
+      expect(r).toMatchObject({ stdout: "awake\n", resumed: true });
+    } finally {
+      await h.close();
+    }
+  });
+});
