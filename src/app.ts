@@ -12,6 +12,7 @@ import { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
+import { NetworkService } from "./network/network-service.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
 import { BoxStore } from "./state/box-store.js";
@@ -39,9 +40,18 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const runStore = new RunStore(db);
   const snapshotStore = new SnapshotStore(db);
   const boxLog = new BoxLog(new LogStore(db, config.maxLogEntries));
+  const network = new NetworkService({
+    instanceId: id,
+    networkPool: config.networkPool,
+    mode: config.firewall,
+    dnsServers: config.dnsServers,
+    log: log.child("network"),
+    boxLog,
+  });
 
   // initCommand runs in the background at every container start; late-bound because runs need boxes.
   let runInit: (box: BoxRecord) => void = () => {};
+  let snapshotGc: () => Promise<void> = async () => {};
   let snapshotSource: SnapshotService["source"] = () => {
     throw new Error("not ready");
   };
@@ -56,6 +66,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     log: log.child("box"),
     resolveSnapshot: (tenant, ref) => snapshotSource(tenant, ref),
     afterStart: (box) => runInit(box),
+    afterDelete: () => snapshotGc(),
+    network,
     event: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
   });
 
@@ -102,6 +114,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     log: log.child("snapshot"),
   });
   snapshotSource = (tenant, ref) => snapshots.source(tenant, ref);
+  snapshotGc = () => snapshots.collectGarbage();
   const files = new FileService({ engine, maxFileBytes: config.maxFileBytes, log: log.child("fs") });
 
   const liveBox: Services["liveBox"] = async (tenant, ref) => {
@@ -121,17 +134,19 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       config,
       log: log.child("reconcile"),
     });
+    await network.start(boxStore.list());
     // Boxes whose idle time ran out while the server was down are paused now, not one tick later.
     await lifecycle.tick();
     lifecycle.start();
   }
 
   return {
-    services: { config, log, engine, boxes, runs, files, lifecycle, snapshots, boxLog, liveBox },
+    services: { config, log, engine, boxes, runs, files, lifecycle, snapshots, boxLog, network, liveBox },
     instanceId: id,
     async close() {
       lifecycle.stop();
       await liveRuns.detachAll();
+      await network.stop(boxStore.list().length);
       db.close();
     },
   };

@@ -99,6 +99,20 @@ export const SETTINGS = {
       .regex(/^\d{1,3}\.\d{1,3}\.0\.0\/16$/, "must be an a.b.0.0/16 range")
       .default("10.213.0.0/16"),
   },
+  firewall: {
+    env: "BOXD_FIREWALL",
+    flag: "--firewall <mode>",
+    description:
+      "iptables (default): enforce each box's network policy with host firewall rules (needs root on the engine's host); off: no enforcement (unsafe; only allow-all policies are accepted).",
+    schema: z.enum(["iptables", "off"]).default("iptables"),
+  },
+  dnsServers: {
+    env: "BOXD_DNS_SERVERS",
+    flag: "--dns-servers <ips>",
+    description:
+      "DNS servers for boxes and for the egress proxy's own lookups (comma separated IPv4). Default: the host's resolvers.",
+    schema: list.default([]),
+  },
   baseImage: {
     env: "BOXD_BASE_IMAGE",
     flag: "--base-image <ref>",

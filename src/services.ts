@@ -7,6 +7,7 @@ import type { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import type { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
 import type { BoxLog } from "./logs/box-log.js";
+import type { NetworkService } from "./network/network-service.js";
 import type { RunService } from "./shell/run-service.js";
 
 export interface Services {
@@ -19,6 +20,7 @@ export interface Services {
   lifecycle: LifecycleService;
   snapshots: SnapshotService;
   boxLog: BoxLog;
+  network: NetworkService;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
   liveBox: (tenant: string, ref: string) => Promise<{ boxId: string; containerId: string; resumed: boolean }>;
 }

@@ -27,6 +27,15 @@ export interface CreateBoxInput {
   fromSnapshot?: string;
 }
 
+/** What box creation and deletion need from the network layer. */
+export interface BoxNetwork {
+  check(policy: NetworkPolicy): { notes: string[] };
+  apply(box: BoxRecord): Promise<void>;
+  remove(box: Pick<BoxRecord, "id" | "subnetIndex">): Promise<void>;
+  bridgeFor(boxId: string): string | undefined;
+  readonly containerDns: string[];
+}
+
 /** A snapshot a new box can start from. */
 export interface SnapshotSource {
   id: string;
@@ -47,6 +56,10 @@ export interface BoxServiceDeps {
   resolveSnapshot?: (tenant: string, ref: string) => SnapshotSource;
   /** Called after a box's container has started (create); the lifecycle layer runs initCommand here. */
   afterStart?: (box: BoxRecord) => void;
+  /** Called after a box is deleted (snapshot images no box uses any more are collected here). */
+  afterDelete?: (box: BoxRecord) => Promise<void>;
+  /** Egress enforcement (the network service); absent in unit setups. */
+  network?: BoxNetwork;
   /** Lifecycle events for the box's log. */
   event?: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
 }
@@ -101,7 +114,7 @@ export class BoxService {
     return this.deps.boxes.list();
   }
 
-  async create(tenant: string, input: CreateBoxInput): Promise<BoxView> {
+  async create(tenant: string, input: CreateBoxInput): Promise<BoxView & { notes?: string[] }> {
     const snapshot = input.fromSnapshot ? this.snapshotSource(tenant, input.fromSnapshot) : null;
     if (snapshot && input.runtime && input.runtime !== snapshot.runtime) {
       throw invalidArgument(
@@ -120,6 +133,7 @@ export class BoxService {
     const labels = input.labels ?? {};
     checkEnv(env);
     checkLabels(labels);
+    const notes = this.deps.network?.check(input.networkPolicy ?? { mode: "allow-all" }).notes ?? [];
     const id = newBoxId();
     const name = input.name ?? id.replace("box_", "b-");
     checkName(name);
@@ -177,7 +191,7 @@ export class BoxService {
         );
         const created = this.mustGet(id);
         this.deps.afterStart?.(created);
-        return this.view(created);
+        return { ...this.view(created), ...(notes.length ? { notes } : {}) };
       } catch (err) {
         await this.teardown(record).catch((e) =>
           this.deps.log.warn("cleanup after failed create failed", { box: id, error: String(e) }),
@@ -197,6 +211,7 @@ export class BoxService {
       this.deps.boxes.update(box.id, { status: "deleted", deletedAt: new Date().toISOString() });
       this.deps.event?.(box.id, "info", "box deleted");
       this.deps.log.info("box deleted", { box: box.id });
+      if (current.fromSnapshot) await this.deps.afterDelete?.(current).catch(() => {});
       return { id: box.id, deleted: true as const };
     });
   }
@@ -261,6 +276,7 @@ export class BoxService {
           subnet: candidate.cidr,
           gateway: candidate.gateway,
           labels: { ...labels, [LABEL_KIND]: "box-network" },
+          bridgeName: this.deps.network?.bridgeFor(box.id),
         });
         subnet = candidate;
       } catch (err) {
@@ -279,9 +295,12 @@ export class BoxService {
       workingDir: BOX_HOME,
       hostname: box.name.replace(/[^a-z0-9-]/g, "-").slice(0, 63),
       network: { name: networkName, ip: subnet.boxIp },
+      dns: this.deps.network?.containerDns,
       limits: limitsFor(box.size, await this.cpus()),
     });
     boxes.update(box.id, { containerId: box.containerId });
+    // The policy is in force before the box's first process starts.
+    await this.deps.network?.apply(box);
     await engine.containers.start(box.containerId);
   }
 
@@ -294,9 +313,30 @@ export class BoxService {
     return index;
   }
 
-  /** Removes a box's container and network; absent objects are fine. */
-  async teardown(box: Pick<BoxRecord, "containerId" | "networkName">): Promise<void> {
+  /** Removes a box's container, network and firewall rules; absent objects are fine. */
+  async teardown(box: Pick<BoxRecord, "id" | "containerId" | "networkName" | "subnetIndex">): Promise<void> {
     if (box.containerId) await this.deps.engine.containers.remove(box.containerId);
     if (box.networkName) await this.deps.engine.networks.remove(box.networkName);
+    await this.deps.network?.remove(box);
+  }
+
+  /** box_set_network_policy: takes effect on the box's next connection, without recreating it. */
+  async setNetworkPolicy(tenant: string, ref: string, policy: NetworkPolicy): Promise<BoxView & { notes?: string[] }> {
+    const box = this.resolve(tenant, ref);
+    const { notes } = this.deps.network?.check(policy) ?? { notes: [] };
+    return this.lock.run(box.id, async () => {
+      const current = this.mustGet(box.id);
+      this.requireContainer(current);
+      const previous = current.networkPolicy;
+      this.deps.boxes.update(box.id, { networkPolicy: policy });
+      try {
+        await this.deps.network?.apply({ ...current, networkPolicy: policy });
+      } catch (err) {
+        this.deps.boxes.update(box.id, { networkPolicy: previous });
+        throw err;
+      }
+      this.deps.event?.(box.id, "info", `network policy set to ${policy.mode}`);
+      return { ...this.view(this.mustGet(box.id)), ...(notes.length ? { notes } : {}) };
+    });
   }
 }

@@ -14,6 +14,9 @@ export interface ContainerSpec {
   hostname: string;
   cmd?: string[];
   network?: { name: string; ip?: string };
+  dns?: string[];
+  /** Only for the test suite's own helper containers; boxes never get capabilities. */
+  capAdd?: string[];
   limits: { nanoCpus: number; memoryBytes: number; pids: number };
 }
 
@@ -72,6 +75,7 @@ export class ContainerClient {
         HostConfig: {
           // Hardening that every box gets; see docs/SECURITY notes in ARCHITECTURE.md.
           CapDrop: ["ALL"],
+          ...(spec.capAdd?.length ? { CapAdd: spec.capAdd } : {}),
           SecurityOpt: ["no-new-privileges:true"],
           PidsLimit: spec.limits.pids,
           Memory: spec.limits.memoryBytes,
@@ -83,6 +87,7 @@ export class ContainerClient {
           NetworkMode: spec.network?.name ?? "none",
           RestartPolicy: { Name: "no" },
           LogConfig: { Type: "none", Config: {} },
+          ...(spec.dns?.length ? { Dns: spec.dns } : {}),
         },
         NetworkingConfig: spec.network
           ? {

@@ -125,9 +125,23 @@ export class SnapshotService {
   async delete(tenant: string, ref: string): Promise<{ id: string; deleted: true }> {
     const s = this.resolve(tenant, ref);
     if (s.status === "creating") throw conflict(`snapshot "${ref}" is still being taken: retry when it is ready`);
-    // Boxes started from it keep working: the engine keeps the layers their containers use.
+    // Boxes started from it keep working: the engine keeps the image while their containers use it, and
+    // collectGarbage() removes it once the last of them is gone.
     await this.deps.engine.images.remove(s.image, true);
     this.deps.store.delete(s.id);
+    await this.collectGarbage();
     return { id: s.id, deleted: true };
+  }
+
+  /** Removes this instance's snapshot images whose snapshot was deleted and that no container uses any more. */
+  async collectGarbage(): Promise<void> {
+    const images = await this.deps.engine.images.list(
+      instanceLabels(this.deps.instanceId, { [LABEL_KIND]: "snapshot" }),
+    );
+    for (const img of images) {
+      const id = img.labels[LABEL_SNAPSHOT_ID] ?? "";
+      if (this.deps.store.get(id)) continue;
+      await this.deps.engine.images.remove(img.id, false).catch(() => {}); // still in use: next time
+    }
   }
 }

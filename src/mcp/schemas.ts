@@ -45,6 +45,7 @@ export const boxSchema = {
   usage: usageSchema,
   initCommand: z.string().optional(),
   statusReason: z.string().optional().describe("Why the box is in error"),
+  notes: z.array(z.string()).optional().describe("Warnings about the request, e.g. policy entries that stay blocked"),
 };
 export const boxObject = z.object(boxSchema);
 

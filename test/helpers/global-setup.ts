@@ -1,5 +1,6 @@
 // Runs once around the whole suite: fail loudly when there is no engine or no images (never skip), and
 // at the end check that no container, network or image of any test instance is left on the engine.
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { DockerEngine } from "../../src/docker/engine.js";
@@ -41,6 +42,10 @@ export async function teardown(): Promise<void> {
       leaks.push(`network ${n.name}`);
       await engine.networks.remove(n.id);
     }
+    const rules = execFileSync("iptables-save", { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
+      .split("\n")
+      .filter((l) => l.includes(id));
+    if (rules.length) leaks.push(`${rules.length} firewall rule lines of instance ${id}`);
     for (const i of await engine.images.list(labels)) {
       leaks.push(`image ${i.tags.join(",") || i.id}`);
       await engine.images.remove(i.id, true);
@@ -48,5 +53,9 @@ export async function teardown(): Promise<void> {
   }
   rmSync(root, { recursive: true, force: true });
   process.stderr.write(`[leak check] ${ids.length} test instances checked, ${leaks.length} objects left behind\n`);
-  if (leaks.length) throw new Error(`tests left Docker objects behind (now removed): ${leaks.join("; ")}`);
+  if (leaks.length) {
+    // A throw here is only printed by vitest; the exit code must say it too.
+    process.exitCode = 1;
+    throw new Error(`tests left Docker objects behind (now removed): ${leaks.join("; ")}`);
+  }
 }

@@ -6,10 +6,19 @@ import { boxTools } from "./boxes.js";
 import { fileTools } from "./files.js";
 import { lifecycleTools } from "./lifecycle.js";
 import { logTools } from "./logs.js";
+import { networkTools } from "./network.js";
 import { shellTools } from "./shell.js";
 import { snapshotTools } from "./snapshots.js";
 
-export const allTools = [...boxTools, ...lifecycleTools, ...shellTools, ...fileTools, ...snapshotTools, ...logTools];
+export const allTools = [
+  ...boxTools,
+  ...lifecycleTools,
+  ...shellTools,
+  ...fileTools,
+  ...snapshotTools,
+  ...logTools,
+  ...networkTools,
+];
 
 export function registerAllTools(server: McpServer, services: Services, opts: RegisterOptions): void {
   for (const tool of allTools) registerTool(server, tool as Parameters<typeof registerTool>[1], services, opts);

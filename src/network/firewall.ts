@@ -1,0 +1,216 @@
+// Host firewall rules that enforce each box's egress policy outside the box (boxes have no NET_ADMIN).
+// Each box's traffic enters the host on its own bridge (bx<box>), so rules match the interface:
+//   filter DOCKER-USER -> BOXD-F-<inst> -> BF<inst><box>   forwarded traffic (to the world, other boxes)
+//   filter INPUT       -> BOXD-I-<inst> -> BI<inst><box>   traffic to the host itself (its services)
+//   nat PREROUTING     -> BOXD-N-<inst> -> BN<inst><box>   custom domains: ports 80/443 to the egress proxy
+// Every change goes through one iptables-restore (atomic per table), so a box is never left unenforced.
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
+import type { Logger } from "../log.js";
+import { ALWAYS_BLOCKED } from "./cidr.js";
+import type { CompiledPolicy } from "./policy.js";
+
+const run = promisify(execFile);
+
+export interface BoxRules {
+  boxId: string;
+  bridge: string;
+  policy: CompiledPolicy;
+}
+
+export interface ProxyPorts {
+  http: number;
+  tls: number;
+}
+
+const shortBox = (boxId: string) => boxId.replace(/^box_/, "");
+export const bridgeName = (boxId: string) => `bx${shortBox(boxId)}`;
+
+export class Firewall {
+  private readonly parents: { f: string; i: string; n: string };
+  private readonly installed = new Set<string>();
+
+  constructor(
+    private readonly instanceId: string,
+    private readonly dnsServers: string[],
+    private readonly log: Logger,
+  ) {
+    this.parents = { f: `BOXD-F-${instanceId}`, i: `BOXD-I-${instanceId}`, n: `BOXD-N-${instanceId}` };
+  }
+
+  private chains(boxId: string) {
+    const k = `${this.instanceId}${shortBox(boxId)}`;
+    return { f: `BF${k}`, i: `BI${k}`, n: `BN${k}` };
+  }
+
+  /** Creates this instance's parent chains and their jumps, then installs every given box (start-up). */
+  async init(boxes: BoxRules[], ports: ProxyPorts): Promise<void> {
+    const { f, i, n } = this.parents;
+    for (const [table, chain, parent] of [
+      ["filter", f, "DOCKER-USER"],
+      ["filter", i, "INPUT"],
+      ["nat", n, "PREROUTING"],
+    ] as const) {
+      await ipt(["-t", table, "-N", chain]).catch(() => {}); // exists already
+      const present = await ipt(["-t", table, "-C", parent, "-j", chain]).then(
+        () => true,
+        () => false,
+      );
+      if (!present) await ipt(["-t", table, "-I", parent, "1", "-j", chain]);
+    }
+    await this.removeOrphans(new Set(boxes.map((b) => b.boxId)));
+    const lines = {
+      filter: [
+        `:${f} - [0:0]`,
+        `:${i} - [0:0]`,
+        // Replies to connections a box opened (and its rules allowed). Needed where the other end is on
+        // another Docker bridge: the engine's inter-network isolation would drop the replies otherwise.
+        `-A ${f} -o bx+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      ],
+      nat: [`:${n} - [0:0]`],
+    };
+    for (const b of boxes) this.boxLines(b, ports, lines, true);
+    await restore(lines);
+    this.installed.clear();
+    for (const b of boxes) this.installed.add(b.boxId);
+    this.log.debug("firewall ready", { boxes: boxes.length });
+  }
+
+  /** Installs or replaces one box's rules, atomically. */
+  async apply(box: BoxRules, ports: ProxyPorts): Promise<void> {
+    const lines = { filter: [] as string[], nat: [] as string[] };
+    this.boxLines(box, ports, lines, !this.installed.has(box.boxId));
+    await restore(lines);
+    this.installed.add(box.boxId);
+  }
+
+  /** Removes one box's rules; absent rules are fine. */
+  async remove(boxId: string): Promise<void> {
+    const c = this.chains(boxId);
+    const bridge = bridgeName(boxId);
+    const { f, i, n } = this.parents;
+    const steps: string[][] = [
+      ["-t", "filter", "-D", f, "-i", bridge, "-j", c.f],
+      ["-t", "filter", "-D", i, "-i", bridge, "-j", c.i],
+      ["-t", "nat", "-D", n, "-i", bridge, "-j", c.n],
+      ["-t", "filter", "-F", c.f],
+      ["-t", "filter", "-X", c.f],
+      ["-t", "filter", "-F", c.i],
+      ["-t", "filter", "-X", c.i],
+      ["-t", "nat", "-F", c.n],
+      ["-t", "nat", "-X", c.n],
+    ];
+    for (const s of steps) await ipt(s).catch(() => {});
+    this.installed.delete(boxId);
+  }
+
+  /** Removes this instance's parent chains and their jumps (when it has no boxes left to protect). */
+  async removeParents(): Promise<void> {
+    const { f, i, n } = this.parents;
+    for (const [table, chain, parent] of [
+      ["filter", f, "DOCKER-USER"],
+      ["filter", i, "INPUT"],
+      ["nat", n, "PREROUTING"],
+    ] as const) {
+      await ipt(["-t", table, "-D", parent, "-j", chain]).catch(() => {});
+      await ipt(["-t", table, "-F", chain]).catch(() => {});
+      await ipt(["-t", table, "-X", chain]).catch(() => {});
+    }
+  }
+
+  /** Every rule line of this instance (tests and doctor use it to prove nothing is left). */
+  async instanceRules(): Promise<string[]> {
+    const { stdout } = await run("iptables-save", [], { maxBuffer: 64 * 1024 * 1024 });
+    return stdout.split("\n").filter((l) => l.includes(this.instanceId));
+  }
+
+  /** Removes per-box chains of this instance whose box is not in `keep` (a crash mid-delete). */
+  private async removeOrphans(keep: Set<string>): Promise<void> {
+    const { stdout } = await run("iptables-save", [], { maxBuffer: 64 * 1024 * 1024 });
+    const re = new RegExp(`^:B[FIN]${this.instanceId}([0-9a-z]{12}) `);
+    const orphans = new Set<string>();
+    for (const line of stdout.split("\n")) {
+      const m = re.exec(line);
+      if (m && !keep.has(`box_${m[1]}`)) orphans.add(`box_${m[1]}`);
+    }
+    for (const boxId of orphans) await this.remove(boxId);
+  }
+
+  private boxLines(b: BoxRules, ports: ProxyPorts, out: { filter: string[]; nat: string[] }, addJumps: boolean): void {
+    const c = this.chains(b.boxId);
+    const br = b.bridge;
+    const p = b.policy;
+    const reject = (match: string) => [
+      `-A ${c.f} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
+      `-A ${c.f} ${match} -j REJECT --reject-with icmp-admin-prohibited`,
+    ];
+    const f: string[] = [`:${c.f} - [0:0]`, `:${c.i} - [0:0]`];
+    if (p.mode !== "deny-all") {
+      // Name resolution: the engine's resolver in the box forwards queries from the box's own network.
+      for (const dns of this.dnsServers) {
+        f.push(
+          `-A ${c.f} -d ${dns}/32 -p udp --dport 53 -j ACCEPT`,
+          `-A ${c.f} -d ${dns}/32 -p tcp --dport 53 -j ACCEPT`,
+        );
+      }
+    }
+    for (const blocked of ALWAYS_BLOCKED) f.push(...reject(`-d ${blocked.text}`));
+    if (p.mode === "allow-all") f.push(`-A ${c.f} -j ACCEPT`);
+    else if (p.mode === "deny-all") f.push(...reject(""));
+    else {
+      for (const d of p.deniedCidrs) f.push(...reject(`-d ${d.text}`));
+      for (const a of p.allowedCidrs) f.push(`-A ${c.f} -d ${a.text} -j ACCEPT`);
+      f.push(...reject(""));
+    }
+    // To the host itself: nothing, except the egress proxy when domains are allowed.
+    const viaProxy = p.mode === "custom" && p.allowedDomains.length > 0;
+    if (viaProxy) {
+      f.push(`-A ${c.i} -p tcp --dport ${ports.http} -j ACCEPT`, `-A ${c.i} -p tcp --dport ${ports.tls} -j ACCEPT`);
+    }
+    f.push(
+      `-A ${c.i} -p tcp -j REJECT --reject-with tcp-reset`,
+      `-A ${c.i} -j REJECT --reject-with icmp-admin-prohibited`,
+    );
+
+    const n: string[] = [`:${c.n} - [0:0]`];
+    if (viaProxy) {
+      for (const d of p.deniedCidrs) n.push(`-A ${c.n} -d ${d.text} -j RETURN`);
+      for (const a of p.allowedCidrs) n.push(`-A ${c.n} -d ${a.text} -j RETURN`);
+      n.push(
+        `-A ${c.n} -p tcp --dport 80 -j REDIRECT --to-ports ${ports.http}`,
+        `-A ${c.n} -p tcp --dport 443 -j REDIRECT --to-ports ${ports.tls}`,
+      );
+    }
+    if (addJumps) {
+      f.push(`-A ${this.parents.f} -i ${br} -j ${c.f}`, `-A ${this.parents.i} -i ${br} -j ${c.i}`);
+      n.push(`-A ${this.parents.n} -i ${br} -j ${c.n}`);
+    }
+    out.filter.push(...f);
+    out.nat.push(...n);
+  }
+}
+
+async function ipt(args: string[]): Promise<void> {
+  await run("iptables", ["-w", "5", ...args]);
+}
+
+/** One iptables-restore for both tables (each table commits atomically). */
+function restore(lines: { filter: string[]; nat: string[] }): Promise<void> {
+  const text = [
+    ...(lines.filter.length ? ["*filter", ...lines.filter, "COMMIT"] : []),
+    ...(lines.nat.length ? ["*nat", ...lines.nat, "COMMIT"] : []),
+    "",
+  ].join("\n");
+  return new Promise((resolve, reject) => {
+    const child = spawn("iptables-restore", ["-w", "5", "--noflush"], { stdio: ["pipe", "ignore", "pipe"] });
+    let err = "";
+    child.stderr.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`iptables-restore failed (${code}): ${err.trim()}\n${text}`)),
+    );
+    child.stdin.end(text);
+  });
+}

@@ -1,0 +1,136 @@
+// Egress policy of every box: compiles policies, keeps the host firewall and the egress proxy in step with
+// the boxes (create, delete, live policy changes, start-up), and answers the proxy's "whose connection is
+// this?" by box address.
+import { readFileSync } from "node:fs";
+import { subnetAt } from "../box/network-pool.js";
+import type { BoxRecord, NetworkPolicy } from "../box/types.js";
+import { BoxdError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { BoxLog } from "../logs/box-log.js";
+import { parseIpv4 } from "./cidr.js";
+import { EgressProxy } from "./egress-proxy.js";
+import { bridgeName, Firewall } from "./firewall.js";
+import { type CompiledPolicy, compilePolicy, policyNotes } from "./policy.js";
+
+export interface NetworkServiceDeps {
+  instanceId: string;
+  networkPool: string;
+  mode: "iptables" | "off";
+  dnsServers: string[];
+  log: Logger;
+  boxLog: BoxLog;
+}
+
+/** The host's upstream resolvers (what the engine's DNS in each box forwards to when none is configured). */
+export function hostResolvers(file = "/etc/resolv.conf"): string[] {
+  try {
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .map((l) => /^\s*nameserver\s+(\d+\.\d+\.\d+\.\d+)\s*$/.exec(l)?.[1])
+      .filter((ip): ip is string => !!ip && !ip.startsWith("127."));
+  } catch {
+    return [];
+  }
+}
+
+export class NetworkService {
+  private readonly firewall: Firewall | null;
+  private readonly proxy: EgressProxy | null;
+  private readonly byIp = new Map<string, { boxId: string; policy: CompiledPolicy }>();
+  /** What the containers of new boxes get as DNS servers (empty: the engine's default). */
+  readonly containerDns: string[];
+
+  constructor(private readonly deps: NetworkServiceDeps) {
+    this.containerDns = deps.dnsServers;
+    const resolvers = deps.dnsServers.length ? deps.dnsServers : hostResolvers();
+    if (deps.mode === "iptables") {
+      this.firewall = new Firewall(deps.instanceId, resolvers, deps.log.child("firewall"));
+      this.proxy = new EgressProxy({
+        policyFor: (ip) => this.byIp.get(ip)?.policy ?? null,
+        dnsServers: deps.dnsServers,
+        log: deps.log.child("proxy"),
+        onDenied: (ip, host, why) => {
+          const box = this.byIp.get(ip);
+          if (box) deps.boxLog.append(box.boxId, "warn", "system", `egress to ${host} denied: ${why}`);
+        },
+      });
+    } else {
+      this.firewall = null;
+      this.proxy = null;
+    }
+  }
+
+  get enforced(): boolean {
+    return this.firewall !== null;
+  }
+
+  /** Validates a policy for a new box or a change; refuses non-default policies when enforcement is off. */
+  check(policy: NetworkPolicy): { compiled: CompiledPolicy; notes: string[] } {
+    const compiled = compilePolicy(policy);
+    if (!this.firewall && compiled.mode !== "allow-all") {
+      throw new BoxdError(
+        "POLICY_DENIED",
+        "this server runs with BOXD_FIREWALL=off, so it cannot enforce network policies: use allow-all or enable the firewall",
+      );
+    }
+    return { compiled, notes: policyNotes(compiled) };
+  }
+
+  /** Start-up: proxy first (its ports go into the rules), then every live box's rules in one go. */
+  async start(boxes: BoxRecord[]): Promise<void> {
+    if (!this.firewall || !this.proxy) return;
+    await this.proxy.start();
+    const live = boxes.filter((b) => b.status !== "deleted" && b.subnetIndex !== null);
+    for (const b of live) this.remember(b, compilePolicy(b.networkPolicy));
+    await this.firewall.init(
+      live.map((b) => ({ boxId: b.id, bridge: bridgeName(b.id), policy: compilePolicy(b.networkPolicy) })),
+      this.proxy.ports,
+    );
+  }
+
+  /**
+   * Server shutdown. Rules stay while boxes exist (they must hold while the server is down; only custom
+   * domain rules need the proxy, and those connections simply fail meanwhile); with no box left, the
+   * instance's chains go too.
+   */
+  async stop(liveBoxes: number): Promise<void> {
+    await this.proxy?.stop();
+    if (liveBoxes === 0) await this.firewall?.removeParents();
+  }
+
+  /** Installs or replaces a box's rules (before its container first starts, and on every policy change). */
+  async apply(box: BoxRecord): Promise<void> {
+    if (!this.firewall || !this.proxy) return;
+    const policy = compilePolicy(box.networkPolicy);
+    try {
+      await this.firewall.apply({ boxId: box.id, bridge: bridgeName(box.id), policy }, this.proxy.ports);
+    } catch (err) {
+      throw new BoxdError(
+        "INTERNAL",
+        `cannot program the host firewall for box ${box.id} (${(err as Error).message.split("\n")[0]}): boxd needs root and iptables on the engine's host; set BOXD_FIREWALL=off to run without egress enforcement (unsafe)`,
+        { cause: err },
+      );
+    }
+    this.remember(box, policy);
+  }
+
+  async remove(box: Pick<BoxRecord, "id" | "subnetIndex">): Promise<void> {
+    if (box.subnetIndex !== null) this.byIp.delete(subnetAt(this.deps.networkPool, box.subnetIndex).boxIp);
+    await this.firewall?.remove(box.id);
+  }
+
+  /** All firewall lines of this instance (for leak checks). */
+  async instanceRules(): Promise<string[]> {
+    return this.firewall ? this.firewall.instanceRules() : [];
+  }
+
+  bridgeFor(boxId: string): string | undefined {
+    return this.firewall ? bridgeName(boxId) : undefined;
+  }
+
+  private remember(box: BoxRecord, policy: CompiledPolicy): void {
+    if (box.subnetIndex === null) return;
+    const ip = subnetAt(this.deps.networkPool, box.subnetIndex).boxIp;
+    if (parseIpv4(ip) !== null) this.byIp.set(ip, { boxId: box.id, policy });
+  }
+}

@@ -1,0 +1,154 @@
+// A stand-in internet for network tests, made of containers this test run creates itself (the machines
+// have no internet, and tests never send traffic to addresses they did not create):
+//   - "inet": a network on a documentation range (198.51.100.0/24) with web-a (.10) and web-b (.11): HTTP
+//     on 80, HTTPS with a self-signed certificate on 443, a TCP echo on 7000; and dns (.53) answering
+//     allowed.test / *.wild.test -> web-a, other.test -> web-b, evil.test -> the private target.
+//   - "private": a network on a private range with one web server the boxes must never reach.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { DockerEngine } from "../../src/docker/engine.js";
+import { LABEL_INSTANCE, LABEL_MANAGED } from "../../src/docker/labels.js";
+import { loadImageSet } from "../../src/images/definitions.js";
+import { silentLogger } from "../../src/log.js";
+import { testRoot } from "./test-root.js";
+
+const WEB = String.raw`
+import socket, ssl, subprocess, sys, threading, http.server, socketserver
+name = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("%s host=%s path=%s\n" % (name, self.headers.get("Host"), self.path)).encode()
+        self.send_response(200); self.send_header("content-length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer): daemon_threads = True
+subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "/tmp/k", "-out", "/tmp/c", "-days", "2", "-subj", "/CN=" + name], check=True, capture_output=True)
+https = S(("0.0.0.0", 443), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain("/tmp/c", "/tmp/k")
+https.socket = ctx.wrap_socket(https.socket, server_side=True)
+def echo():
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 7000)); s.listen(16)
+    while True:
+        c, _ = s.accept()
+        def serve(c=c):
+            data = c.recv(4096); c.sendall(name.encode() + b" echo " + data); c.close()
+        threading.Thread(target=serve, daemon=True).start()
+threading.Thread(target=https.serve_forever, daemon=True).start()
+threading.Thread(target=echo, daemon=True).start()
+print("ready", flush=True)
+S(("0.0.0.0", 80), H).serve_forever()
+`;
+
+const DNS = String.raw`
+import socket, struct, sys
+table = dict(a.split("=") for a in sys.argv[1:])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 53))
+def lookup(n):
+    if n in table: return table[n]
+    for k, v in table.items():
+        if k.startswith("*.") and n.endswith(k[1:]): return v
+while True:
+    q, addr = s.recvfrom(512)
+    tid, flags, qd = struct.unpack(">HHH", q[:6])
+    i, labels = 12, []
+    while q[i]:
+        labels.append(q[i + 1:i + 1 + q[i]].decode()); i += 1 + q[i]
+    qtype = struct.unpack(">H", q[i + 1:i + 3])[0]
+    question = q[12:i + 5]
+    ip = lookup(".".join(labels).lower())
+    if ip and qtype == 1:
+        ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 5, 4) + socket.inet_aton(ip)
+        s.sendto(struct.pack(">HHHHHH", tid, 0x8180, 1, 1, 0, 0) + question + ans, addr)
+    else:
+        rcode = 0 if ip else 3
+        s.sendto(struct.pack(">HHHHHH", tid, 0x8180 | rcode, 1, 0, 0, 0) + question, addr)
+`;
+
+export interface StandInInternet {
+  webA: string;
+  webB: string;
+  dns: string;
+  privateWeb: string;
+  close(): Promise<void>;
+}
+
+export async function startStandInInternet(): Promise<StandInInternet> {
+  const engine = new DockerEngine(silentLogger);
+  // Registered like a boxd instance, so the suite's leak check covers these objects too.
+  const instance = `inet${randomBytes(4).toString("hex")}`;
+  mkdirSync(path.join(testRoot(), "instances"), { recursive: true });
+  writeFileSync(path.join(testRoot(), "instances", instance), "stand-in internet");
+  const labels = { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: instance };
+  const image = loadImageSet("").runtime("python").ref;
+  const slot = 16 * (1 + ((randomBytes(1)[0] ?? 0) % 14));
+  const pub = (n: number) => `198.51.100.${slot + n}`;
+  const privOctet = 100 + ((randomBytes(1)[0] ?? 0) % 100);
+  const priv = (n: number) => `10.99.${privOctet}.${n}`;
+  const nets = [
+    { name: `${instance}-inet`, subnet: `${pub(0)}/28`, gateway: pub(1) },
+    { name: `${instance}-private`, subnet: `${priv(0)}/28`, gateway: priv(1) },
+  ];
+  const made: { containers: string[]; networks: string[] } = { containers: [], networks: [] };
+  const close = async () => {
+    for (const c of made.containers) await engine.containers.remove(c);
+    for (const n of made.networks) await engine.networks.remove(n);
+  };
+  try {
+    for (const n of nets) {
+      await engine.networks.create({ ...n, labels });
+      made.networks.push(n.name);
+    }
+    const hosts = {
+      webA: pub(10),
+      webB: pub(11),
+      dns: pub(13),
+      privateWeb: priv(10),
+    };
+    const run = async (name: string, net: string, ip: string, cmd: string[]) => {
+      const id = await engine.containers.create({
+        name: `${instance}-${name}`,
+        image,
+        labels,
+        env: [],
+        user: "0:0",
+        workingDir: "/",
+        hostname: name,
+        cmd,
+        network: { name: net, ip },
+        limits: { nanoCpus: 5e8, memoryBytes: 256 * 1024 ** 2, pids: 256 },
+        capAdd: ["NET_BIND_SERVICE", "SETUID", "SETGID", "CHOWN", "DAC_OVERRIDE", "FOWNER"],
+      });
+      made.containers.push(id);
+      await engine.containers.start(id);
+    };
+    await run("web-a", nets[0]!.name, hosts.webA, ["python3", "-c", WEB, "web-a"]);
+    await run("web-b", nets[0]!.name, hosts.webB, ["python3", "-c", WEB, "web-b"]);
+    await run("web-private", nets[1]!.name, hosts.privateWeb, ["python3", "-c", WEB, "web-private"]);
+    await run("dns", nets[0]!.name, hosts.dns, [
+      "python3",
+      "-c",
+      DNS,
+      `allowed.test=${hosts.webA}`,
+      `*.wild.test=${hosts.webA}`,
+      `other.test=${hosts.webB}`,
+      `evil.test=${hosts.privateWeb}`,
+    ]);
+    // Wait until the web servers answer (openssl makes a key first).
+    const until = Date.now() + 30_000;
+    for (const ip of [hosts.webA, hosts.webB, hosts.privateWeb]) {
+      for (;;) {
+        const ok = await fetch(`http://${ip}/`, { signal: AbortSignal.timeout(1000) }).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) break;
+        if (Date.now() > until) throw new Error(`stand-in host ${ip} did not come up`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    return { ...hosts, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
