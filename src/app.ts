@@ -8,6 +8,7 @@ import type { Config } from "./config.js";
 import { DockerEngine } from "./docker/engine.js";
 import { FileService } from "./fs/file-service.js";
 import { loadImageSet } from "./images/definitions.js";
+import { DiskGuard } from "./lifecycle/disk-guard.js";
 import { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
@@ -87,7 +88,10 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     engine,
     boxes,
     runs: runStore,
-    ensureLive: (boxId) => lifecycle.ensureLive(boxId),
+    ensureLive: (boxId) => {
+      diskGuard.assertWithinAllowance(boxId);
+      return lifecycle.ensureLive(boxId);
+    },
     onActivity: (boxId, usage) => {
       boxes.touch(boxId);
       if (usage) boxStore.addUsage(boxId, usage.cpuNs, usage.memoryPeakBytes, 1);
@@ -115,6 +119,16 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   });
   snapshotSource = (tenant, ref) => snapshots.source(tenant, ref);
   snapshotGc = () => snapshots.collectGarbage();
+  const diskGuard = new DiskGuard({
+    engine,
+    boxes,
+    boxLog,
+    log: log.child("disk"),
+    killAll: (boxId) => liveRuns.killAll(boxId),
+    hasLiveRun: (boxId) => liveRuns.hasLiveRun(boxId),
+    maxBytes: config.maxDiskBytes,
+    intervalMs: config.diskCheckSeconds * 1000,
+  });
   const files = new FileService({ engine, maxFileBytes: config.maxFileBytes, log: log.child("fs") });
 
   const liveBox: Services["liveBox"] = async (tenant, ref) => {
@@ -138,6 +152,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     // Boxes whose idle time ran out while the server was down are paused now, not one tick later.
     await lifecycle.tick();
     lifecycle.start();
+    diskGuard.start();
   }
 
   return {
@@ -145,6 +160,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     instanceId: id,
     async close() {
       lifecycle.stop();
+      diskGuard.stop();
       await liveRuns.detachAll();
       await network.stop(boxStore.list().length);
       db.close();

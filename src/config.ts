@@ -52,6 +52,19 @@ export const SETTINGS = {
     description: "How often idle timers are checked.",
     schema: intFrom(50, 60_000).default(1000),
   },
+  maxDiskBytes: {
+    env: "BOXD_MAX_DISK_BYTES",
+    flag: "--max-disk-bytes <n>",
+    description:
+      "Disk allowance per box (bytes written beyond its image). A box over it has its runs ended and new runs refused until it frees space.",
+    schema: intFrom(1024 * 1024, 10 * 1024 ** 4).default(10 * 1024 ** 3),
+  },
+  diskCheckSeconds: {
+    env: "BOXD_DISK_CHECK_SECONDS",
+    flag: "--disk-check-seconds <n>",
+    description: "How often active boxes' disk use is measured.",
+    schema: intFrom(1, 3600).default(30),
+  },
   maxLogEntries: {
     env: "BOXD_MAX_LOG_ENTRIES",
     flag: "--max-log-entries <n>",

@@ -192,6 +192,19 @@ export class ContainerClient {
     }
   }
 
+  /** Bytes the container's writable layer holds (its files beyond the image), or null when it is gone. */
+  async diskUsage(id: string): Promise<number | null> {
+    try {
+      const info = (await this.docker.getContainer(id).inspect({ size: true } as Docker.ContainerInspectOptions)) as {
+        SizeRw?: number;
+      };
+      return info.SizeRw ?? 0;
+    } catch (err) {
+      if (dockerStatus(err) === 404) return null;
+      throw asBoxdError(err, `measure disk use of container ${id.slice(0, 12)}`);
+    }
+  }
+
   /** One sample of the container's cgroup accounting (API 1.41 one-shot: no 1 s wait for a second sample). */
   async usage(id: string): Promise<ContainerUsage | null> {
     try {

@@ -179,6 +179,13 @@ export class RunService {
     return this.get(boxId, runId);
   }
 
+  /** Ends every live run of a box (disk guard, delete). */
+  async killAll(boxId: string): Promise<number> {
+    const mine = [...this.live.values()].filter((r) => r.record.boxId === boxId);
+    await Promise.all(mine.map((r) => this.kill(boxId, r.record.id).catch(() => null)));
+    return mine.length;
+  }
+
   hasLiveRun(boxId: string): boolean {
     for (const r of this.live.values()) if (r.record.boxId === boxId) return true;
     return false;

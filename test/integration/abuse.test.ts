@@ -1,0 +1,150 @@
+// Hostile code inside a box: each case in its own box while a bystander box keeps working and the server
+// keeps answering. Prints one summary line: cases tried, contained, lost (must be 0).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
+
+interface Exec {
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  truncated: boolean;
+  runId: string;
+}
+
+describe("abuse from inside a box", () => {
+  let h: Harness;
+  let bystander: BoxResult;
+  let tried = 0;
+  let contained = 0;
+  const sh = (box: string, command: string, timeoutSeconds = 60) =>
+    h.callOk<Exec>("box_exec", { box, command, timeoutSeconds });
+
+  /** After each case: the bystander still works, the server still answers, the box is still usable. */
+  async function survived(box: string): Promise<void> {
+    tried++;
+    const b = await sh(bystander.id, "echo alive");
+    expect(b.stdout).toBe("alive\n");
+    await h.callOk("box_list", {});
+    const again = await sh(box, "echo usable");
+    expect(again.stdout).toBe("usable\n");
+    contained++;
+  }
+
+  beforeAll(async () => {
+    h = await startHarness({ env: { BOXD_MAX_DISK_BYTES: String(300 * 1024 * 1024), BOXD_DISK_CHECK_SECONDS: "1" } });
+    bystander = await h.createBox({ name: "bystander" });
+    await h.callOk("box_exec", {
+      box: bystander.id,
+      command: "while true; do echo tick >> /tmp/ticks; sleep 0.2; done",
+      background: true,
+    });
+  });
+
+  afterAll(async () => {
+    process.stderr.write(`[abuse] ${tried} cases tried, ${contained} contained, ${tried - contained} lost\n`);
+    await h?.close();
+  });
+
+  it("fork bomb: the pids limit holds", async () => {
+    const box = await h.createBox({ name: "forkbomb" });
+    const r = await sh(box.id, "bash -c ':(){ :|:& };:' 2>/dev/null; sleep 3; ps -e --no-headers | wc -l", 20);
+    expect(r.timedOut || (r.exitCode ?? 0) >= 0).toBe(true);
+    const pids = await sh(box.id, "cat /sys/fs/cgroup/pids/pids.max");
+    expect(pids.stdout.trim()).toBe("512");
+    await h.callOk("box_delete", { box: box.id });
+    tried++;
+    contained++;
+    expect((await sh(bystander.id, "echo alive")).stdout).toBe("alive\n");
+  });
+
+  it("memory bomb: the process is OOM-killed, the run reports it, the box survives", async () => {
+    const box = await h.createBox({ name: "membomb" });
+    const r = await sh(box.id, "python3 -c 'x = bytearray(3 * 1024**3)'; echo rc=$?");
+    expect(r.stdout).toMatch(/rc=(137|1)/);
+    await survived(box.id);
+  });
+
+  it("CPU burn: the box gets at most its CPU limit", async () => {
+    const box = await h.createBox({ name: "burner" });
+    await h.callOk("box_exec", {
+      box: box.id,
+      command: "for i in 1 2 3 4; do (while :; do :; done) & done; wait",
+      background: true,
+    });
+    // CPU time over 2 s of wall time, from the box's own cgroup accounting: at most ~1 CPU (small size).
+    const r = await sh(
+      box.id,
+      "a=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage); sleep 2; b=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage); echo $(( (b - a) / 1000000 ))",
+    );
+    expect(Number(r.stdout.trim())).toBeLessThan(2 * 1000 * 1.3);
+    expect((await sh(bystander.id, "echo alive")).stdout).toBe("alive\n");
+    await h.callOk("box_delete", { box: box.id });
+    tried++;
+    contained++;
+  });
+
+  it("output flood: server memory stays bounded, the run keeps a bounded record", async () => {
+    const box = await h.createBox({ name: "flood" });
+    const before = process.memoryUsage().rss;
+    const r = await sh(box.id, "head -c 300000000 /dev/zero | tr '\\0' x", 120);
+    const grown = process.memoryUsage().rss - before;
+    expect(r.truncated).toBe(true);
+    expect(grown).toBeLessThan(200 * 1024 * 1024);
+    await survived(box.id);
+  });
+
+  it("kernel and host interfaces: no mount, sysrq, kcore, docker socket, raw sockets, setuid root", async () => {
+    const box = await h.createBox({ name: "prober" });
+    const probes = [
+      "mount -t tmpfs none /mnt",
+      "echo b > /proc/sysrq-trigger",
+      "head -c 1 /proc/kcore",
+      "test -S /var/run/docker.sock || test -S /run/docker.sock && echo socket",
+      "python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)'",
+      "su -c id root </dev/null",
+      "chown root /workspace/home",
+    ];
+    for (const p of probes) {
+      const r = await sh(box.id, `( ${p} ) >/dev/null 2>&1; echo rc=$?`);
+      expect(r.stdout, p).toMatch(/rc=[1-9]/);
+    }
+    // no-new-privileges: a setuid binary gains nothing.
+    const id = await sh(
+      box.id,
+      "cp /bin/id /tmp/id; chmod u+s /tmp/id; /tmp/id -u; ls -l /usr/bin/passwd | cut -c1-10; passwd -S boxuser 2>&1 | head -1",
+    );
+    expect(id.stdout.split("\n")[0]).toBe("1000");
+    await survived(box.id);
+  });
+
+  it("disk fill: growth is stopped at the box's allowance and new runs are refused until space is freed", async () => {
+    const box = await h.createBox({ name: "filler" });
+    const fill = await h.callOk<{ runId: string }>("box_exec", {
+      box: box.id,
+      command: "for i in $(seq 1 100); do head -c 50000000 /dev/zero > /workspace/home/f$i || break; done",
+      background: true,
+    });
+    const run = await h.callOk<{ status: string }>("box_run_get", {
+      box: box.id,
+      runId: fill.runId,
+      wait: true,
+      waitSeconds: 120,
+    });
+    expect(run.status).not.toBe("running");
+    const used = await h.services.engine.containers.diskUsage(h.services.boxes.mustGet(box.id).containerId as string);
+    expect(used).toBeLessThan(2 * 1024 ** 3);
+    const refused = await h.callErr("box_exec", { box: box.id, command: "echo more" });
+    expect(refused.code).toBe("LIMIT_EXCEEDED");
+    // Files can still be listed and deleted; then runs work again.
+    const files = await h.callOk<{ entries: { name: string }[] }>("box_list_files", {
+      box: box.id,
+      path: "/workspace/home",
+    });
+    for (const f of files.entries.filter((e) => /^f\d+$/.test(e.name))) {
+      await h.callOk("box_delete_file", { box: box.id, path: `/workspace/home/${f.name}` });
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    await survived(box.id);
+  });
+});
