@@ -1,7 +1,5 @@
-// Percentiles and result files for the benchmarks.
-import { mkdirSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
+// Percentiles and the figure shape of bench/results/latest.json: boxd and raw Docker percentiles side by
+// side, and the boxd/raw ratio of the medians (> 1 means boxd is slower).
 
 export interface Percentiles {
   p50: number;
@@ -9,10 +7,17 @@ export interface Percentiles {
   p99: number;
 }
 
+/** Nearest-rank percentiles; with 15 samples p95 and p99 are both the largest sample. */
 export function percentiles(samples: number[]): Percentiles {
   const s = [...samples].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
+  return { p50: round(at(0.5)), p95: round(at(0.95)), p99: round(at(0.99)) };
+}
+
+export function round(n: number, digits = 1): number {
+  if (!Number.isFinite(n)) return n;
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
 }
 
 export interface Figure {
@@ -20,36 +25,67 @@ export interface Figure {
   raw: Percentiles;
   ratio_p50: number;
   unit: string;
+  /** Samples per side. */
+  n: number;
+  /** Figure-specific extras (throughput, RSS, ...). */
+  [extra: string]: unknown;
 }
 
-export function figure(boxd: number[], raw: number[], unit = "ms"): Figure {
-  const b = percentiles(boxd);
-  const r = percentiles(raw);
-  return { boxd: b, raw: r, ratio_p50: Number((b.p50 / r.p50).toFixed(2)), unit };
+export interface Samples {
+  boxd: number[];
+  raw: number[];
 }
 
-export function machine(): string {
-  return `${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.platform()} ${os.release()}`;
+export function figure(samples: Samples, unit = "ms", extra: Record<string, unknown> = {}): Figure {
+  const b = percentiles(samples.boxd);
+  const r = percentiles(samples.raw);
+  return {
+    boxd: b,
+    raw: r,
+    ratio_p50: round(b.p50 / r.p50, 2),
+    unit,
+    n: Math.min(samples.boxd.length, samples.raw.length),
+    ...extra,
+  };
 }
 
-const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
+export interface IdleDensity {
+  boxes: number;
+  server_rss_mb: number;
+  idle_cpu_pct: number;
+  [extra: string]: unknown;
+}
 
-export function writeResults(dir: string, figures: Record<string, Figure>): string {
-  mkdirSync(dir, { recursive: true });
-  const result = { machine: machine(), date: new Date().toISOString(), figures };
-  writeFileSync(path.join(dir, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
-  const rows = Object.entries(figures).map(
-    ([name, f]) =>
-      `| ${name} | ${fmt(f.boxd.p50)} | ${fmt(f.boxd.p95)} | ${fmt(f.raw.p50)} | ${fmt(f.raw.p95)} | ${f.ratio_p50.toFixed(2)}x | ${f.unit} |`,
-  );
-  const md = [
-    `Machine: ${result.machine}; date: ${result.date}`,
-    "",
-    "| figure | boxd p50 | boxd p95 | raw Docker p50 | raw Docker p95 | ratio (p50) | unit |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
-    ...rows,
-    "",
-  ].join("\n");
-  writeFileSync(path.join(dir, "latest.md"), md);
-  return md;
+/** Milliseconds since `t0` (a performance.now() reading). */
+export const since = (t0: number): number => performance.now() - t0;
+
+/** Times one async step. */
+export async function timed(step: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await step();
+  return since(t0);
+}
+
+/**
+ * Interleaved samples: boxd, raw, boxd, raw, ... so that both sides see the same machine conditions.
+ * `warmup` rounds run first and are not recorded (first-call costs: JIT, page cache, engine caches).
+ */
+export async function interleave(
+  n: number,
+  warmup: number,
+  boxd: (i: number) => Promise<number>,
+  raw: (i: number) => Promise<number>,
+  progress?: (done: number, total: number) => void,
+): Promise<Samples> {
+  const out: Samples = { boxd: [], raw: [] };
+  for (let i = -warmup; i < n; i++) {
+    const b = await boxd(i);
+    const r = await raw(i);
+    if (i >= 0) {
+      out.boxd.push(b);
+      out.raw.push(r);
+      progress?.(i + 1, n);
+    }
+  }
+  return out;
 }
