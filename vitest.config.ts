@@ -8,7 +8,7 @@ process.env.BOXD_TEST_ROOT ??= path.join(os.tmpdir(), `boxd-test-${process.pid}-
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
     globalSetup: ["test/helpers/global-setup.ts"],
     testTimeout: 180_000,
     hookTimeout: 180_000,

@@ -1,118 +1,201 @@
 // `npm run bench`: boxd through a real MCP client next to raw dockerode on the same image, interleaved in
-// one run, printed as p50/p95 and boxd/raw ratios and written to bench/results/latest.{json,md}.
-import { mkdtempSync, rmSync } from "node:fs";
+// one run; prints p50/p95/p99 and boxd/raw ratios and writes bench/results/latest.{json,md}.
+//
+// Settings (env): BENCH_ITERATIONS (15) samples per side of the latency figures (exec: twice that),
+// BENCH_TRANSFER_ITERATIONS (3) for the 100 MiB transfers, BENCH_WARMUP (1) unrecorded rounds per latency
+// figure, BENCH_DENSITY (20) idle boxes, BENCH_IDLE_SECONDS (5), BENCH_ONLY (comma-separated figure names).
+// Everything it creates (boxes, snapshots, raw containers and images, data and scratch dirs) is removed at
+// the end, also on failure or Ctrl-C, and the engine is checked for leftovers before it exits.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import Docker from "dockerode";
-import { createApp } from "../src/app.js";
-import { loadConfig } from "../src/config.js";
 import { loadImageSet } from "../src/images/definitions.js";
-import { silentLogger } from "../src/log.js";
-import { createServer } from "../src/mcp/server.js";
-import { type Figure, figure, writeResults } from "./stats.js";
+import { BoxdBench, sweepInstance } from "./boxd-client.js";
+import type { BenchContext, BenchOptions } from "./context.js";
+import { idleDensity } from "./figures/density.js";
+import { execRoundTrip } from "./figures/exec.js";
+import { timeToInteractive } from "./figures/interactive.js";
+import { resumeFrozen, resumeStopped } from "./figures/resume.js";
+import { smallFileRw } from "./figures/small-file.js";
+import { snapshot } from "./figures/snapshot.js";
+import { transfers } from "./figures/transfer.js";
+import { RawDocker } from "./raw-docker.js";
+import { goals, machine, type Results, write } from "./report.js";
+import type { Figure, IdleDensity } from "./stats.js";
 
-const N = Number(process.env.BENCH_ITERATIONS ?? 15);
-const docker = new Docker();
+type Produces = Record<string, Figure | IdleDensity>;
 
-async function rawCreate(image: string): Promise<{ ms: number; id: string }> {
-  const t = performance.now();
-  const c = await docker.createContainer({
-    Image: image,
-    Cmd: ["sleep", "infinity"],
-    User: "1000:1000",
-    Labels: { "boxd.bench": "raw" },
-    HostConfig: {
-      Init: true,
-      CapDrop: ["ALL"],
-      SecurityOpt: ["no-new-privileges:true"],
-      PidsLimit: 512,
-      Memory: 1024 ** 3,
-      NetworkMode: "bridge",
-    },
-  });
-  await c.start();
-  return { ms: performance.now() - t, id: c.id };
+/** Each step measures one or more figures; BENCH_ONLY selects steps by any figure name they produce. */
+const STEPS: { names: string[]; run: (ctx: BenchContext) => Promise<Produces> }[] = [
+  { names: ["time_to_interactive", "box_create"], run: timeToInteractive },
+  { names: ["exec_round_trip"], run: execRoundTrip },
+  { names: ["small_file_rw"], run: smallFileRw },
+  { names: ["upload_100mib", "download_100mib"], run: transfers },
+  { names: ["resume_frozen"], run: resumeFrozen },
+  { names: ["resume_stopped"], run: resumeStopped },
+  { names: ["snapshot"], run: snapshot },
+  { names: ["idle_density"], run: async (ctx) => ({ idle_density: await idleDensity(ctx) }) },
+];
+
+function intEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got "${raw}"`);
+  return n;
 }
 
-async function rawExec(id: string): Promise<number> {
-  const t = performance.now();
-  const exec = await docker
-    .getContainer(id)
-    .exec({ Cmd: ["echo", "hi"], AttachStdout: true, AttachStderr: true, User: "1000:1000" });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  await new Promise<void>((resolve, reject) => {
-    stream.on("end", resolve);
-    stream.on("error", reject);
-    stream.resume();
-  });
-  await exec.inspect();
-  return performance.now() - t;
+function options(): BenchOptions {
+  return {
+    iterations: intEnv("BENCH_ITERATIONS", 15, 1),
+    transferIterations: intEnv("BENCH_TRANSFER_ITERATIONS", 3, 1),
+    warmup: intEnv("BENCH_WARMUP", 1, 0),
+    density: intEnv("BENCH_DENSITY", 20, 1),
+    idleSeconds: intEnv("BENCH_IDLE_SECONDS", 5, 1),
+  };
 }
 
-async function main(): Promise<void> {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), "boxd-bench-"));
-  const config = loadConfig({ BOXD_DATA_DIR: dataDir, BOXD_ORPHAN_GRACE_SECONDS: "0" });
-  const app = await createApp(config, silentLogger);
-  const { server } = createServer(app.services);
-  const [a, b] = InMemoryTransport.createLinkedPair();
-  await server.connect(b);
-  const client = new Client({ name: "bench", version: "0" });
-  await client.connect(a);
-  const call = async (name: string, args: Record<string, unknown>) => {
-    const r = await client.callTool({ name, arguments: args });
-    if (r.isError) throw new Error(JSON.stringify(r.content));
-    return r.structuredContent as Record<string, unknown>;
+const log = (message: string) => process.stderr.write(`[bench] ${message}\n`);
+
+async function main(): Promise<number> {
+  const opts = options();
+  const only = (process.env.BENCH_ONLY ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = only.filter((n) => !STEPS.some((s) => s.names.includes(n)));
+  if (unknown.length) throw new Error(`BENCH_ONLY names unknown figures: ${unknown.join(", ")}`);
+  const steps = only.length ? STEPS.filter((s) => s.names.some((n) => only.includes(n))) : STEPS;
+
+  const runId = `run${Date.now().toString(36)}`;
+  const started = performance.now();
+  const tmpDir = mkdtempSync(path.join(os.tmpdir(), "boxd-bench-"));
+  const problems: string[] = [];
+  let raw: RawDocker | null = null;
+
+  let cleaning: Promise<void> | null = null;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      log("cleaning up");
+      await engineReachable(raw?.docker ?? new Docker(), 60_000);
+      for (const b of [...BoxdBench.open]) {
+        problems.push(...(await b.close().catch((err) => [`close boxd ${b.instanceId}: ${String(err)}`])));
+      }
+      if (raw) problems.push(...(await raw.sweep().catch((err) => [`sweep raw: ${String(err)}`])));
+      rmSync(tmpDir, { recursive: true, force: true });
+    })();
+    return cleaning;
   };
-  const image = loadImageSet(config.baseImage).runtime("node").ref;
-  const rawIds: string[] = [];
-  const boxIds: string[] = [];
-  const samples = {
-    createBoxd: [] as number[],
-    createRaw: [] as number[],
-    execBoxd: [] as number[],
-    execRaw: [] as number[],
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
   };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  const figures: Produces = {};
+  const errors: Record<string, string> = {};
+  let header: Pick<Results, "machine" | "date" | "settings"> | null = null;
   try {
-    process.stderr.write(`[bench] ${N} iterations each, image ${image}\n`);
-    for (let i = 0; i < N; i++) {
-      const t = performance.now();
-      const box = await call("box_create", {});
-      samples.createBoxd.push(performance.now() - t);
-      boxIds.push(box.id as string);
-      const raw = await rawCreate(image);
-      samples.createRaw.push(raw.ms);
-      rawIds.push(raw.id);
+    const boxd = await BoxdBench.start({ tmpDir, env: { BOXD_ROOTS: tmpDir } });
+    const image = loadImageSet(boxd.config.baseImage).runtime("node").ref;
+    raw = new RawDocker(image, runId, os.cpus().length);
+    if (
+      !(await raw.docker
+        .getImage(image)
+        .inspect()
+        .catch(() => null))
+    ) {
+      throw new Error(`the node box image ${image} is not built: run \`npm run setup\` first`);
     }
-    const boxId = boxIds[0] as string;
-    const rawId = rawIds[0] as string;
-    for (let i = 0; i < N * 2; i++) {
-      const t = performance.now();
-      await call("box_exec", { box: boxId, command: "echo hi" });
-      samples.execBoxd.push(performance.now() - t);
-      samples.execRaw.push(await rawExec(rawId));
-    }
-    const figures: Record<string, Figure> = {
-      box_create: figure(samples.createBoxd, samples.createRaw),
-      exec_round_trip: figure(samples.execBoxd, samples.execRaw),
+    header = {
+      machine: await machine(raw.docker),
+      date: new Date().toISOString(),
+      settings: {
+        image,
+        iterations: opts.iterations,
+        exec_iterations: opts.iterations * 2,
+        transfer_iterations: opts.transferIterations,
+        warmup: opts.warmup,
+        density: opts.density,
+        load_avg_at_start: os.loadavg()[0]?.toFixed(2) ?? "?",
+      },
     };
-    const md = writeResults(path.resolve(import.meta.dirname, "results"), figures);
-    process.stdout.write(`${md}\n`);
+    log(`${header.machine}`);
+    log(`image ${image}; ${opts.iterations} samples per side (${opts.transferIterations} for transfers)`);
+    const ctx: BenchContext = { ...opts, boxd, raw, tmpDir, log, problems };
+    for (const step of steps) {
+      const label = step.names.join(" + ");
+      const t0 = performance.now();
+      log(`${label}: start`);
+      try {
+        Object.assign(figures, await step.run(ctx));
+        log(`${label}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      } catch (err) {
+        const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        log(`${label}: FAILED: ${message}`);
+        for (const name of step.names) errors[name] = message.split("\n")[0] ?? message;
+      }
+    }
   } finally {
-    for (const id of boxIds) await call("box_delete", { box: id }).catch(() => {});
-    for (const id of rawIds)
-      await docker
-        .getContainer(id)
-        .remove({ force: true })
-        .catch(() => {});
-    await client.close();
-    await app.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await cleanup();
+  }
+
+  if (header) {
+    const results: Results = {
+      machine: header.machine,
+      date: header.date,
+      figures,
+      settings: { ...header.settings, load_avg_at_end: os.loadavg()[0]?.toFixed(2) ?? "?" },
+      goals: goals(figures),
+      ...(Object.keys(errors).length ? { errors } : {}),
+    };
+    const dir = path.resolve(import.meta.dirname, "results");
+    mkdirSync(dir, { recursive: true });
+    process.stdout.write(`${write(dir, results)}\n`);
+    log(`wrote ${path.relative(process.cwd(), dir)}/latest.json and latest.md`);
+  }
+  problems.push(...(await verifyClean(runId).catch((err) => [`could not check the engine for leftovers: ${err}`])));
+  log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  if (problems.length) log(`cleanup problems (boxd or engine leftovers):\n  ${problems.join("\n  ")}`);
+  else log("cleanup verified: no container, network, image or firewall rule of this run is left");
+  return Object.keys(errors).length || problems.length ? 1 : 0;
+}
+
+/** Waits (up to `ms`) for the engine to answer, so that a restart of it mid-run does not leave leftovers. */
+async function engineReachable(docker: Docker, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (let warned = false; ; warned = true) {
+    if (
+      await docker.ping().then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
+    if (Date.now() > deadline) return;
+    if (!warned) log("the Docker engine does not answer; waiting up to 60 s for it before cleaning up");
+    await new Promise((r) => setTimeout(r, 1000));
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`[bench] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+/** Anything of this run still on the engine (each instance was swept on close; this double-checks). */
+async function verifyClean(runId: string): Promise<string[]> {
+  const left: string[] = [];
+  for (const id of BoxdBench.instances) left.push(...(await sweepInstance(id)));
+  const check = new RawDocker("", runId, 1);
+  const filters = { label: [`boxd.bench.run=${runId}`] };
+  for (const c of await check.docker.listContainers({ all: true, filters })) left.push(`raw container ${c.Id}`);
+  for (const i of await check.docker.listImages({ filters })) left.push(`raw image ${i.Id}`);
+  if (left.length) await check.sweep();
+  return left;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    log(`failed: ${err instanceof Error ? err.stack : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,14 +1,20 @@
 // Wires the services from a Config: engine, state, boxes, lifecycle, snapshots, logs, runs, files.
 // createApp() is the composition root shared by `boxd serve`, the CLI commands and the tests; close()
 // releases everything it opened (boxes keep running: they are durable).
+import { AgentService } from "./agent/agent-service.js";
 import { BoxService } from "./box/box-service.js";
 import { reconcile } from "./box/reconcile.js";
 import type { BoxRecord } from "./box/types.js";
-import type { Config } from "./config.js";
+import { parsePoolSpecs, WarmPool } from "./box/warm-pool.js";
+import { type Config, inheritedEnv } from "./config.js";
 import { DockerEngine } from "./docker/engine.js";
+import { LABEL_INSTANCE, LABEL_MANAGED } from "./docker/labels.js";
+import { BoxdError } from "./errors.js";
 import { FileService } from "./fs/file-service.js";
+import { createGitService } from "./git/git-service.js";
 import { loadImageSet } from "./images/definitions.js";
 import { DiskGuard } from "./lifecycle/disk-guard.js";
+import { EngineWatch } from "./lifecycle/engine-watch.js";
 import { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
@@ -88,6 +94,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     engine,
     boxes,
     runs: runStore,
+    restartBox: (boxId) => lifecycle.restart(boxId),
     ensureLive: (boxId) => {
       diskGuard.assertWithinAllowance(boxId);
       return lifecycle.ensureLive(boxId);
@@ -130,6 +137,13 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     intervalMs: config.diskCheckSeconds * 1000,
   });
   const files = new FileService({ engine, maxFileBytes: config.maxFileBytes, log: log.child("fs") });
+  const agents = new AgentService({
+    runs: liveRuns,
+    config,
+    onLog: (boxId, level, message) => boxLog.append(boxId, level, "agent", message),
+    log: log.child("agent"),
+  });
+  const git = createGitService(config, engine, log.child("git"), inheritedEnv());
 
   const liveBox: Services["liveBox"] = async (tenant, ref) => {
     const box = boxes.resolve(tenant, ref);
@@ -137,7 +151,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     return { boxId: box.id, containerId, resumed };
   };
 
-  if (opts.background !== false) {
+  // Reconcile with the engine (now, and again whenever it comes back after a restart or outage); if it is
+  // unreachable at start the server still starts and answers ENGINE_UNAVAILABLE until it is back.
+  const reconcileAll = async () => {
     await reconcile({
       engine,
       boxes: boxStore,
@@ -151,16 +167,61 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     await network.start(boxStore.list());
     // Boxes whose idle time ran out while the server was down are paused now, not one tick later.
     await lifecycle.tick();
+  };
+  const pool = new WarmPool({
+    boxes,
+    store: boxStore,
+    specs: parsePoolSpecs(config.pool),
+    maxAgeSeconds: config.poolMaxAgeSeconds,
+    freeze: async (boxId) => engine.containers.pause(boxes.requireContainer(boxes.mustGet(boxId))),
+    log: log.child("pool"),
+  });
+  const watch = new EngineWatch({
+    engine,
+    labels: { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: id },
+    onUp: reconcileAll,
+    log: log.child("engine"),
+  });
+  if (opts.background !== false) {
+    let up = true;
+    try {
+      await reconcileAll();
+    } catch (err) {
+      if (!(err instanceof BoxdError && err.code === "ENGINE_UNAVAILABLE")) throw err;
+      log.warn("Docker engine unreachable at start; serving anyway and reconciling when it is back", {
+        error: err.message,
+      });
+      up = false;
+    }
+    watch.start(up);
+    pool.start();
     lifecycle.start();
     diskGuard.start();
   }
 
   return {
-    services: { config, log, engine, boxes, runs, files, lifecycle, snapshots, boxLog, network, liveBox },
+    services: {
+      config,
+      log,
+      engine,
+      boxes,
+      runs,
+      files,
+      git,
+      lifecycle,
+      snapshots,
+      boxLog,
+      network,
+      liveBox,
+      agents,
+      pool,
+    },
     instanceId: id,
     async close() {
       lifecycle.stop();
       diskGuard.stop();
+      await pool.stop();
+      await watch.stop();
       await liveRuns.detachAll();
       await network.stop(boxStore.list().length);
       db.close();

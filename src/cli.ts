@@ -23,9 +23,18 @@ async function main(argv: string[]): Promise<void> {
 
   program
     .command("serve")
-    .description("serve MCP over stdio (what an MCP client spawns; see mcp.json)")
-    .action(async (_opts, cmd: Command) => {
+    .description(
+      "serve MCP over stdio (what an MCP client spawns; see mcp.json), or with --http over Streamable HTTP at /mcp",
+    )
+    .option("--http", "serve Streamable HTTP at http://HOST:PORT/mcp (--host, --port; tokens from BOXD_TOKENS)")
+    .option("--insecure-no-auth", "with --http and no tokens configured: serve without authentication (loopback only)")
+    .action(async (opts: { http?: boolean; insecureNoAuth?: boolean }, cmd: Command) => {
       const config = configFrom(cmd);
+      if (opts.http) {
+        const { serveHttp } = await import("./transports/http.js");
+        await serveHttp(config, createLogger(config.logLevel), { insecureNoAuth: opts.insecureNoAuth === true });
+        return;
+      }
       const { serveStdio } = await import("./transports/stdio.js");
       await serveStdio(config, createLogger(config.logLevel));
     });

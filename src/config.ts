@@ -3,6 +3,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { hostListSchema, secretSchema, tokenMapSchema } from "./git/settings.js";
 
 interface SettingSpec {
   env: string;
@@ -51,6 +52,28 @@ export const SETTINGS = {
     flag: "--lifecycle-tick-ms <n>",
     description: "How often idle timers are checked.",
     schema: intFrom(50, 60_000).default(1000),
+  },
+  pool: {
+    env: "BOXD_POOL",
+    flag: "--pool <specs>",
+    description:
+      'Warm pool: pre-made, frozen boxes that box_create claims, as "runtime:size:count" entries (comma separated), e.g. "node:small:2". Empty: no pool.',
+    schema: z
+      .string()
+      .transform((s) =>
+        s
+          .split(",")
+          .map((p) => p.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(/^[a-z-]+:(small|medium|large):\d{1,2}$/, 'use "runtime:size:count"')))
+      .default([]),
+  },
+  poolMaxAgeSeconds: {
+    env: "BOXD_POOL_MAX_AGE_SECONDS",
+    flag: "--pool-max-age-seconds <n>",
+    description: "Pooled boxes older than this are replaced by fresh ones.",
+    schema: intFrom(10, 7 * 24 * 3600).default(3600),
   },
   maxDiskBytes: {
     env: "BOXD_MAX_DISK_BYTES",
@@ -145,6 +168,189 @@ export const SETTINGS = {
     description: "Containers/networks of this instance unknown to its database are removed when older than this.",
     schema: intFrom(0, 7 * 24 * 3600).default(300),
   },
+  // Git (src/git/): tokens are used by the server only and never enter a box; they print as "(hidden)".
+  gitToken: {
+    env: "BOXD_GIT_TOKEN",
+    flag: "--git-token <token>",
+    description:
+      "Token for git remotes (clone, push; HTTP basic auth as x-access-token) and the GitHub API, sent only to BOXD_GIT_TOKEN_HOSTS. Prefer the env var (flags show in ps).",
+    schema: secretSchema,
+  },
+  gitTokens: {
+    env: "BOXD_GIT_TOKENS",
+    flag: "--git-tokens <list>",
+    description: 'Per-host tokens, "host=token,host2:port=token2"; a host listed here gets its own token.',
+    schema: tokenMapSchema,
+  },
+  gitTokenHosts: {
+    env: "BOXD_GIT_TOKEN_HOSTS",
+    flag: "--git-token-hosts <hosts>",
+    description:
+      'Hosts BOXD_GIT_TOKEN may be sent to (host or host:port, comma separated, "*" for any). Default: github.com and the host of BOXD_GITHUB_API_URL.',
+    schema: hostListSchema,
+  },
+  githubApiUrl: {
+    env: "BOXD_GITHUB_API_URL",
+    flag: "--github-api-url <url>",
+    description: "GitHub REST API base for box_git_pull_request (GitHub Enterprise: https://HOST/api/v3).",
+    schema: z
+      .string()
+      .url()
+      .regex(/^https?:\/\//, "must be an http(s) URL")
+      .default("https://api.github.com"),
+  },
+  gitAuthorName: {
+    env: "BOXD_GIT_AUTHOR_NAME",
+    flag: "--git-author-name <name>",
+    description: "Commit author for box_git_commit when the call and the box's own git config name none.",
+    schema: z.string().min(1).max(200).default("boxd"),
+  },
+  gitAuthorEmail: {
+    env: "BOXD_GIT_AUTHOR_EMAIL",
+    flag: "--git-author-email <email>",
+    description: "Commit author email for box_git_commit, likewise.",
+    schema: z.string().min(3).max(200).default("boxd@localhost"),
+  },
+  // Agent runs (box_agent_run; src/agent/).
+  anthropicApiKey: {
+    env: "BOXD_ANTHROPIC_API_KEY",
+    flag: "--anthropic-api-key <key>",
+    description:
+      "Anthropic API key for box_agent_run harness claude-code (passed to that run only). Prefer the env var (flags show in ps).",
+    schema: z
+      .string()
+      .default("")
+      .transform((s) => ({ value: s.trim(), toJSON: () => (s.trim() ? "(hidden)" : "") })),
+  },
+  openaiApiKey: {
+    env: "BOXD_OPENAI_API_KEY",
+    flag: "--openai-api-key <key>",
+    description:
+      "OpenAI API key for box_agent_run harness codex (passed to that run only). Prefer the env var (flags show in ps).",
+    schema: z
+      .string()
+      .default("")
+      .transform((s) => ({ value: s.trim(), toJSON: () => (s.trim() ? "(hidden)" : "") })),
+  },
+  agentTimeoutSeconds: {
+    env: "BOXD_AGENT_TIMEOUT_SECONDS",
+    flag: "--agent-timeout-seconds <n>",
+    description: "Default timeout of a box_agent_run (the agent and every process it started are ended then).",
+    schema: intFrom(1, 24 * 3600).default(1800),
+  },
+  // HTTP transport (`boxd serve --http`).
+  host: {
+    env: "BOXD_HTTP_HOST",
+    flag: "--host <host>",
+    description:
+      "Address `boxd serve --http` listens on. Default loopback only; anything else exposes boxd to the network (use tokens and TLS in front).",
+    schema: z.string().min(1).default("127.0.0.1"),
+  },
+  port: {
+    env: "BOXD_HTTP_PORT",
+    flag: "--port <port>",
+    description: "Port of `boxd serve --http` (MCP at /mcp, liveness at /healthz); 0 picks a free port.",
+    schema: intFrom(0, 65535).default(7077),
+  },
+  tokens: {
+    env: "BOXD_TOKENS",
+    flag: "--tokens <pairs>",
+    description:
+      'HTTP bearer tokens, "token:tenant,token2:tenant2" (tokens of at least 16 characters). Prefer the env var or BOXD_TOKENS_FILE (flags show in ps).',
+    schema: z
+      .string()
+      .default("")
+      .transform((s) => ({ value: s.trim(), toJSON: () => (s.trim() ? "(hidden)" : "") })),
+  },
+  tokensFile: {
+    env: "BOXD_TOKENS_FILE",
+    flag: "--tokens-file <path>",
+    description: 'JSON file of HTTP bearer tokens, { "<token>": "<tenant>" }, read at start (keep it mode 600).',
+    schema: z.string().default(""),
+  },
+  allowedOrigins: {
+    env: "BOXD_HTTP_ALLOWED_ORIGINS",
+    flag: "--allowed-origins <origins>",
+    description:
+      "Browser origins (comma separated, e.g. https://app.example.com) allowed to call /mcp besides the server's own loopback origins; any other Origin gets 403.",
+    schema: z
+      .string()
+      .default("")
+      .transform((s) =>
+        s
+          .split(",")
+          .map((o) => o.trim())
+          .filter(Boolean),
+      ),
+  },
+  allowedHosts: {
+    env: "BOXD_HTTP_ALLOWED_HOSTS",
+    flag: "--allowed-hosts <hosts>",
+    description:
+      "Host header values (comma separated host:port) accepted besides the loopback names when bound to loopback; when bound elsewhere and set, any other Host gets 403.",
+    schema: z
+      .string()
+      .default("")
+      .transform((s) =>
+        s
+          .split(",")
+          .map((h) => h.trim().toLowerCase())
+          .filter(Boolean),
+      ),
+  },
+  httpSessionIdleSeconds: {
+    env: "BOXD_HTTP_SESSION_IDLE_SECONDS",
+    flag: "--http-session-idle-seconds <n>",
+    description:
+      "An HTTP session with no request for this long (and none in flight) is closed and its memory freed; the client gets 404 and starts a new one.",
+    schema: intFrom(1, 7 * 24 * 3600).default(1800),
+  },
+  httpMaxSessions: {
+    env: "BOXD_HTTP_MAX_SESSIONS",
+    flag: "--http-max-sessions <n>",
+    description: "Open HTTP sessions at most (each holds ~350 KB); a new session beyond it gets 503.",
+    schema: intFrom(1, 100_000).default(500),
+  },
+  httpMaxSessionsPerTenant: {
+    env: "BOXD_HTTP_MAX_SESSIONS_PER_TENANT",
+    flag: "--http-max-sessions-per-tenant <n>",
+    description:
+      "Open HTTP sessions per tenant at most; a tenant's new session beyond it closes that tenant's least recently used idle session.",
+    schema: intFrom(1, 100_000).default(100),
+  },
+  httpMaxBodyBytes: {
+    env: "BOXD_HTTP_MAX_BODY_BYTES",
+    flag: "--http-max-body-bytes <n>",
+    description: "Largest HTTP request body (413 beyond it); move bigger files with box_upload hostPath or in parts.",
+    schema: intFrom(64 * 1024, 1024 ** 3).default(64 * 1024 * 1024),
+  },
+  httpEventBufferBytes: {
+    env: "BOXD_HTTP_EVENT_BUFFER_BYTES",
+    flag: "--http-event-buffer-bytes <n>",
+    description:
+      "Memory for SSE events kept so a client that reconnects with Last-Event-ID gets what it missed (all sessions together, oldest dropped first; one session holds at most an eighth).",
+    schema: intFrom(1024 * 1024, 16 * 1024 ** 3).default(64 * 1024 * 1024),
+  },
+  httpShutdownGraceSeconds: {
+    env: "BOXD_HTTP_SHUTDOWN_GRACE_SECONDS",
+    flag: "--http-shutdown-grace-seconds <n>",
+    description:
+      "On SIGTERM, how long calls in flight may still finish before sessions are closed (runs still going then keep going in their box).",
+    schema: intFrom(0, 3600).default(30),
+  },
+  tenantMaxBoxes: {
+    env: "BOXD_TENANT_MAX_BOXES",
+    flag: "--tenant-max-boxes <n>",
+    description: "Boxes (not deleted) one tenant may have; box_create beyond it is LIMIT_EXCEEDED. 0: no limit.",
+    schema: intFrom(0, 1_000_000).default(50),
+  },
+  tenantMaxConcurrentRuns: {
+    env: "BOXD_TENANT_MAX_CONCURRENT_RUNS",
+    flag: "--tenant-max-concurrent-runs <n>",
+    description:
+      "Commands (box_exec, box_run_code, background runs included) one tenant may have running at once; more is LIMIT_EXCEEDED. 0: no limit.",
+    schema: intFrom(0, 1_000_000).default(16),
+  },
 } satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;
@@ -173,4 +379,9 @@ export function loadConfig(
 /** Engine selection is dockerode's own (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH); shown by doctor. */
 export function dockerEnvSummary(env: NodeJS.ProcessEnv = process.env): string {
   return env.DOCKER_HOST ? `DOCKER_HOST=${env.DOCKER_HOST}` : "default socket /var/run/docker.sock";
+}
+
+/** The server's own environment, for child processes (git) that need PATH, proxy and CA settings. */
+export function inheritedEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
 }

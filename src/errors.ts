@@ -52,6 +52,17 @@ export const engineUnavailable = (detail: string, cause?: unknown) =>
 /** Turns anything thrown into a BoxdError, keeping codes that are already there. */
 export function toBoxdError(err: unknown): BoxdError {
   if (err instanceof BoxdError) return err;
+  const sqlite = (err as { code?: string } | undefined)?.code;
+  if (sqlite === "SQLITE_BUSY" || sqlite === "SQLITE_LOCKED") {
+    return new BoxdError("TIMEOUT", "the state database is locked by another process: retry in a moment", {
+      cause: err,
+    });
+  }
+  if (sqlite === "SQLITE_FULL" || sqlite === "SQLITE_IOERR_WRITE") {
+    return new BoxdError("LIMIT_EXCEEDED", "the disk holding BOXD_DATA_DIR is full: free space, then retry", {
+      cause: err,
+    });
+  }
   const message = err instanceof Error ? err.message : String(err);
   return internal(`unexpected failure: ${message}`, err);
 }

@@ -1,16 +1,15 @@
 // Boxes: create, find, list and delete, each under the box's lock, with every Docker object labelled with
 // this instance's id. Nothing here speaks MCP; tools call this service.
 import type { DockerEngine } from "../docker/engine.js";
-import { instanceLabels, LABEL_BOX_ID, LABEL_KIND, LABEL_RUNTIME } from "../docker/labels.js";
-import { alreadyExists, BoxdError, conflict, invalidArgument, limitExceeded, notFound } from "../errors.js";
+import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from "../errors.js";
 import { type ImageSet, isRuntime, needsRegistry, type Runtime } from "../images/definitions.js";
 import type { Logger } from "../log.js";
 import type { BoxStore } from "../state/box-store.js";
 import type { RunStore } from "../state/run-store.js";
 import { isBoxId, newBoxId } from "./ids.js";
 import { KeyLock } from "./key-lock.js";
-import { SUBNETS_PER_POOL, subnetAt } from "./network-pool.js";
-import { limitsFor } from "./sizes.js";
+import { provisionBox } from "./provision.js";
+import { countRunsOf, TenantLimits } from "./tenant-limits.js";
 import { type BoxRecord, type BoxView, type NetworkPolicy, SIZES, type Size, toBoxView } from "./types.js";
 import { checkEnv, checkLabels, checkName, parseLabelFilter } from "./validation.js";
 
@@ -62,16 +61,21 @@ export interface BoxServiceDeps {
   network?: BoxNetwork;
   /** Lifecycle events for the box's log. */
   event?: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
+  /** Per-tenant quotas (shared with the run service); none when absent. */
+  limits?: TenantLimits;
 }
 
-const BOX_HOME = "/workspace/home";
-const BOX_USER = "1000:1000";
+/** The owner of warm-pool boxes: no client's tenant can be empty. */
+export const POOL_TENANT = "";
 
 export class BoxService {
   readonly lock = new KeyLock();
+  readonly limits: TenantLimits;
   private hostCpus: number | null = null;
 
-  constructor(private readonly deps: BoxServiceDeps) {}
+  constructor(private readonly deps: BoxServiceDeps) {
+    this.limits = deps.limits ?? new TenantLimits();
+  }
 
   get instanceId(): string {
     return this.deps.instanceId;
@@ -109,6 +113,54 @@ export class BoxService {
       );
   }
 
+  /** Hook the warm pool sets: told when a pooled box was claimed, so it can refill. */
+  onClaim?: () => void;
+
+  private pooledFor(runtime: string, size: Size): BoxRecord | null {
+    return (
+      this.deps.boxes
+        .list({ tenant: POOL_TENANT })
+        .find((b) => b.status === "pooled" && b.runtime === runtime && b.size === size) ?? null
+    );
+  }
+
+  /**
+   * Claims a pooled box: a create that is a database update, the box's firewall rules and a thaw instead of
+   * a network, a container and a start. Returns null when the box was taken meanwhile or could not wake.
+   */
+  private async claim(
+    box: BoxRecord,
+    tenant: string,
+    c: Pick<
+      BoxRecord,
+      "name" | "env" | "labels" | "keepAlive" | "idleTimeoutSeconds" | "networkPolicy" | "initCommand"
+    >,
+  ): Promise<BoxView | null> {
+    checkName(c.name);
+    if (this.deps.boxes.getByName(tenant, c.name)) {
+      throw alreadyExists(`a box named "${c.name}" already exists: pick another name or delete that box`);
+    }
+    return this.lock.run(box.id, async () => {
+      const current = this.deps.boxes.get(box.id);
+      if (current?.status !== "pooled" || !current.containerId) return null;
+      try {
+        this.deps.boxes.claim(box.id, { tenant, ...c });
+        const claimed = this.mustGet(box.id);
+        await this.deps.network?.apply(claimed);
+        await this.deps.engine.containers.unpause(current.containerId);
+        this.deps.event?.(box.id, "info", `box created (${claimed.runtime}, ${claimed.size}, from the warm pool)`);
+        this.deps.afterStart?.(claimed);
+        this.onClaim?.();
+        return this.view(this.mustGet(box.id));
+      } catch (err) {
+        this.deps.log.warn("claiming a pooled box failed; creating one instead", { box: box.id, error: String(err) });
+        await this.teardown(current).catch(() => {});
+        this.deps.boxes.update(box.id, { status: "deleted", deletedAt: new Date().toISOString() });
+        return null;
+      }
+    });
+  }
+
   /** Every live box of every tenant (operators, reconciliation, tests). */
   listAll(): BoxRecord[] {
     return this.deps.boxes.list();
@@ -143,7 +195,23 @@ export class BoxService {
     if (input.initCommand?.includes("\0")) {
       throw invalidArgument("initCommand contains a NUL byte");
     }
+    const networkPolicy = input.networkPolicy ?? { mode: "allow-all" as const };
+    const pooled = !snapshot && tenant !== POOL_TENANT ? this.pooledFor(runtime, size) : null;
+    if (pooled) {
+      const claimed = await this.claim(pooled, tenant, {
+        name: input.name ?? pooled.id.replace("box_", "b-"),
+        env,
+        labels,
+        keepAlive: input.keepAlive ?? false,
+        idleTimeoutSeconds: input.idleTimeoutSeconds ?? this.deps.defaultIdleTimeoutSeconds,
+        networkPolicy,
+        initCommand: input.initCommand?.trim() ? input.initCommand : null,
+      });
+      if (claimed) return { ...claimed, ...(notes.length ? { notes } : {}) };
+    }
     const image = snapshot ? snapshot.image : await this.imageFor(runtime);
+    // Checked right before the insert, with no await in between: concurrent creates cannot both pass.
+    this.limits.assertCanCreateBox(tenant, this.deps.boxes.list({ tenant }).length);
 
     const now = new Date().toISOString();
     const record: BoxRecord = {
@@ -181,7 +249,7 @@ export class BoxService {
 
     return this.lock.run(id, async () => {
       try {
-        await this.provision(record);
+        await provisionBox(this.deps, record, await this.cpus());
         this.deps.boxes.update(id, { status: "idle", containerId: record.containerId });
         this.deps.log.info("box created", { box: id, name, runtime });
         this.deps.event?.(
@@ -227,6 +295,19 @@ export class BoxService {
     return box.containerId;
   }
 
+  /**
+   * Admits a new run of `source` on the box under its tenant's concurrent-run limit (LIMIT_EXCEEDED beyond
+   * it) and returns `source`; the box's own initCommand (source "system") is never refused. The run service
+   * calls this after its last await before registering the run, so concurrent calls cannot both slip under.
+   */
+  admitRun<S extends string>(boxId: string, source: S, live: Iterable<{ record: { boxId: string } }>): S {
+    if (source === "system") return source;
+    const tenant = this.mustGet(boxId).tenant;
+    const running = countRunsOf(tenant, live, (id) => this.mustGet(id).tenant);
+    this.limits.assertCanStartRun(tenant, running);
+    return source;
+  }
+
   /** Records activity (the idle timer counts from here). */
   touch(boxId: string): void {
     this.deps.boxes.update(boxId, { lastActiveAt: new Date().toISOString() });
@@ -255,62 +336,6 @@ export class BoxService {
   private async cpus(): Promise<number> {
     if (this.hostCpus === null) this.hostCpus = (await this.deps.engine.info()).cpus;
     return this.hostCpus;
-  }
-
-  /** Network then container, each labelled; subnets taken by other instances on the engine are skipped. */
-  private async provision(box: BoxRecord): Promise<void> {
-    const { engine, boxes, instanceId } = this.deps;
-    const labels = instanceLabels(instanceId, { [LABEL_BOX_ID]: box.id });
-    const networkName = `boxd-${instanceId}-${box.id}`;
-    const skipped = new Set<number>();
-    let subnet: ReturnType<typeof subnetAt> | null = null;
-    for (let attempt = 0; attempt < 64 && !subnet; attempt++) {
-      const index = this.freeIndex(skipped);
-      const candidate = subnetAt(this.deps.networkPool, index);
-      boxes.update(box.id, { subnetIndex: index, networkName });
-      box.subnetIndex = index;
-      box.networkName = networkName;
-      try {
-        await engine.networks.create({
-          name: networkName,
-          subnet: candidate.cidr,
-          gateway: candidate.gateway,
-          labels: { ...labels, [LABEL_KIND]: "box-network" },
-          bridgeName: this.deps.network?.bridgeFor(box.id),
-        });
-        subnet = candidate;
-      } catch (err) {
-        if (!/overlap/i.test((err as Error).message)) throw err;
-        skipped.add(index); // held by another instance or network on this engine
-      }
-    }
-    if (!subnet) throw limitExceeded(`no free subnet in ${this.deps.networkPool}: set BOXD_NETWORK_POOL`);
-
-    box.containerId = await engine.containers.create({
-      name: `boxd-${instanceId}-${box.id}`,
-      image: box.image,
-      labels: { ...labels, [LABEL_KIND]: "box", [LABEL_RUNTIME]: box.runtime },
-      env: Object.entries(box.env).map(([k, v]) => `${k}=${v}`),
-      user: BOX_USER,
-      workingDir: BOX_HOME,
-      hostname: box.name.replace(/[^a-z0-9-]/g, "-").slice(0, 63),
-      network: { name: networkName, ip: subnet.boxIp },
-      dns: this.deps.network?.containerDns,
-      limits: limitsFor(box.size, await this.cpus()),
-    });
-    boxes.update(box.id, { containerId: box.containerId });
-    // The policy is in force before the box's first process starts.
-    await this.deps.network?.apply(box);
-    await engine.containers.start(box.containerId);
-  }
-
-  private freeIndex(skipped: Set<number>): number {
-    // Synchronous pick-and-record (no await in between), so concurrent creates never take one subnet.
-    const index = this.deps.boxes.freeSubnetIndex(SUBNETS_PER_POOL, skipped);
-    if (index === null) {
-      throw limitExceeded(`no free subnet in ${this.deps.networkPool}: delete boxes or set BOXD_NETWORK_POOL`);
-    }
-    return index;
   }
 
   /** Removes a box's container, network and firewall rules; absent objects are fine. */

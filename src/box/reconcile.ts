@@ -55,6 +55,13 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
 
   for (const box of boxes.list()) {
     known.add(box.id);
+    if (box.status === "pooled") {
+      // Warm-pool boxes never outlive their server: the new one makes fresh ones.
+      await deps.boxService.teardown(box);
+      boxes.update(box.id, { status: "deleted", deletedAt: now });
+      report.cleanedUp++;
+      continue;
+    }
     if (box.status === "creating") {
       // The server died mid-create: nothing was promised to the client yet, so undo it.
       await deps.boxService.teardown(box);

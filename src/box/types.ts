@@ -3,7 +3,8 @@
 export const BOX_STATUSES = ["creating", "idle", "running", "paused", "error", "deleted"] as const;
 export type BoxStatus = (typeof BOX_STATUSES)[number];
 /** What the store keeps; `running` is derived from live runs, never stored. */
-export type StoredStatus = Exclude<BoxStatus, "running">;
+/** `pooled`: a warm, frozen box no tenant owns yet (the warm pool); never shown to clients. */
+export type StoredStatus = Exclude<BoxStatus, "running"> | "pooled";
 
 export const SIZES = ["small", "medium", "large"] as const;
 export type Size = (typeof SIZES)[number];
@@ -94,10 +95,65 @@ export interface RunRecord {
   durationMs: number | null;
   /** Why a run failed or was interrupted (timeout, cwd missing, server restart). */
   reason: string | null;
+  /** Agent runs only: which harness and model ran, and what the agent reported it used. */
+  agent?: AgentRunInfo;
+}
+
+/** Token counts of an agent run; inputTokens includes the cached ones. */
+export interface AgentUsage {
+  inputTokens: number;
+  outputTokens: number;
+  cachedInputTokens: number;
+}
+
+export interface AgentRunInfo {
+  harness: string;
+  model: string | null;
+  usage: AgentUsage | null;
+  costUsd: number | null;
+  sessionId: string | null;
+}
+
+/** How a run's process ended, as an agent run's `settle` hook sees it. */
+export interface RunEnd {
+  exitCode: number | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  /** Set when the exec itself failed (engine error). */
+  error: string | null;
+}
+
+/** An agent run as the run service starts it (src/shell/run-service.ts startAgent). */
+export interface AgentExecInput {
+  /** What the run record shows as its command. */
+  prompt: string;
+  /** The shell command line that starts the harness. */
+  command: string;
+  /** Env of this run only (API keys): never stored in the box. */
+  env: Record<string, string>;
+  timeoutSeconds: number;
+  agent: AgentRunInfo;
+}
+
+export interface AgentRunHooks {
+  /** The harness's stdout as raw bytes (its event stream), in order. */
+  onStdout: (chunk: Buffer) => void;
+  /**
+   * Called once when the process has ended, before the run is recorded: the agent layer decides whether
+   * the run succeeded (it has the last word over the exit code) and supplies the agent details. Must not throw.
+   */
+  settle: (end: RunEnd) => { failure: string | null; agent: AgentRunInfo };
+}
+
+export interface AgentRunStart {
+  runId: string;
+  /** Resolves with the recorded run once it has ended (null if the server stopped following it). */
+  done: Promise<RunRecord | null>;
 }
 
 export function toBoxView(box: BoxRecord, hasLiveRun: boolean): BoxView {
-  const status: BoxStatus = box.status === "idle" && hasLiveRun ? "running" : box.status;
+  const stored = box.status === "pooled" ? "paused" : box.status;
+  const status: BoxStatus = stored === "idle" && hasLiveRun ? "running" : stored;
   return {
     id: box.id,
     name: box.name,

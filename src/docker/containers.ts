@@ -51,6 +51,8 @@ export interface ContainerUsage {
   cpuNs: number;
   memoryBytes: number;
   memoryPeakBytes: number;
+  pids: number;
+  pidsLimit: number;
 }
 
 export class ContainerClient {
@@ -213,11 +215,14 @@ export class ContainerClient {
         .stats({ stream: false, "one-shot": true } as { stream: false })) as {
         cpu_stats?: { cpu_usage?: { total_usage?: number } };
         memory_stats?: { usage?: number; max_usage?: number };
+        pids_stats?: { current?: number; limit?: number };
       };
       return {
         cpuNs: stats.cpu_stats?.cpu_usage?.total_usage ?? 0,
         memoryBytes: stats.memory_stats?.usage ?? 0,
         memoryPeakBytes: stats.memory_stats?.max_usage ?? 0,
+        pids: stats.pids_stats?.current ?? 0,
+        pidsLimit: stats.pids_stats?.limit ?? 0,
       };
     } catch (err) {
       if (dockerStatus(err) === 404) return null;

@@ -51,6 +51,51 @@ export class DockerEngine {
     }
   }
 
+  /**
+   * Follows the engine's event stream for objects with these labels until it ends (the engine stopped or
+   * restarted) or `signal` aborts. Resolves when the stream ends; rejects when it cannot be opened.
+   */
+  async followEvents(
+    labels: Record<string, string>,
+    onEvent: (e: { type: string; action: string; id: string }) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = (await this.docker.getEvents({
+        filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
+      })) as NodeJS.ReadableStream;
+    } catch (err) {
+      throw asBoxdError(err, "follow engine events");
+    }
+    await new Promise<void>((resolve) => {
+      let buffered = "";
+      const done = () => resolve();
+      stream.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString();
+        let nl = buffered.indexOf("\n");
+        while (nl >= 0) {
+          const line = buffered.slice(0, nl);
+          buffered = buffered.slice(nl + 1);
+          try {
+            const e = JSON.parse(line) as { Type?: string; Action?: string; Actor?: { ID?: string } };
+            onEvent({ type: e.Type ?? "", action: e.Action ?? "", id: e.Actor?.ID ?? "" });
+          } catch {
+            // a partial or foreign line: ignore
+          }
+          nl = buffered.indexOf("\n");
+        }
+      });
+      stream.on("end", done);
+      stream.on("close", done);
+      stream.on("error", done);
+      signal.addEventListener("abort", () => {
+        (stream as unknown as { destroy?: () => void }).destroy?.();
+        done();
+      });
+    });
+  }
+
   async ping(): Promise<void> {
     try {
       await this.docker.ping();

@@ -63,6 +63,19 @@ export class LifecycleService {
     });
   }
 
+  /** Stops and starts a box's container (every process ends, files stay), then runs initCommand. */
+  async restart(boxId: string): Promise<void> {
+    await this.deps.boxes.lock.run(boxId, async () => {
+      const box = this.deps.boxes.mustGet(boxId);
+      const containerId = this.deps.boxes.requireContainer(box);
+      await this.deps.engine.containers.stop(containerId, 0);
+      await this.deps.engine.containers.start(containerId);
+      this.deps.store.update(boxId, { status: "idle", pausedAt: null, pauseKind: null });
+      this.deps.boxLog.append(boxId, "warn", "system", "container restarted (all processes ended, files kept)");
+      this.deps.afterStart(this.deps.boxes.mustGet(boxId));
+    });
+  }
+
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => void this.tick(), this.deps.tickMs);

@@ -63,6 +63,16 @@ export const runSchema = {
   completedAt: z.string().nullable(),
   durationMs: z.number().nullable(),
   reason: z.string().nullable().describe("Why the run failed or was interrupted"),
+  agent: z
+    .object({
+      harness: z.string(),
+      model: z.string().nullable(),
+      usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), cachedInputTokens: z.number() }).nullable(),
+      costUsd: z.number().nullable().describe("US dollars, as the harness reported it"),
+      sessionId: z.string().nullable(),
+    })
+    .optional()
+    .describe("Agent runs only: harness, model, token usage, cost and session"),
 };
 export const runObject = z.object(runSchema);
 

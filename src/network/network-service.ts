@@ -79,7 +79,7 @@ export class NetworkService {
   /** Start-up: proxy first (its ports go into the rules), then every live box's rules in one go. */
   async start(boxes: BoxRecord[]): Promise<void> {
     if (!this.firewall || !this.proxy) return;
-    await this.proxy.start();
+    if (this.proxy.ports.http === 0) await this.proxy.start();
     const live = boxes.filter((b) => b.status !== "deleted" && b.subnetIndex !== null);
     for (const b of live) this.remember(b, compilePolicy(b.networkPolicy));
     await this.firewall.init(

@@ -1,84 +1,27 @@
 // Runs: shell commands (and code) in a box, in the foreground or background, each recorded with its
 // output, exit code, duration and usage. Commands run through boxd-run (in every box image) so that a
 // run's whole process tree can be ended (timeout, box_run_kill) and its CPU and memory measured.
-import type { BoxService } from "../box/box-service.js";
 import { newRunId } from "../box/ids.js";
-import type { RunRecord } from "../box/types.js";
-import type { DockerEngine } from "../docker/engine.js";
-import { invalidArgument, notFound } from "../errors.js";
-import type { Logger } from "../log.js";
-import type { RunStore } from "../state/run-store.js";
+import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../box/types.js";
+import { invalidArgument, notFound, toBoxdError } from "../errors.js";
 import { CappedBuffer, TrailerFilter, usageFromTrailer } from "./output.js";
+import {
+  BOX_HOME,
+  BOX_USER,
+  CODE_RUNNERS,
+  EXEC_FAILED,
+  type ExecInput,
+  type ExecOutcome,
+  type LiveRun,
+  OUT_OF_PROCESSES,
+  type OutputListener,
+  type RunServiceDeps,
+  type RunView,
+  type Source,
+  validateExec,
+} from "./run-types.js";
 
-export const BOX_USER = "1000:1000";
-export const BOX_HOME = "/workspace/home";
-
-export type OutputListener = (stream: "stdout" | "stderr", text: string) => void;
-
-export interface ExecInput {
-  command: string;
-  cwd?: string;
-  env?: Record<string, string>;
-  timeoutSeconds?: number;
-  stdin?: string;
-  background?: boolean;
-}
-
-export interface ExecOutcome {
-  runId: string;
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-  truncated: boolean;
-  timedOut: boolean;
-}
-
-export interface RunView extends RunRecord {
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-}
-
-interface LiveRun {
-  record: RunRecord;
-  stdout: CappedBuffer;
-  stderr: CappedBuffer;
-  done: Promise<void>;
-  cancelled: boolean;
-  timedOut: boolean;
-  usage: { cpuNs: number; memoryPeakBytes: number } | null;
-  /** Set when the run could not start as asked (e.g. its cwd does not exist). */
-  badInput: string | null;
-  stop: AbortController;
-  source: "system" | "user";
-}
-
-export interface RunServiceDeps {
-  engine: DockerEngine;
-  boxes: BoxService;
-  runs: RunStore;
-  /** Applied to every box before a run (the lifecycle layer resumes paused boxes here). */
-  ensureLive: (boxId: string) => Promise<{ containerId: string; resumed: boolean }>;
-  onActivity: (boxId: string, usage?: { cpuNs: number; memoryPeakBytes: number }) => void;
-  /** Appends to the box's log (every run with its output). */
-  onLog?: (
-    boxId: string,
-    level: "info" | "warn" | "error",
-    source: "system" | "user" | "agent",
-    message: string,
-  ) => void;
-  execTimeoutSeconds: number;
-  maxOutputBytes: number;
-  maxRunOutputBytes: number;
-  log: Logger;
-}
-
-const CODE_RUNNERS: Record<string, { ext: string; run: (file: string) => string }> = {
-  python: { ext: "py", run: (f) => `python3 ${f}` },
-  js: { ext: "mjs", run: (f) => `node ${f}` },
-  ts: { ext: "ts", run: (f) => `boxd-ts ${f}` },
-};
+export * from "./run-types.js";
 
 export class RunService {
   private readonly live = new Map<string, LiveRun>();
@@ -91,10 +34,11 @@ export class RunService {
     boxId: string,
     input: ExecInput & { source?: "system" | "user" },
     onOutput?: OutputListener,
+    retried = false,
   ): Promise<ExecOutcome & { background?: boolean }> {
     validateExec(input);
     const { containerId } = await this.deps.ensureLive(boxId);
-    const source = input.source ?? "user";
+    const source = this.deps.boxes.admitRun(boxId, input.source ?? "user", this.live.values());
     const record = this.begin(boxId, "shell", input.command, source);
     const timeoutSeconds = input.timeoutSeconds ?? (input.background ? 0 : this.deps.execTimeoutSeconds);
     const live = this.start(containerId, record, input, timeoutSeconds, onOutput);
@@ -112,6 +56,9 @@ export class RunService {
       };
     }
     await live.done;
+    if (live.startFailure) throw live.startFailure;
+    // Nothing ran and the box was restarted to free it: run the command once more, in the fresh box.
+    if (live.couldNotStart && !retried) return this.exec(boxId, input, onOutput, true);
     if (live.badInput) throw invalidArgument(`${live.badInput}: create it first (box_make_dir) or pass another cwd`);
     return this.outcome(live);
   }
@@ -133,6 +80,18 @@ export class RunService {
       { command: check + command, stdin: input.code, timeoutSeconds: input.timeoutSeconds },
       onOutput,
     );
+  }
+
+  /** Starts an agent run (type "agent") through boxd-run like a command; `done` resolves with its record. */
+  async startAgent(boxId: string, input: AgentExecInput, hooks: AgentRunHooks): Promise<AgentRunStart> {
+    validateExec({ command: input.command });
+    const { containerId } = await this.deps.ensureLive(boxId);
+    const source = this.deps.boxes.admitRun(boxId, "agent", this.live.values());
+    const record = this.begin(boxId, "agent", input.prompt, source, input.agent);
+    const live = this.start(containerId, record, input, input.timeoutSeconds, undefined, hooks.onStdout);
+    Object.assign(live, { source: "agent", settle: hooks.settle });
+    const recorded = () => (live.startFailure ? Promise.reject(live.startFailure) : this.deps.runs.get(record.id));
+    return { runId: record.id, done: live.done.then(recorded) };
   }
 
   list(boxId: string, limit: number): RunRecord[] {
@@ -201,7 +160,7 @@ export class RunService {
     await Promise.allSettled([...this.live.values()].map((r) => r.done));
   }
 
-  private begin(boxId: string, type: "shell", command: string, source: "system" | "user"): RunRecord {
+  private begin(boxId: string, type: RunType, command: string, source: Source, agent?: AgentRunInfo): RunRecord {
     const record: RunRecord = {
       id: newRunId(),
       boxId,
@@ -216,10 +175,12 @@ export class RunService {
       completedAt: null,
       durationMs: null,
       reason: null,
+      ...(agent ? { agent } : {}),
     };
     this.deps.runs.insert(record);
     this.deps.onActivity(boxId);
-    this.deps.onLog?.(boxId, "info", source, `$ ${command}   [${record.id}]`);
+    const head = type === "agent" ? `agent (${agent?.harness}): ${command}` : `$ ${command}`;
+    this.deps.onLog?.(boxId, "info", source, `${head}   [${record.id}]`);
     return record;
   }
 
@@ -229,6 +190,7 @@ export class RunService {
     input: ExecInput,
     timeoutSeconds: number,
     onOutput?: OutputListener,
+    onRawStdout?: (chunk: Buffer) => void,
   ): LiveRun {
     const stdout = new CappedBuffer(this.deps.maxRunOutputBytes);
     const stderr = new CappedBuffer(this.deps.maxRunOutputBytes);
@@ -254,8 +216,8 @@ export class RunService {
     filter.onTrailer = (t) => {
       live.usage = usageFromTrailer(t);
       if (t.kind === "error" && t.fields[0] === "cwd") live.badInput = `cwd "${input.cwd}" does not exist in the box`;
-      // boxd-run ends its output relays itself; this only guards against a helper that does not.
-      setTimeout(() => stop.abort(), 2000).unref();
+      // Only against a helper that never ends its relays; a busy engine may take seconds to end the streams.
+      setTimeout(() => stop.abort(), 10_000).unref();
     };
     let timer: NodeJS.Timeout | undefined;
     if (timeoutSeconds > 0) {
@@ -270,21 +232,43 @@ export class RunService {
         containerId,
         cmd: ["boxd-run", record.id, input.cwd ?? BOX_HOME, input.command],
         user: BOX_USER,
-        env: Object.entries(input.env ?? {}).map(([k, v]) => `${k}=${v}`),
+        // The box's own env rides on every exec: a box claimed from the warm pool was made before it was known.
+        env: Object.entries({ ...this.deps.boxes.mustGet(record.boxId).env, ...input.env }).map(
+          ([k, v]) => `${k}=${v}`,
+        ),
         stdin: input.stdin !== undefined ? Buffer.from(input.stdin, "utf8") : undefined,
         onStdout: (chunk) => {
           stdout.push(chunk);
+          onRawStdout?.(chunk);
           onOutput?.("stdout", chunk.toString("utf8"));
         },
         onStderr: (chunk) => filter.push(chunk),
         signal: stop.signal,
       })
       .then(
-        (res) => {
+        async (res) => {
           filter.end();
+          // boxd-run itself could not fork: the box has no process slot left (a fork bomb outlived its
+          // command). Nothing can run in it any more, so restart it: every process ends, files stay.
+          if (res.exitCode !== 0 && (await this.outOfProcesses(containerId, stdout, stderr))) {
+            // The box has no process slot left (a fork bomb outlived its command): nothing can run in it,
+            // so restart it: every process ends, files stay. If this run never started, run it again.
+            live.couldNotStart =
+              (res.exitCode === 126 && stdout.toBuffer().includes(EXEC_FAILED)) ||
+              (filter.trailer === null && stderr.toBuffer().includes("boxd-run: fork:"));
+            if (this.deps.restartBox) await this.deps.restartBox(record.boxId).catch(() => {});
+            this.finish(
+              live,
+              res.exitCode,
+              started,
+              "the box reached its process limit; it was restarted: every process ended, files kept",
+            );
+            return;
+          }
           this.finish(live, res.exitCode, started, live.badInput);
         },
         (err: unknown) => {
+          live.startFailure = toBoxdError(err);
           filter.end();
           this.finish(live, null, started, err instanceof Error ? err.message : String(err));
         },
@@ -301,14 +285,18 @@ export class RunService {
       return;
     }
     const measured = live.usage;
+    const verdict = live.settle?.({ exitCode, timedOut: live.timedOut, cancelled: live.cancelled, error });
+    const failure = error ?? verdict?.failure ?? null;
+    if (verdict) record.agent = verdict.agent;
     record.exitCode = exitCode;
     record.timedOut = live.timedOut;
     record.durationMs = Date.now() - started;
     record.completedAt = new Date().toISOString();
-    record.reason = error ?? (live.timedOut ? "timed out" : null);
+    record.reason = failure ?? (live.timedOut ? "timed out" : null);
     record.cpuNs = measured?.cpuNs ?? null;
     record.memoryPeakBytes = measured?.memoryPeakBytes ?? null;
-    record.status = live.cancelled ? "cancelled" : exitCode === 0 && !live.timedOut && !error ? "completed" : "failed";
+    const ok = !failure && !live.timedOut && (verdict !== undefined || exitCode === 0);
+    record.status = live.cancelled ? "cancelled" : ok ? "completed" : "failed";
     try {
       this.deps.runs.complete(record.id, {
         status: record.status,
@@ -323,15 +311,17 @@ export class RunService {
         stdoutBytes: stdout.total,
         stderrBytes: stderr.total,
         error: record.reason,
+        agent: record.agent ?? null,
       });
       this.deps.onActivity(record.boxId, measured ?? undefined);
-      const out = `${stdout.toBuffer().toString("utf8")}${stderr.toBuffer().toString("utf8")}`;
+      // An agent run's stdout is its raw event stream, already logged event by event by the agent layer.
+      const out = `${record.type === "agent" ? "" : stdout.toBuffer().toString("utf8")}${stderr.toBuffer().toString("utf8")}`;
       const end = live.cancelled ? "cancelled" : live.timedOut ? "timed out" : `exit ${exitCode}`;
       this.deps.onLog?.(
         record.boxId,
         record.status === "completed" ? "info" : "warn",
         live.source,
-        `${out}${out && !out.endsWith("\n") ? "\n" : ""}[${record.id}] ${end} in ${record.durationMs} ms${error ? ` (${error})` : ""}`,
+        `${out}${out && !out.endsWith("\n") ? "\n" : ""}[${record.id}] ${end} in ${record.durationMs} ms${failure ? ` (${failure})` : ""}`,
       );
     } catch (err) {
       this.deps.log.warn("could not record the end of a run", { run: record.id, error: String(err) });
@@ -355,22 +345,38 @@ export class RunService {
     };
   }
 
+  /** A failed run whose output says fork failed, in a box whose process count is at its limit. */
+  private async outOfProcesses(containerId: string, stdout: CappedBuffer, stderr: CappedBuffer): Promise<boolean> {
+    const said =
+      stderr.toBuffer().includes(OUT_OF_PROCESSES) ||
+      stdout.toBuffer().includes(EXEC_FAILED) ||
+      stdout.toBuffer().includes(OUT_OF_PROCESSES);
+    if (!said) return false;
+    const usage = await this.deps.engine.containers.usage(containerId).catch(() => null);
+    return !!usage && usage.pidsLimit > 0 && usage.pids >= usage.pidsLimit - 8;
+  }
+
   /** Sends SIGKILL to the run's process group, from inside the box, as the box's user. */
   private async signalRun(boxId: string, runId: string): Promise<void> {
     const box = this.deps.boxes.mustGet(boxId);
     if (!box.containerId) return;
-    await this.deps.engine.execs.run({
-      containerId: box.containerId,
-      cmd: ["boxd-kill", runId, "KILL"],
-      user: BOX_USER,
-    });
-  }
-}
-
-function validateExec(input: ExecInput): void {
-  if (!input.command.trim()) throw invalidArgument("command is empty: pass the shell command to run");
-  if (input.command.includes("\0")) throw invalidArgument("command contains a NUL byte");
-  if (input.cwd !== undefined && (input.cwd.includes("\0") || input.cwd === "")) {
-    throw invalidArgument("cwd must be a non-empty path");
+    const res = await this.deps.engine.execs
+      .run({ containerId: box.containerId, cmd: ["boxd-kill", runId, "KILL"], user: BOX_USER })
+      .catch(() => ({ exitCode: null }));
+    // boxd-kill exits 0 even when the run is already gone. If it could not run, or the run is still alive a
+    // moment later (a fork bomb has used up the box's processes), restart the container: every process ends.
+    const live = this.live.get(runId);
+    const ended =
+      !live ||
+      (await Promise.race([live.done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]));
+    if ((res.exitCode !== 0 || !ended) && this.live.has(runId) && this.deps.restartBox) {
+      this.deps.onLog?.(
+        boxId,
+        "error",
+        "system",
+        `could not end run ${runId} in place (box out of processes?): restarting the box; its files are kept`,
+      );
+      await this.deps.restartBox(boxId);
+    }
   }
 }

@@ -175,6 +175,36 @@ export class BoxStore {
     this.db.prepare(`UPDATE boxes SET ${sets.join(", ")} WHERE id = @id`).run(args);
   }
 
+  /** Hands a pooled box to a tenant: everything a create would have set, in one statement. */
+  claim(
+    id: string,
+    c: Pick<
+      BoxRecord,
+      "tenant" | "name" | "env" | "labels" | "keepAlive" | "idleTimeoutSeconds" | "networkPolicy" | "initCommand"
+    >,
+  ): void {
+    const now = new Date().toISOString();
+    this.db
+      .prepare(
+        `UPDATE boxes SET tenant = @tenant, name = @name, env = @env, labels = @labels, keep_alive = @keepAlive,
+           idle_timeout_seconds = @idle, network_policy = @policy, init_command = @initCommand,
+           created_at = @now, last_active_at = @now, status = 'idle', paused_at = NULL, pause_kind = NULL
+         WHERE id = @id AND status = 'pooled'`,
+      )
+      .run({
+        id,
+        tenant: c.tenant,
+        name: c.name,
+        env: JSON.stringify(c.env),
+        labels: JSON.stringify(c.labels),
+        keepAlive: c.keepAlive ? 1 : 0,
+        idle: c.idleTimeoutSeconds,
+        policy: JSON.stringify(c.networkPolicy),
+        initCommand: c.initCommand,
+        now,
+      });
+  }
+
   addUsage(id: string, cpuNs: number, memoryPeakBytes: number, runs: number): void {
     this.db
       .prepare(

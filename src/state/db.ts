@@ -82,6 +82,8 @@ const MIGRATIONS: string[] = [
      message TEXT NOT NULL
    );
    CREATE INDEX logs_by_box ON logs(box_id, seq);`,
+  // Agent runs: harness, model, token usage, cost and session, as one JSON object (null for shell runs).
+  `ALTER TABLE runs ADD COLUMN agent TEXT;`,
 ];
 
 export function openDb(dataDir: string): Db {

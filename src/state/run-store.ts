@@ -1,5 +1,5 @@
 // Persistence of runs (shell commands, agent runs) and their captured output.
-import type { RunRecord, RunStatus, RunType } from "../box/types.js";
+import type { AgentRunInfo, RunRecord, RunStatus, RunType } from "../box/types.js";
 import type { Db } from "./db.js";
 
 interface RunRow {
@@ -16,10 +16,11 @@ interface RunRow {
   completed_at: string | null;
   duration_ms: number | null;
   error: string | null;
+  agent: string | null;
 }
 
 const COLUMNS =
-  "id, box_id, type, command, status, exit_code, timed_out, cpu_ns, memory_peak_bytes, started_at, completed_at, duration_ms, error";
+  "id, box_id, type, command, status, exit_code, timed_out, cpu_ns, memory_peak_bytes, started_at, completed_at, duration_ms, error, agent";
 
 function fromRow(r: RunRow): RunRecord {
   return {
@@ -36,6 +37,7 @@ function fromRow(r: RunRow): RunRecord {
     completedAt: r.completed_at,
     durationMs: r.duration_ms,
     reason: r.error,
+    ...(r.agent ? { agent: JSON.parse(r.agent) as AgentRunInfo } : {}),
   };
 }
 
@@ -52,15 +54,19 @@ export interface RunCompletion {
   stdoutBytes: number;
   stderrBytes: number;
   error: string | null;
+  /** Agent runs: the final agent details (null keeps what insert stored). */
+  agent?: AgentRunInfo | null;
 }
 
 export class RunStore {
   constructor(private readonly db: Db) {}
 
-  insert(run: Pick<RunRecord, "id" | "boxId" | "type" | "command" | "startedAt">): void {
+  insert(run: Pick<RunRecord, "id" | "boxId" | "type" | "command" | "startedAt" | "agent">): void {
     this.db
-      .prepare("INSERT INTO runs (id, box_id, type, command, status, started_at) VALUES (?, ?, ?, ?, 'running', ?)")
-      .run(run.id, run.boxId, run.type, run.command, run.startedAt);
+      .prepare(
+        "INSERT INTO runs (id, box_id, type, command, status, started_at, agent) VALUES (?, ?, ?, ?, 'running', ?, ?)",
+      )
+      .run(run.id, run.boxId, run.type, run.command, run.startedAt, run.agent ? JSON.stringify(run.agent) : null);
   }
 
   complete(id: string, c: RunCompletion): void {
@@ -69,10 +75,10 @@ export class RunStore {
         `UPDATE runs SET status = @status, exit_code = @exitCode, timed_out = @timedOut, cpu_ns = @cpuNs,
            memory_peak_bytes = @memoryPeakBytes, completed_at = @completedAt, duration_ms = @durationMs,
            stdout = @stdout, stderr = @stderr, stdout_bytes = @stdoutBytes, stderr_bytes = @stderrBytes,
-           error = @error
+           error = @error, agent = COALESCE(@agent, agent)
          WHERE id = @id`,
       )
-      .run({ ...c, id, timedOut: c.timedOut ? 1 : 0 });
+      .run({ ...c, id, timedOut: c.timedOut ? 1 : 0, agent: c.agent ? JSON.stringify(c.agent) : null });
   }
 
   get(id: string): RunRecord | null {

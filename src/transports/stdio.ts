@@ -24,4 +24,9 @@ export async function serveStdio(config: Config, log: Logger): Promise<void> {
   process.stdin.on("end", () => void shutdown("stdin ended"));
   await server.connect(transport);
   log.info("boxd serving MCP over stdio", { instance: app.instanceId, dataDir: config.dataDir });
+  if (process.stdin.isTTY) {
+    process.stderr.write(
+      "boxd is ready and speaks MCP on this terminal's stdin/stdout. MCP clients start it themselves: see mcp.json and the README (Connecting a client). Ctrl-C stops it; boxes keep running.\n",
+    );
+  }
 }

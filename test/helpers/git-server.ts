@@ -38,6 +38,8 @@ export interface GitServer {
   createRepo(repo: string, files: Record<string, string>, opts?: { branch?: string; branches?: string[] }): string;
   /** Runs git against a bare repository of this server (to check what a push did). */
   git(repo: string, ...args: string[]): string;
+  /** Adds a commit to `branch` directly on the server (someone else pushed); returns its sha. */
+  commitOnServer(repo: string, branch: string, file: string, content: string | Buffer): string;
   close(): Promise<void>;
 }
 
@@ -62,7 +64,12 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const ok = authorized(req.headers.authorization);
-    requests.push({ method: req.method ?? "", path: url.pathname, authorized: ok, authorization: req.headers.authorization });
+    requests.push({
+      method: req.method ?? "",
+      path: url.pathname,
+      authorized: ok,
+      authorization: req.headers.authorization,
+    });
     const repo = /^\/(.+?\.git)\//.exec(url.pathname)?.[1] ?? "";
     const isPush = url.searchParams.get("service") === "git-receive-pack" || url.pathname.endsWith("/git-receive-pack");
     if (!ok && (isPush || !publicRepos.has(repo))) {
@@ -95,9 +102,16 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     req.pipe(cgi.stdin);
     let head = Buffer.alloc(0);
     let headerDone = false;
+    // Backpressure from the client reaches http-backend, so that big repositories stream.
+    const forward = (chunk: Buffer) => {
+      if (!res.write(chunk)) {
+        cgi.stdout.pause();
+        res.once("drain", () => cgi.stdout.resume());
+      }
+    };
     cgi.stdout.on("data", (chunk: Buffer) => {
       if (headerDone) {
-        res.write(chunk);
+        forward(chunk);
         return;
       }
       head = Buffer.concat([head, chunk]);
@@ -120,7 +134,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
       res.writeHead(status, headers);
       headerDone = true;
       const rest = head.subarray(cut + sep);
-      if (rest.length) res.write(rest);
+      if (rest.length) forward(rest);
     });
     cgi.stdout.on("end", () => res.end());
   };
@@ -162,6 +176,16 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     return dir;
   };
 
+  const commitOnServer: GitServer["commitOnServer"] = (repo, branch, file, content) => {
+    const tree = mkdtempSync(path.join(work, "upd-"));
+    execFileSync("git", ["clone", "-q", "--branch", branch, "--", bare(repo), tree]);
+    writeFileSync(path.join(tree, file), content);
+    execFileSync("git", ["-C", tree, "add", "-A"]);
+    execFileSync("git", ["-C", tree, ...AUTHOR, "commit", "-q", "-m", `server-side change to ${file}`]);
+    execFileSync("git", ["-C", tree, "push", "-q", "origin", `HEAD:refs/heads/${branch}`]);
+    return execFileSync("git", ["-C", tree, "rev-parse", "HEAD"], { encoding: "utf8" }).trim();
+  };
+
   return {
     urls,
     url: urls[0] as string,
@@ -170,6 +194,7 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
     bare,
     createRepo,
     git,
+    commitOnServer,
     async close() {
       for (const s of servers) {
         s.closeAllConnections();
@@ -179,4 +204,37 @@ export async function startGitServer(opts: GitServerOptions): Promise<GitServer>
       rmSync(work, { recursive: true, force: true });
     },
   };
+}
+
+export type ExecInBox = (req: {
+  cmd: string[];
+  user: string;
+  stdin: Buffer;
+  onStdout: (c: Buffer) => void;
+}) => Promise<{
+  exitCode: number | null;
+}>;
+
+/**
+ * Where the secrets appear in a box: files under the usual writable and config trees, and the environment
+ * of every process. Runs once as boxuser and once as root; the secrets travel on stdin only (never in an
+ * argument or variable of the probe itself), so the probe cannot find itself. Returns the hits ("" = none).
+ */
+export async function secretTraces(exec: ExecInBox, secrets: string[]): Promise<string> {
+  const script = `pats=$(mktemp); trap 'rm -f "$pats"' EXIT; cat > "$pats"
+grep -rlF -f "$pats" /workspace /tmp /etc /root /home /var /run /opt /srv /usr/local 2>/dev/null | grep -vx "$pats"
+for f in /proc/[0-9]*/environ; do grep -qF -f "$pats" "$f" 2>/dev/null && echo "$f"; done
+true`;
+  let out = "";
+  for (const user of ["1000:1000", "0"]) {
+    await exec({
+      cmd: ["/bin/bash", "-c", script],
+      user,
+      stdin: Buffer.from(`${secrets.join("\n")}\n`),
+      onStdout: (c) => {
+        out += c.toString("utf8");
+      },
+    });
+  }
+  return out.trim();
 }

@@ -2,8 +2,10 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { Services } from "../../services.js";
 import { type RegisterOptions, registerTool } from "../define-tool.js";
+import { agentTools } from "./agent.js";
 import { boxTools } from "./boxes.js";
 import { fileTools } from "./files.js";
+import { gitTools } from "./git.js";
 import { lifecycleTools } from "./lifecycle.js";
 import { logTools } from "./logs.js";
 import { networkTools } from "./network.js";
@@ -18,6 +20,8 @@ export const allTools = [
   ...snapshotTools,
   ...logTools,
   ...networkTools,
+  ...gitTools,
+  ...agentTools,
 ];
 
 export function registerAllTools(server: McpServer, services: Services, opts: RegisterOptions): void {

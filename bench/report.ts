@@ -1,0 +1,130 @@
+// bench/results/latest.json and latest.md: the machine, the date, every figure, and the goals of issue 8
+// (time to interactive p50 <= 50 ms; exec round trip within 1.15x raw Docker) with whether they are met.
+import { readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import type Docker from "dockerode";
+import type { Figure, IdleDensity, Percentiles } from "./stats.js";
+
+export interface Results {
+  machine: string;
+  date: string;
+  figures: Record<string, Figure | IdleDensity>;
+  settings: Record<string, number | string>;
+  goals: Goal[];
+  errors?: Record<string, string>;
+}
+
+export interface Goal {
+  figure: string;
+  goal: string;
+  met: boolean | null;
+  measured: string;
+}
+
+export async function machine(docker: Docker): Promise<string> {
+  const cpus = os.cpus();
+  const model = (cpus[0]?.model ?? "cpu").replace(/\s+/g, " ").trim();
+  let distro = `${os.platform()}`;
+  try {
+    distro = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? distro;
+  } catch {}
+  const engine = await docker
+    .version()
+    .then((v) => `Docker engine ${v.Version} (API ${v.ApiVersion})`)
+    .catch(() => "Docker engine ?");
+  const mem = (os.totalmem() / 1024 ** 3).toFixed(0);
+  return `${cpus.length} x ${model}, ${mem} GiB RAM, ${distro}, kernel ${os.release()}, ${engine}, Node ${process.version}`;
+}
+
+const isFigure = (f: Figure | IdleDensity): f is Figure => "ratio_p50" in f;
+
+export function goals(figures: Results["figures"]): Goal[] {
+  const tti = figures.time_to_interactive;
+  const exec = figures.exec_round_trip;
+  return [
+    {
+      figure: "time_to_interactive",
+      goal: "p50 <= 50 ms",
+      met: tti && isFigure(tti) ? tti.boxd.p50 <= 50 : null,
+      measured: tti && isFigure(tti) ? `p50 ${tti.boxd.p50} ms` : "not measured",
+    },
+    {
+      figure: "exec_round_trip",
+      goal: "p50 within 1.15x raw docker exec",
+      met: exec && isFigure(exec) ? exec.ratio_p50 <= 1.15 : null,
+      measured:
+        exec && isFigure(exec) ? `${exec.ratio_p50}x (p50 ${exec.boxd.p50} ms vs ${exec.raw.p50} ms)` : "not measured",
+    },
+  ];
+}
+
+const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : "-");
+
+export function markdown(r: Results): string {
+  const rows: string[] = [];
+  const notes: string[] = [];
+  for (const [name, f] of Object.entries(r.figures)) {
+    if (!isFigure(f)) continue;
+    rows.push(
+      `| ${name} | ${fmt(f.boxd.p50)} | ${fmt(f.boxd.p95)} | ${fmt(f.boxd.p99)} | ${fmt(f.raw.p50)} | ${fmt(f.raw.p95)} | ${fmt(f.raw.p99)} | ${f.ratio_p50.toFixed(2)}x | ${f.n} |`,
+    );
+    const ownNet = f.raw_with_own_network as Percentiles | undefined;
+    if (ownNet) {
+      notes.push(
+        `- ${name} breakdown: raw with a network of its own per container (as boxd makes per box) p50 ${fmt(ownNet.p50)} ms, p95 ${fmt(ownNet.p95)} ms`,
+      );
+    }
+    const wrapper = f.raw_exec_of_boxd_run as Percentiles | undefined;
+    if (wrapper) {
+      notes.push(
+        `- ${name} breakdown: raw docker exec of the in-box wrapper \`boxd-run\` (what box_exec runs) p50 ${fmt(wrapper.p50)} ms, p95 ${fmt(wrapper.p95)} ms`,
+      );
+    }
+    const tp = f.throughput_mib_s as { boxd: number; raw: number } | undefined;
+    const rss = f.server_rss_peak_mb as { boxd: number; raw: number } | undefined;
+    const growth = f.server_rss_growth_mb as { boxd: number; raw: number } | undefined;
+    if (tp && rss && growth) {
+      notes.push(
+        `- ${name}: ${fmt(tp.boxd)} MiB/s boxd vs ${fmt(tp.raw)} MiB/s raw (p50); server RSS peak ${fmt(rss.boxd)} MiB (+${fmt(growth.boxd)} during the transfer) vs ${fmt(rss.raw)} MiB (+${fmt(growth.raw)}) for raw`,
+      );
+    }
+  }
+  const d = r.figures.idle_density as IdleDensity | undefined;
+  if (d) {
+    notes.push(
+      `- idle_density: ${d.boxes} idle boxes; server RSS ${fmt(d.server_rss_mb)} MiB (${fmt(Number(d.server_rss_baseline_mb))} MiB before them); server CPU ${d.idle_cpu_pct}% of a core over ${d.idle_seconds} s idle; each idle box's container uses ${fmt(Number(d.box_memory_mb_avg))} MiB`,
+    );
+  }
+  const goalLines = r.goals.map(
+    (g) =>
+      `- ${g.figure} ${g.goal}: ${g.met === null ? "not measured" : g.met ? "met" : "**not met yet**"} (${g.measured})`,
+  );
+  const errors = Object.entries(r.errors ?? {}).map(([k, v]) => `- ${k}: FAILED: ${v.split("\n")[0]}`);
+  return [
+    `Machine: ${r.machine}  `,
+    `Date: ${r.date}; ${Object.entries(r.settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")}`,
+    "",
+    "Times in ms (transfers: ms per 100 MiB); boxd through an MCP client vs raw dockerode on the same image, interleaved; ratio = boxd p50 / raw p50.",
+    "",
+    "| figure | boxd p50 | boxd p95 | boxd p99 | raw p50 | raw p95 | raw p99 | ratio p50 | n |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    "",
+    ...notes,
+    "",
+    "Goals (issue 8):",
+    "",
+    ...goalLines,
+    ...(errors.length ? ["", "Errors:", "", ...errors] : []),
+    "",
+  ].join("\n");
+}
+
+export function write(dir: string, r: Results): string {
+  writeFileSync(`${dir}/latest.json`, `${JSON.stringify(r, null, 2)}\n`);
+  const md = markdown(r);
+  writeFileSync(`${dir}/latest.md`, md);
+  return md;
+}

@@ -1,0 +1,301 @@
+// box_agent_run: runs a coding agent (claude-code, codex, or a custom box-sse-v1 harness) in a box as one
+// run of type "agent", through the run service (boxd-run: timeouts and box_run_kill end the agent's whole
+// process group, CPU and memory are measured). The harness's output is decoded into the event model as it
+// arrives, relayed to the client and the box log, and its end (done or error) decides the result.
+// API keys live in the server's config and reach only the environment of the run that needs them.
+import type { AgentRunInfo, RunEnd } from "../box/types.js";
+import type { Config } from "../config.js";
+import { BoxdError, forbidden, invalidArgument, notFound, timeoutError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { RunService } from "../shell/run-service.js";
+import { DEFAULT_RELAY_LIMITS, EventRelay, type RelayLimits } from "./event-relay.js";
+import { type AgentEvent, type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";
+import { HARNESS, type Harness, harnessKey, MODEL_VAR, PROMPT_VAR, SESSION_VAR } from "./harnesses.js";
+import { Tail } from "./lines.js";
+import { compileResponseSchema, type ResponseSchema } from "./response-schema.js";
+
+export interface AgentRunInput {
+  prompt: string;
+  harness?: string;
+  model?: string;
+  responseSchema?: unknown;
+  timeoutSeconds?: number;
+  sessionId?: string;
+  /** The custom harness's command (a shell command line in the box). */
+  command?: string;
+}
+
+export interface AgentRunResult {
+  runId: string;
+  status: "completed" | "cancelled";
+  output: string;
+  /** true when output was cut at the inline limit (BOXD_MAX_OUTPUT_BYTES). */
+  truncated: boolean;
+  structured?: unknown;
+  usage: AgentUsage;
+  sessionId: string | null;
+  durationMs: number;
+  harness: HarnessName;
+  model: string | null;
+  costUsd: number | null;
+}
+
+export interface AgentLimits {
+  /** Largest single event (line) read from a harness; bigger ones are dropped. */
+  maxEventBytes: number;
+  /** Text kept to stand in for the output when the harness's done event carries none. */
+  textBytes: number;
+  relay: RelayLimits;
+}
+
+export const DEFAULT_AGENT_LIMITS: AgentLimits = {
+  maxEventBytes: 8 * 1024 * 1024,
+  textBytes: 1024 * 1024,
+  relay: DEFAULT_RELAY_LIMITS,
+};
+
+export interface AgentServiceDeps {
+  runs: RunService;
+  config: Pick<Config, "anthropicApiKey" | "openaiApiKey" | "agentTimeoutSeconds" | "maxOutputBytes">;
+  onLog: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
+  log: Logger;
+  limits?: AgentLimits;
+}
+
+/** Each env string (and argv entry) is limited to 128 KiB by Linux; the prompt travels in one. */
+const MAX_PROMPT_BYTES = 120_000;
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9._:/@+=-]{0,199}$/;
+const MAX_ISSUES_LOGGED = 20;
+
+export class AgentService {
+  private readonly limits: AgentLimits;
+
+  constructor(private readonly deps: AgentServiceDeps) {
+    this.limits = deps.limits ?? DEFAULT_AGENT_LIMITS;
+  }
+
+  async run(
+    boxId: string,
+    input: AgentRunInput,
+    opts: { progress?: (message: string) => void; signal?: AbortSignal } = {},
+  ): Promise<AgentRunResult> {
+    const harness = this.harnessOf(input);
+    const schema = input.responseSchema !== undefined ? compileResponseSchema(input.responseSchema) : null;
+    const prompt = checkPrompt(input.prompt, schema);
+    const key = this.keyFor(harness);
+    const model = input.model ?? (harness.name === "custom" ? "default" : null);
+    const env: Record<string, string> = { [PROMPT_VAR]: prompt };
+    if (model) env[MODEL_VAR] = model;
+    if (input.sessionId) env[SESSION_VAR] = input.sessionId;
+    for (const v of harness.key?.vars ?? []) env[v] = key;
+    const redact = (text: string) => (key ? text.split(key).join(`[${harness.key?.env} redacted]`) : text);
+    const timeoutSeconds = input.timeoutSeconds ?? this.deps.config.agentTimeoutSeconds;
+
+    const relay = new EventRelay(
+      { progress: opts.progress, log: (level, message) => this.deps.onLog(boxId, level, message) },
+      redact,
+      this.limits.relay,
+    );
+    const st = new RunState(harness.name, model, input.sessionId ?? null, this.limits.textBytes);
+    let issues = 0;
+    const decoder = harness.decoder(
+      (event) => {
+        st.on(event);
+        relay.event(event);
+      },
+      (problem) => {
+        issues += 1;
+        if (issues <= MAX_ISSUES_LOGGED) relay.warn(`agent output skipped: ${problem}`);
+        else if (issues === MAX_ISSUES_LOGGED + 1) relay.warn("agent output: further problems are not logged");
+      },
+      this.limits.maxEventBytes,
+    );
+    const tail = new Tail(4096);
+    const command = harness.commandLine({ command: input.command ?? null, model: !!model, session: !!input.sessionId });
+
+    const started = await this.deps.runs.startAgent(
+      boxId,
+      { prompt: input.prompt, command, env, timeoutSeconds, agent: st.info() },
+      {
+        onStdout: (chunk) => {
+          tail.push(chunk);
+          decoder.push(chunk);
+        },
+        settle: (end) => {
+          try {
+            decoder.end();
+            relay.close();
+            const failure = st.failure(end, harness);
+            return { failure: failure && redact(failure), agent: st.info() };
+          } catch (err) {
+            return { failure: `could not read the agent's output: ${String(err)}`, agent: st.info() };
+          }
+        },
+      },
+    );
+    const { runId } = started;
+    const stop = () => void this.deps.runs.kill(boxId, runId).catch(() => {});
+    opts.signal?.addEventListener("abort", stop, { once: true });
+    const record = await started.done.finally(() => opts.signal?.removeEventListener("abort", stop));
+
+    const partial = () => redact(clip(st.text, 4000));
+    if (!record || record.status === "running") {
+      throw new BoxdError("INTERNAL", `the server stopped following agent run ${runId} (it is shutting down)`);
+    }
+    const base = {
+      runId,
+      usage: st.usage() ?? ZERO_USAGE,
+      sessionId: st.sessionId,
+      durationMs: record.durationMs ?? 0,
+      harness: harness.name,
+      model: st.model,
+      costUsd: st.costUsd(),
+    };
+    if (record.status === "cancelled") return { ...base, status: "cancelled", ...this.inline(redact(st.text)) };
+    if (record.timedOut) {
+      throw timeoutError(
+        `agent run ${runId} reached its timeout of ${timeoutSeconds} s and was ended with every process it started. Output so far:\n${partial()}`,
+      );
+    }
+    const done = st.done;
+    if (done && record.status === "completed") {
+      const output = redact(done.output || st.text);
+      const structured = schema ? schema.check(output, done.structured) : undefined;
+      return { ...base, status: "completed", ...this.inline(output), ...(schema ? { structured } : {}) };
+    }
+    const why = record.reason ?? "the agent failed";
+    const stderr = (await this.deps.runs.get(boxId, runId)).stderr;
+    const rawTail = redact(`${clip(tail.text(), 4096)}${stderr ? `\n--- stderr ---\n${stderr.slice(-2000)}` : ""}`);
+    if (st.events === 0 && record.exitCode === 127) {
+      throw notFound(`${harness.missing}. Agent run ${runId} printed:\n${rawTail}`);
+    }
+    throw new BoxdError(
+      "INTERNAL",
+      `agent run ${runId} failed: ${why}. Raw output tail (box_run_get ${runId} has more):\n${rawTail}`,
+    );
+  }
+
+  private harnessOf(input: AgentRunInput): Harness {
+    const name = input.harness ?? "claude-code";
+    if (!(HARNESSES as readonly string[]).includes(name)) {
+      throw invalidArgument(`unknown harness "${name}": use ${HARNESSES.join(", ")}`);
+    }
+    const harness = HARNESS[name as HarnessName];
+    if (input.model !== undefined && !NAME.test(input.model)) {
+      throw invalidArgument(`model "${clip(input.model, 100)}" is not a model name (letters, digits, . _ : / @ + = -)`);
+    }
+    if (input.sessionId !== undefined && !NAME.test(input.sessionId)) {
+      throw invalidArgument("sessionId is not a session id: pass the sessionId an earlier box_agent_run returned");
+    }
+    if (input.timeoutSeconds !== undefined && !(Number.isInteger(input.timeoutSeconds) && input.timeoutSeconds > 0)) {
+      throw invalidArgument("timeoutSeconds must be a positive whole number of seconds");
+    }
+    if (harness.name === "custom") {
+      const command = input.command ?? "";
+      if (!command.trim()) {
+        throw invalidArgument("harness custom needs a command: the program in the box that speaks box-sse-v1");
+      }
+      if (command.includes("\0") || command.length > 4096) throw invalidArgument("command must be one line of text");
+    } else if (input.command !== undefined) {
+      throw invalidArgument(`command is only for harness custom; harness ${harness.name} runs its own CLI`);
+    }
+    return harness;
+  }
+
+  private keyFor(harness: Harness): string {
+    if (!harness.key) return "";
+    const key = harnessKey(this.deps.config, harness.key);
+    if (!key) {
+      throw forbidden(
+        `harness ${harness.name} needs an API key on the server and none is configured: set ${harness.key.env} (or the matching boxd serve flag) and restart boxd, or use harness custom`,
+      );
+    }
+    return key;
+  }
+
+  private inline(output: string): { output: string; truncated: boolean } {
+    const cap = this.deps.config.maxOutputBytes;
+    if (Buffer.byteLength(output) <= cap) return { output, truncated: false };
+    return { output: Buffer.from(output).subarray(0, cap).toString("utf8"), truncated: true };
+  }
+}
+
+function checkPrompt(prompt: string, schema: ResponseSchema | null): string {
+  if (typeof prompt !== "string" || !prompt.trim()) {
+    throw invalidArgument("prompt is empty: say what the agent should do");
+  }
+  if (prompt.includes("\0")) throw invalidArgument("prompt contains a NUL byte");
+  const full = schema ? prompt + schema.instruction : prompt;
+  const bytes = Buffer.byteLength(full);
+  if (bytes > MAX_PROMPT_BYTES) {
+    throw invalidArgument(
+      `prompt${schema ? " with its responseSchema" : ""} is ${bytes} bytes, over the ${MAX_PROMPT_BYTES}-byte limit: put long material in files in the box and point the agent at them`,
+    );
+  }
+  return full;
+}
+
+type Done = Extract<AgentEvent, { type: "done" }>;
+type Failed = Extract<AgentEvent, { type: "error" }>;
+
+/** What a run's events have established so far (bounded: text is capped). */
+class RunState {
+  done: Done | null = null;
+  error: Failed | null = null;
+  events = 0;
+  text = "";
+
+  constructor(
+    private readonly harness: HarnessName,
+    public model: string | null,
+    public sessionId: string | null,
+    private readonly textBytes: number,
+  ) {}
+
+  on(event: AgentEvent): void {
+    this.events += 1;
+    if (event.type === "session") {
+      this.sessionId = event.sessionId;
+      this.model ??= event.model;
+    } else if (event.type === "text") {
+      if (this.text.length < this.textBytes) this.text += event.text.slice(0, this.textBytes - this.text.length);
+    } else if (event.type === "done") {
+      // A done after an error means the agent recovered; an error after a done does not undo the result.
+      this.done = event;
+      this.sessionId = event.sessionId ?? this.sessionId;
+    } else if (event.type === "error") {
+      this.error = event;
+      this.sessionId = event.sessionId ?? this.sessionId;
+    }
+  }
+
+  usage(): AgentUsage | null {
+    return this.done?.usage ?? this.error?.usage ?? null;
+  }
+
+  costUsd(): number | null {
+    return this.done?.costUsd ?? null;
+  }
+
+  info(): AgentRunInfo {
+    return {
+      harness: this.harness,
+      model: this.model,
+      usage: this.usage(),
+      costUsd: this.costUsd(),
+      sessionId: this.sessionId,
+    };
+  }
+
+  /** Why the run failed, or null (cancel, timeout and engine errors are the run service's to say). */
+  failure(end: RunEnd, harness: Harness): string | null {
+    if (end.cancelled || end.timedOut || end.error) return null;
+    if (this.done) return null;
+    if (this.error) return `the agent reported an error: ${clip(this.error.message, 2000)}`;
+    if (this.events === 0 && end.exitCode === 127) return harness.missing;
+    const code = end.exitCode === null ? "" : ` (exit code ${end.exitCode})`;
+    return this.events === 0
+      ? `the harness ended${code} without printing any valid event`
+      : `the harness ended${code} without a done event`;
+  }
+}

@@ -1,0 +1,67 @@
+// Making a box's Docker objects: its network (a /28 from the pool; subnets another instance holds on the
+// engine are skipped), its firewall rules, then its hardened container, each labelled with the instance
+// and box ids. Called by BoxService.create under the box's lock.
+import { instanceLabels, LABEL_BOX_ID, LABEL_KIND, LABEL_RUNTIME } from "../docker/labels.js";
+import { limitExceeded } from "../errors.js";
+import type { BoxServiceDeps } from "./box-service.js";
+import { SUBNETS_PER_POOL, subnetAt } from "./network-pool.js";
+import { limitsFor } from "./sizes.js";
+import type { BoxRecord } from "./types.js";
+
+export const BOX_HOME = "/workspace/home";
+export const BOX_USER = "1000:1000";
+
+export async function provisionBox(deps: BoxServiceDeps, box: BoxRecord, hostCpus: number): Promise<void> {
+  const { engine, boxes, instanceId } = deps;
+  const labels = instanceLabels(instanceId, { [LABEL_BOX_ID]: box.id });
+  const networkName = `boxd-${instanceId}-${box.id}`;
+  const skipped = new Set<number>();
+  let subnet: ReturnType<typeof subnetAt> | null = null;
+  for (let attempt = 0; attempt < 64 && !subnet; attempt++) {
+    const index = freeIndex(deps, skipped);
+    const candidate = subnetAt(deps.networkPool, index);
+    boxes.update(box.id, { subnetIndex: index, networkName });
+    box.subnetIndex = index;
+    box.networkName = networkName;
+    try {
+      await engine.networks.create({
+        name: networkName,
+        subnet: candidate.cidr,
+        gateway: candidate.gateway,
+        labels: { ...labels, [LABEL_KIND]: "box-network" },
+        bridgeName: deps.network?.bridgeFor(box.id),
+      });
+      subnet = candidate;
+    } catch (err) {
+      if (!/overlap/i.test((err as Error).message)) throw err;
+      skipped.add(index); // held by another instance or network on this engine
+    }
+  }
+  if (!subnet) throw limitExceeded(`no free subnet in ${deps.networkPool}: set BOXD_NETWORK_POOL`);
+
+  box.containerId = await engine.containers.create({
+    name: `boxd-${instanceId}-${box.id}`,
+    image: box.image,
+    labels: { ...labels, [LABEL_KIND]: "box", [LABEL_RUNTIME]: box.runtime },
+    env: Object.entries(box.env).map(([k, v]) => `${k}=${v}`),
+    user: BOX_USER,
+    workingDir: BOX_HOME,
+    hostname: box.name.replace(/[^a-z0-9-]/g, "-").slice(0, 63),
+    network: { name: networkName, ip: subnet.boxIp },
+    dns: deps.network?.containerDns,
+    limits: limitsFor(box.size, hostCpus),
+  });
+  boxes.update(box.id, { containerId: box.containerId });
+  // The policy is in force before the box's first process starts.
+  await deps.network?.apply(box);
+  await engine.containers.start(box.containerId);
+}
+
+function freeIndex(deps: BoxServiceDeps, skipped: Set<number>): number {
+  // Synchronous pick-and-record (no await in between), so concurrent creates never take one subnet.
+  const index = deps.boxes.freeSubnetIndex(SUBNETS_PER_POOL, skipped);
+  if (index === null) {
+    throw limitExceeded(`no free subnet in ${deps.networkPool}: delete boxes or set BOXD_NETWORK_POOL`);
+  }
+  return index;
+}

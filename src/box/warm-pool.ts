@@ -1,0 +1,109 @@
+// The warm pool: boxes made ahead of time (network, firewall rules, started container) and frozen, so that
+// box_create claims one instead of starting a container. Refilled one box at a time in the background
+// (never competing with itself for the CPU); entries older than the max age are replaced; every pooled box
+// is removed on shutdown and on start (reconciliation), so they never outlive their server.
+import type { Logger } from "../log.js";
+import type { BoxStore } from "../state/box-store.js";
+import { type BoxService, POOL_TENANT } from "./box-service.js";
+import type { Size } from "./types.js";
+
+export interface PoolSpec {
+  runtime: string;
+  size: Size;
+  count: number;
+}
+
+export function parsePoolSpecs(entries: string[]): PoolSpec[] {
+  return entries.map((e) => {
+    const [runtime, size, count] = e.split(":") as [string, Size, string];
+    return { runtime, size, count: Number(count) };
+  });
+}
+
+export interface WarmPoolDeps {
+  boxes: BoxService;
+  store: BoxStore;
+  specs: PoolSpec[];
+  maxAgeSeconds: number;
+  freeze: (boxId: string) => Promise<void>;
+  log: Logger;
+}
+
+export class WarmPool {
+  private filling: Promise<void> | null = null;
+  private stopped = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly deps: WarmPoolDeps) {
+    deps.boxes.onClaim = () => this.refill();
+  }
+
+  get enabled(): boolean {
+    return this.deps.specs.some((s) => s.count > 0);
+  }
+
+  start(): void {
+    if (!this.enabled) return;
+    this.refill();
+    this.timer = setInterval(() => this.expire(), Math.min(60_000, this.deps.maxAgeSeconds * 500));
+    this.timer.unref();
+  }
+
+  /** Waits for a refill in progress (tests, benchmarks). */
+  async settled(): Promise<void> {
+    while (this.filling) await this.filling;
+  }
+
+  /** Stops refilling and removes every pooled box. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.filling?.catch(() => {});
+    for (const b of this.pooled()) await this.deps.boxes.delete(POOL_TENANT, b.id).catch(() => {});
+  }
+
+  refill(): void {
+    if (this.filling || this.stopped || !this.enabled) return;
+    this.filling = this.fill().finally(() => {
+      this.filling = null;
+    });
+  }
+
+  private pooled() {
+    return this.deps.store
+      .list({ tenant: POOL_TENANT })
+      .filter((b) => b.status === "pooled" || b.status === "creating" || b.status === "idle");
+  }
+
+  private async fill(): Promise<void> {
+    for (const spec of this.deps.specs) {
+      while (!this.stopped) {
+        const have = this.pooled().filter((b) => b.runtime === spec.runtime && b.size === spec.size).length;
+        if (have >= spec.count) break;
+        try {
+          const box = await this.deps.boxes.create(POOL_TENANT, {
+            runtime: spec.runtime,
+            size: spec.size,
+            keepAlive: true,
+          });
+          await this.deps.freeze(box.id);
+          this.deps.store.update(box.id, { status: "pooled" });
+        } catch (err) {
+          this.deps.log.warn("could not add a box to the warm pool", { spec, error: String(err) });
+          return;
+        }
+      }
+    }
+  }
+
+  private expire(): void {
+    const tooOld = Date.now() - this.deps.maxAgeSeconds * 1000;
+    const old = this.deps.store
+      .list({ tenant: POOL_TENANT })
+      .filter((b) => b.status === "pooled" && Date.parse(b.createdAt) < tooOld);
+    void (async () => {
+      for (const b of old) await this.deps.boxes.delete(POOL_TENANT, b.id).catch(() => {});
+      this.refill();
+    })();
+  }
+}

@@ -1,0 +1,49 @@
+// Zod schemas of the git settings (used by config.ts): tokens parse into values whose JSON form is
+// "(hidden)", so `boxd doctor`, logs and serialised configs never print a token.
+import { z } from "zod";
+
+export interface Secret {
+  value: string;
+  toJSON(): string;
+}
+
+const secret = (value: string): Secret => ({ value, toJSON: () => (value ? "(hidden)" : "") });
+
+/** One token (BOXD_GIT_TOKEN). */
+export const secretSchema = z
+  .string()
+  .default("")
+  .transform((s) => secret(s.trim()));
+
+const PAIR = /^[A-Za-z0-9.-]+(:\d+)?=\S+$/;
+
+/** "host=token,host2:port=token2" (BOXD_GIT_TOKENS) -> lowercase host -> token. */
+export const tokenMapSchema = z
+  .string()
+  .default("")
+  .transform((s) =>
+    s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
+  .refine(
+    (pairs) => pairs.every((p) => PAIR.test(p)),
+    'must be comma-separated "host=token" pairs (host may carry a :port)',
+  )
+  .transform((pairs) =>
+    Object.fromEntries(
+      pairs.map((p) => [p.slice(0, p.indexOf("=")).toLowerCase(), secret(p.slice(p.indexOf("=") + 1))]),
+    ),
+  );
+
+/** "host,host:port,*" (BOXD_GIT_TOKEN_HOSTS) -> lowercase list. */
+export const hostListSchema = z
+  .string()
+  .default("")
+  .transform((s) =>
+    s
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );

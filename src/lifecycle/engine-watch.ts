@@ -1,0 +1,55 @@
+// Notices when the Docker engine goes away (stopped, restarted, unreachable) and comes back, so the server
+// keeps serving (calls meanwhile answer ENGINE_UNAVAILABLE) and reconciles once the engine is back: boxes
+// whose containers the restart stopped are started again and firewall rules are reinstalled.
+import type { DockerEngine } from "../docker/engine.js";
+import type { Logger } from "../log.js";
+
+export interface EngineWatchDeps {
+  engine: DockerEngine;
+  labels: Record<string, string>;
+  /** Runs when the engine is (back) up, before events are followed again. */
+  onUp: () => Promise<void>;
+  log: Logger;
+  retryMs?: number;
+}
+
+export class EngineWatch {
+  private readonly stopper = new AbortController();
+  private loop: Promise<void> | null = null;
+  /** False while the engine is unreachable. */
+  up = false;
+
+  constructor(private readonly deps: EngineWatchDeps) {}
+
+  /** Starts watching; `alreadyUp` skips the first onUp (the caller just reconciled). */
+  start(alreadyUp: boolean): void {
+    this.up = alreadyUp;
+    this.loop = this.run(alreadyUp);
+  }
+
+  async stop(): Promise<void> {
+    this.stopper.abort();
+    await this.loop?.catch(() => {});
+  }
+
+  private async run(skipFirstOnUp: boolean): Promise<void> {
+    const { engine, log } = this.deps;
+    let skip = skipFirstOnUp;
+    while (!this.stopper.signal.aborted) {
+      try {
+        await engine.ping();
+        if (!skip) await this.deps.onUp();
+        skip = false;
+        if (!this.up) log.info("Docker engine is reachable again; reconciled");
+        this.up = true;
+        await engine.followEvents(this.deps.labels, () => {}, this.stopper.signal);
+        if (this.stopper.signal.aborted) return;
+        log.warn("lost the Docker engine's event stream (engine stopped or restarted?)");
+      } catch (err) {
+        if (this.up) log.warn("Docker engine unreachable; will reconcile when it is back", { error: String(err) });
+      }
+      this.up = false;
+      await new Promise((r) => setTimeout(r, this.deps.retryMs ?? 1000).unref());
+    }
+  }
+}

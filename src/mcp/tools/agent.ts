@@ -1,0 +1,74 @@
+// Agent tool: box_agent_run hands a whole task to a coding agent working inside the box.
+import { z } from "zod";
+import { HARNESSES } from "../../agent/events.js";
+import type { Services } from "../../services.js";
+import { defineTool } from "../define-tool.js";
+import { boxRef } from "../schemas.js";
+
+const usageShape = z.object({
+  inputTokens: z.number().describe("Input tokens, cached ones included"),
+  outputTokens: z.number(),
+  cachedInputTokens: z.number().describe("Input tokens served from the provider's cache"),
+});
+
+export const boxAgentRun = defineTool({
+  name: "box_agent_run",
+  title: "Run a coding agent in a box",
+  description:
+    "Hand a task to a coding agent that works inside the box (its shell, files and git) and return its final answer. " +
+    "Harnesses: claude-code (the claude CLI; needs BOXD_ANTHROPIC_API_KEY on the server), codex (the codex CLI; needs " +
+    "BOXD_OPENAI_API_KEY), custom (your own program in the box speaking the box-sse-v1 event stream). The CLIs must be " +
+    "in the box (runtime node-agent, or npm install -g them). Text, thinking and tool events stream as progress " +
+    "notifications when you pass a progressToken. Pass the returned sessionId to continue the same agent session. " +
+    "The run is listed by box_runs (type agent) and can be ended with box_run_kill.",
+  input: {
+    box: boxRef,
+    prompt: z.string().describe("The task for the agent"),
+    harness: z.enum(HARNESSES).optional().describe("claude-code (default), codex or custom"),
+    model: z.string().optional().describe("Model name passed to the harness (default: the harness's own default)"),
+    responseSchema: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        "A JSON Schema the final answer must match: the agent is asked to answer with JSON, which is parsed and validated into `structured`",
+      ),
+    timeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600)
+      .optional()
+      .describe("End the agent and every process it started after this many seconds (default from the server)"),
+    sessionId: z.string().optional().describe("Continue this earlier session of the agent in the same box"),
+    command: z
+      .string()
+      .optional()
+      .describe(
+        "harness custom only: the command line that starts your harness in the box; boxd appends -p <prompt> --model <model> --stream [--session <id>]",
+      ),
+  },
+  output: {
+    runId: z.string().describe("The run (box_runs, box_run_get, box_run_kill)"),
+    status: z.enum(["completed", "cancelled"]).describe("cancelled when box_run_kill ended it"),
+    output: z.string().describe("The agent's final answer"),
+    truncated: z.boolean().describe("true when output was cut at the server's inline limit"),
+    structured: z.unknown().optional().describe("The parsed answer, when responseSchema was given"),
+    usage: usageShape,
+    sessionId: z.string().nullable().describe("Pass this as sessionId to continue the session"),
+    durationMs: z.number(),
+    harness: z.enum(HARNESSES),
+    model: z.string().nullable().describe("The model, when known"),
+    costUsd: z.number().nullable().describe("Cost the harness reported, in US dollars (codex reports none)"),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  async handler(args, ctx, s: Services) {
+    const { boxId, resumed } = await s.liveBox(ctx.tenant, args.box);
+    const { box: _box, ...input } = args;
+    const r = await s.agents.run(boxId, input, { progress: ctx.progress, signal: ctx.signal });
+    const u = r.usage;
+    const head = `${resumed ? "(box resumed) " : ""}agent run ${r.runId} ${r.status} in ${r.durationMs} ms (${u.inputTokens} in / ${u.outputTokens} out tokens${r.costUsd !== null ? `, $${r.costUsd.toFixed(4)}` : ""})`;
+    return { text: `${head}\n${r.output}${r.truncated ? "\n(output truncated)" : ""}`, structured: r };
+  },
+});
+
+export const agentTools = [boxAgentRun];

@@ -1,0 +1,101 @@
+// The shapes runs are made of: inputs, outcomes, views, the live-run record and the service's deps. Kept
+// apart from run-service.ts so that file holds behaviour only.
+import type { BoxService } from "../box/box-service.js";
+import type { AgentRunHooks, RunRecord } from "../box/types.js";
+import type { DockerEngine } from "../docker/engine.js";
+import { type BoxdError, invalidArgument } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { RunStore } from "../state/run-store.js";
+import type { CappedBuffer } from "./output.js";
+
+export const BOX_USER = "1000:1000";
+/** What bash in boxd-run prints when the box's pids limit leaves it no process to fork. */
+export const OUT_OF_PROCESSES = "Resource temporarily unavailable";
+/** What the engine answers on the exec's output when it cannot start the process in the container. */
+export const EXEC_FAILED = "OCI runtime exec failed";
+export const BOX_HOME = "/workspace/home";
+
+export type OutputListener = (stream: "stdout" | "stderr", text: string) => void;
+
+export interface ExecInput {
+  command: string;
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutSeconds?: number;
+  stdin?: string;
+  background?: boolean;
+}
+
+export interface ExecOutcome {
+  runId: string;
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  truncated: boolean;
+  timedOut: boolean;
+}
+
+export interface RunView extends RunRecord {
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+}
+
+export interface LiveRun {
+  record: RunRecord;
+  stdout: CappedBuffer;
+  stderr: CappedBuffer;
+  done: Promise<void>;
+  cancelled: boolean;
+  timedOut: boolean;
+  usage: { cpuNs: number; memoryPeakBytes: number } | null;
+  /** Set when the run could not start as asked (e.g. its cwd does not exist). */
+  badInput: string | null;
+  stop: AbortController;
+  source: Source;
+  /** Why the run could not be carried out at all (engine unreachable, container gone). */
+  startFailure?: BoxdError;
+  /** The engine could not start boxd-run in the box (the box was restarted). */
+  couldNotStart?: boolean;
+  settle?: AgentRunHooks["settle"];
+}
+
+export type Source = "system" | "user" | "agent";
+
+export interface RunServiceDeps {
+  engine: DockerEngine;
+  boxes: BoxService;
+  runs: RunStore;
+  /** Applied to every box before a run (the lifecycle layer resumes paused boxes here). */
+  ensureLive: (boxId: string) => Promise<{ containerId: string; resumed: boolean }>;
+  onActivity: (boxId: string, usage?: { cpuNs: number; memoryPeakBytes: number }) => void;
+  /** Appends to the box's log (every run with its output). */
+  /** Last resort when a run cannot be ended from inside the box: restart its container (files kept). */
+  restartBox?: (boxId: string) => Promise<void>;
+  onLog?: (
+    boxId: string,
+    level: "info" | "warn" | "error",
+    source: "system" | "user" | "agent",
+    message: string,
+  ) => void;
+  execTimeoutSeconds: number;
+  maxOutputBytes: number;
+  maxRunOutputBytes: number;
+  log: Logger;
+}
+
+export const CODE_RUNNERS: Record<string, { ext: string; run: (file: string) => string }> = {
+  python: { ext: "py", run: (f) => `python3 ${f}` },
+  js: { ext: "mjs", run: (f) => `node ${f}` },
+  ts: { ext: "ts", run: (f) => `boxd-ts ${f}` },
+};
+
+/** Checks what no run can start with. */
+export function validateExec(input: ExecInput): void {
+  if (!input.command.trim()) throw invalidArgument("command is empty: pass the shell command to run");
+  if (input.command.includes("\0")) throw invalidArgument("command contains a NUL byte");
+  if (input.cwd !== undefined && (input.cwd.includes("\0") || input.cwd === "")) {
+    throw invalidArgument("cwd must be a non-empty path");
+  }
+}

@@ -1,0 +1,225 @@
+// `boxd serve --http`: MCP over Streamable HTTP at /mcp, liveness at /healthz, on node:http. This file owns
+// the server's lifecycle and the order every /mcp request goes through: Origin/Host check (403), shutdown
+// (503), bearer token (401), then the endpoint (src/http/mcp-endpoint.ts). Tokens, origins, sessions, bodies
+// and the event store live in src/http/, one concept per file.
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type App, createApp } from "../app.js";
+import type { Config } from "../config.js";
+import { invalidArgument } from "../errors.js";
+import { TokenTable } from "../http/auth.js";
+import { EventBuffer } from "../http/event-store.js";
+import { type AuthedRequest, McpEndpoint } from "../http/mcp-endpoint.js";
+import { checkOrigin, isLoopbackHost, type OriginPolicy, originPolicy } from "../http/origin.js";
+import { refuse, sendJson } from "../http/replies.js";
+import { SessionRegistry } from "../http/sessions.js";
+import type { Logger } from "../log.js";
+import { createServer, SERVER_VERSION } from "../mcp/server.js";
+
+export interface HttpServeOptions {
+  /** `--insecure-no-auth`: serve without tokens (loopback only); every caller is tenant "local". */
+  insecureNoAuth?: boolean;
+  /** The result of authFromConfig() when the caller already checked it (null: no auth). */
+  auth?: TokenTable | null;
+}
+
+export interface HttpServer {
+  /** The MCP endpoint, e.g. http://127.0.0.1:7077/mcp. */
+  url: string;
+  port: number;
+  sessions: SessionRegistry;
+  events: EventBuffer;
+  /** Stops accepting, lets calls in flight finish for up to `graceMs`, then closes every session. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** SSE `retry:` hint sent to clients: how soon to reconnect a broken stream (with Last-Event-ID). */
+const RECONNECT_MS = 1000;
+
+/** The token table, or null for --insecure-no-auth; refuses configurations that would expose boxd. */
+export function authFromConfig(config: Config, opts: HttpServeOptions, log: Logger): TokenTable | null {
+  const tokens = TokenTable.load({ tokens: config.tokens.value, tokensFile: config.tokensFile });
+  for (const w of tokens.warnings) log.warn(w);
+  if (tokens.size > 0) {
+    if (opts.insecureNoAuth) log.warn("--insecure-no-auth ignored: tokens are configured, and every request needs one");
+    return tokens;
+  }
+  if (!opts.insecureNoAuth) {
+    throw invalidArgument(
+      'no HTTP tokens configured: set BOXD_TOKENS="<token>:<tenant>,..." or BOXD_TOKENS_FILE (a JSON { "<token>": "<tenant>" }); for a local experiment only, pass --insecure-no-auth (loopback host only)',
+    );
+  }
+  if (!isLoopbackHost(config.host)) {
+    throw invalidArgument(
+      `--insecure-no-auth is refused on --host ${config.host}: anyone who reaches it would own your boxes; configure BOXD_TOKENS or bind to 127.0.0.1`,
+    );
+  }
+  log.warn("serving WITHOUT authentication (--insecure-no-auth): any local process can use boxd, as tenant local");
+  return null;
+}
+
+export async function startHttpServer(
+  app: App,
+  config: Config,
+  log: Logger,
+  opts: HttpServeOptions = {},
+): Promise<HttpServer> {
+  const tokens = opts.auth !== undefined ? opts.auth : authFromConfig(config, opts, log);
+  app.services.boxes.limits.set({
+    maxBoxes: config.tenantMaxBoxes,
+    maxConcurrentRuns: config.tenantMaxConcurrentRuns,
+  });
+  const sessions = new SessionRegistry({
+    idleMs: config.httpSessionIdleSeconds * 1000,
+    maxSessions: config.httpMaxSessions,
+    maxPerTenant: config.httpMaxSessionsPerTenant,
+    log: log.child("http"),
+  });
+  const events = new EventBuffer(config.httpEventBufferBytes);
+  const policyFor = (port: number) =>
+    originPolicy({
+      host: config.host,
+      port,
+      allowedOrigins: config.allowedOrigins,
+      allowedHosts: config.allowedHosts,
+    });
+  let policy: OriginPolicy = policyFor(config.port);
+  const endpoint = new McpEndpoint({
+    newServer: () => createServer(app.services),
+    sessions,
+    events,
+    maxBodyBytes: config.httpMaxBodyBytes,
+    policy: () => policy,
+    retryMs: RECONNECT_MS,
+    log: log.child("http"),
+  });
+  let draining = false;
+
+  const handle = async (req: AuthedRequest, res: ServerResponse) => {
+    const path = new URL(req.url ?? "/", "http://boxd").pathname;
+    if (path === "/healthz") return health(req, res, draining);
+    if (path !== "/mcp")
+      return refuse(res, { status: 404, code: "NOT_FOUND", message: `no ${path} here: MCP is at /mcp` });
+    const rejected = checkOrigin(policy, req.headers);
+    if (rejected) return refuse(res, { status: 403, code: "FORBIDDEN", message: rejected });
+    if (draining) {
+      return refuse(res, {
+        status: 503,
+        code: "CONFLICT",
+        message: "boxd is shutting down: retry in a moment",
+        headers: { "Retry-After": "5", Connection: "close" },
+      });
+    }
+    let tenant = "local";
+    if (tokens) {
+      const result = tokens.authenticate(req.headers.authorization);
+      if ("reason" in result) {
+        return refuse(res, {
+          status: 401,
+          code: "UNAUTHENTICATED",
+          message:
+            result.reason === "missing"
+              ? "this server needs a bearer token: send Authorization: Bearer <token>"
+              : "the bearer token is not valid here",
+          headers: {
+            "WWW-Authenticate":
+              result.reason === "missing" ? 'Bearer realm="boxd"' : 'Bearer realm="boxd", error="invalid_token"',
+          },
+        });
+      }
+      req.auth = result.auth;
+      tenant = result.auth.clientId;
+    }
+    await endpoint.handle(req, res, tenant);
+  };
+
+  const server = http.createServer(
+    // Bounds what one slow client can hold: its headers within 30 s, its whole request within 2 min (an SSE
+    // response is not bounded by this, only the request).
+    { requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 5_000 },
+    (req: IncomingMessage, res: ServerResponse) => {
+      handle(req, res).catch((err: unknown) => {
+        log.error("HTTP request failed", { error: String(err), stack: (err as Error)?.stack });
+        refuse(res, { status: 500, code: "INTERNAL", message: "unexpected failure (see the server log)" });
+      });
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  policy = policyFor(port);
+  sessions.start();
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+
+  let closing: Promise<void> | null = null;
+  const close = (graceMs = config.httpShutdownGraceSeconds * 1000) => {
+    closing ??= (async () => {
+      draining = true;
+      server.close();
+      server.closeIdleConnections();
+      const inflight = sessions.inflight;
+      if (inflight > 0) log.info("waiting for calls in flight", { calls: inflight, graceMs });
+      if (!(await sessions.waitIdle(graceMs))) {
+        log.warn("calls still running after the grace period; closing their sessions (their runs go on in the boxes)", {
+          calls: sessions.inflight,
+        });
+      }
+      sessions.stop();
+      await sessions.closeAll();
+      server.closeAllConnections();
+      await closed;
+    })();
+    return closing;
+  };
+
+  const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
+  return { url: `http://${shownHost}:${port}/mcp`, port, sessions, events, close };
+}
+
+function health(req: IncomingMessage, res: ServerResponse, draining: boolean): void {
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    refuse(res, {
+      status: 405,
+      code: "INVALID_ARGUMENT",
+      message: "use GET /healthz",
+      headers: { Allow: "GET, HEAD" },
+    });
+    return;
+  }
+  sendJson(res, draining ? 503 : 200, { status: draining ? "draining" : "ok", name: "boxd", version: SERVER_VERSION });
+}
+
+/** `boxd serve --http`: runs until SIGTERM/SIGINT, then shuts down gracefully (boxes keep running). */
+export async function serveHttp(config: Config, log: Logger, opts: HttpServeOptions = {}): Promise<void> {
+  const auth = authFromConfig(config, opts, log); // fail before touching the engine or the data dir
+  const app = await createApp(config, log);
+  let server: HttpServer;
+  try {
+    server = await startHttpServer(app, config, log, { ...opts, auth });
+  } catch (err) {
+    await app.close().catch(() => {});
+    throw err;
+  }
+  let stopping = false;
+  const shutdown = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`shutting down (${why}): finishing calls in flight; boxes keep running`);
+    await server.close().catch((err) => log.warn("HTTP shutdown failed", { error: String(err) }));
+    await app.close().catch((err) => log.warn("closing the app failed", { error: String(err) }));
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+  log.info(`boxd serving MCP over HTTP at ${server.url}`, {
+    instance: app.instanceId,
+    dataDir: config.dataDir,
+    auth: auth ? `bearer tokens (${auth.tenants().length} tenants)` : "none (--insecure-no-auth)",
+  });
+}
