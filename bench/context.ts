@@ -21,6 +21,8 @@ export interface BenchContext extends BenchOptions {
   /** Scratch dir of this run (removed at the end); also BOXD_ROOTS of the boxd under test. */
   tmpDir: string;
   log: (message: string) => void;
+  /** BOXD_* settings from the environment for the boxd under test (a figure's own settings win). */
+  boxdEnv: Record<string, string>;
   /** Problems found while cleaning up inside a figure (e.g. a second boxd's leftovers). */
   problems: string[];
 }

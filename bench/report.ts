@@ -97,7 +97,7 @@ export function markdown(r: Results): string {
   }
   const goalLines = r.goals.map(
     (g) =>
-      `- ${g.figure} ${g.goal}: ${g.met === null ? "not measured" : g.met ? "met" : "**not met yet**"} (${g.measured})`,
+      `- ${g.figure} ${g.goal}: ${g.met === null ? "not measured" : `${g.met ? "met" : "**not met yet**"} (${g.measured})`}`,
   );
   const errors = Object.entries(r.errors ?? {}).map(([k, v]) => `- ${k}: FAILED: ${v.split("\n")[0]}`);
   return [

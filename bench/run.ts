@@ -3,7 +3,9 @@
 //
 // Settings (env): BENCH_ITERATIONS (15) samples per side of the latency figures (exec: twice that),
 // BENCH_TRANSFER_ITERATIONS (3) for the 100 MiB transfers, BENCH_WARMUP (1) unrecorded rounds per latency
-// figure, BENCH_DENSITY (20) idle boxes, BENCH_IDLE_SECONDS (5), BENCH_ONLY (comma-separated figure names).
+// figure, BENCH_DENSITY (20) idle boxes, BENCH_IDLE_SECONDS (5), BENCH_ONLY (comma-separated figure names);
+// BOXD_* settings are passed to the boxd under test (e.g. BOXD_POOL=node:small:2). A BENCH_ONLY run prints
+// its figures but leaves bench/results/latest.* alone.
 // Everything it creates (boxes, snapshots, raw containers and images, data and scratch dirs) is removed at
 // the end, also on failure or Ctrl-C, and the engine is checked for leftovers before it exits.
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -21,7 +23,7 @@ import { smallFileRw } from "./figures/small-file.js";
 import { snapshot } from "./figures/snapshot.js";
 import { transfers } from "./figures/transfer.js";
 import { RawDocker } from "./raw-docker.js";
-import { goals, machine, type Results, write } from "./report.js";
+import { goals, machine, markdown, type Results, write } from "./report.js";
 import type { Figure, IdleDensity } from "./stats.js";
 
 type Produces = Record<string, Figure | IdleDensity>;
@@ -68,6 +70,13 @@ async function main(): Promise<number> {
   if (unknown.length) throw new Error(`BENCH_ONLY names unknown figures: ${unknown.join(", ")}`);
   const steps = only.length ? STEPS.filter((s) => s.names.some((n) => only.includes(n))) : STEPS;
 
+  // BOXD_* settings in the environment configure the boxd under test (e.g. BOXD_POOL); data dir and roots are the bench's.
+  const boxdEnv = Object.fromEntries(
+    Object.entries(process.env).filter(
+      (e): e is [string, string] =>
+        e[0].startsWith("BOXD_") && !["BOXD_DATA_DIR", "BOXD_ROOTS"].includes(e[0]) && e[1] !== undefined,
+    ),
+  );
   const runId = `run${Date.now().toString(36)}`;
   const started = performance.now();
   const tmpDir = mkdtempSync(path.join(os.tmpdir(), "boxd-bench-"));
@@ -98,7 +107,7 @@ async function main(): Promise<number> {
   const errors: Record<string, string> = {};
   let header: Pick<Results, "machine" | "date" | "settings"> | null = null;
   try {
-    const boxd = await BoxdBench.start({ tmpDir, env: { BOXD_ROOTS: tmpDir } });
+    const boxd = await BoxdBench.start({ tmpDir, env: { ...boxdEnv, BOXD_ROOTS: tmpDir } });
     const image = loadImageSet(boxd.config.baseImage).runtime("node").ref;
     raw = new RawDocker(image, runId, os.cpus().length);
     if (
@@ -119,12 +128,16 @@ async function main(): Promise<number> {
         transfer_iterations: opts.transferIterations,
         warmup: opts.warmup,
         density: opts.density,
+        boxd_env:
+          Object.entries(boxdEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(" ") || "defaults",
         load_avg_at_start: os.loadavg()[0]?.toFixed(2) ?? "?",
       },
     };
     log(`${header.machine}`);
     log(`image ${image}; ${opts.iterations} samples per side (${opts.transferIterations} for transfers)`);
-    const ctx: BenchContext = { ...opts, boxd, raw, tmpDir, log, problems };
+    const ctx: BenchContext = { ...opts, boxd, raw, tmpDir, log, problems, boxdEnv };
     for (const step of steps) {
       const label = step.names.join(" + ");
       const t0 = performance.now();
@@ -151,12 +164,19 @@ async function main(): Promise<number> {
       goals: goals(figures),
       ...(Object.keys(errors).length ? { errors } : {}),
     };
-    const dir = path.resolve(import.meta.dirname, "results");
-    mkdirSync(dir, { recursive: true });
-    process.stdout.write(`${write(dir, results)}\n`);
-    log(`wrote ${path.relative(process.cwd(), dir)}/latest.json and latest.md`);
+    if (only.length) {
+      // A partial run never replaces the full results.
+      process.stdout.write(`${markdown(results)}\n`);
+      log("BENCH_ONLY run: results printed, bench/results/latest.* left as they were");
+    } else {
+      const dir = path.resolve(import.meta.dirname, "results");
+      mkdirSync(dir, { recursive: true });
+      process.stdout.write(`${write(dir, results)}\n`);
+      log(`wrote ${path.relative(process.cwd(), dir)}/latest.json and latest.md`);
+    }
   }
   problems.push(...(await verifyClean(runId).catch((err) => [`could not check the engine for leftovers: ${err}`])));
+  log(`boxd instances of this run: ${BoxdBench.instances.join(", ")}; raw objects labelled boxd.bench.run=${runId}`);
   log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (problems.length) log(`cleanup problems (boxd or engine leftovers):\n  ${problems.join("\n  ")}`);
   else log("cleanup verified: no container, network, image or firewall rule of this run is left");

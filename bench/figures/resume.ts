@@ -55,7 +55,7 @@ export async function resumeFrozen(ctx: BenchContext): Promise<Record<string, Fi
 export async function resumeStopped(ctx: BenchContext): Promise<Record<string, Figure>> {
   const boxd = await BoxdBench.start({
     tmpDir: ctx.tmpDir,
-    env: { BOXD_STOP_AFTER_PAUSED_SECONDS: "1", BOXD_LIFECYCLE_TICK_MS: "100" },
+    env: { ...ctx.boxdEnv, BOXD_STOP_AFTER_PAUSED_SECONDS: "1", BOXD_LIFECYCLE_TICK_MS: "100" },
   });
   try {
     const box = await boxd.createBox();

@@ -143,6 +143,8 @@ export class BoxService {
     return this.lock.run(box.id, async () => {
       const current = this.deps.boxes.get(box.id);
       if (current?.status !== "pooled" || !current.containerId) return null;
+      // As in create(): checked with no await before the box becomes the tenant's.
+      this.limits.assertCanCreateBox(tenant, this.deps.boxes.list({ tenant }).length);
       try {
         this.deps.boxes.claim(box.id, { tenant, ...c });
         const claimed = this.mustGet(box.id);
@@ -211,7 +213,7 @@ export class BoxService {
     }
     const image = snapshot ? snapshot.image : await this.imageFor(runtime);
     // Checked right before the insert, with no await in between: concurrent creates cannot both pass.
-    this.limits.assertCanCreateBox(tenant, this.deps.boxes.list({ tenant }).length);
+    if (tenant !== POOL_TENANT) this.limits.assertCanCreateBox(tenant, this.deps.boxes.list({ tenant }).length);
 
     const now = new Date().toISOString();
     const record: BoxRecord = {
