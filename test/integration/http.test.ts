@@ -349,3 +349,34 @@ describe("HTTP transport without tokens (--insecure-no-auth, loopback)", () => {
     expect(evil.status).toBe(403);
   });
 });
+
+describe("HTTP transport: box limit with a warm pool", () => {
+  let f: HttpFixture;
+
+  beforeAll(async () => {
+    f = await startHttp({ BOXD_POOL: "node:small:2", BOXD_TENANT_MAX_BOXES: "1" });
+    await f.h.services.pool.settled();
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it("counts a box claimed from the pool, and refuses the next though pooled boxes are ready", async () => {
+    const pooled = () => f.h.services.boxes.listAll().filter((b) => b.status === "pooled");
+    const ready = pooled().map((b) => b.id);
+    expect(ready).toHaveLength(2);
+    const c = await connectHttp(f.url, TOKEN_A);
+    try {
+      const box = await c.callOk<{ id: string }>("box_create", { name: "warm-1" });
+      expect(ready).toContain(box.id);
+      await f.h.services.pool.settled();
+      expect(pooled().length).toBeGreaterThan(0);
+      const err = await c.callErr("box_create", { name: "warm-2" });
+      expect(err.code).toBe("LIMIT_EXCEEDED");
+      expect((await c.callOk<{ boxes: unknown[] }>("box_list")).boxes).toHaveLength(1);
+      await c.callOk("box_delete", { box: box.id });
+    } finally {
+      await c.close();
+    }
+  });
+});
