@@ -8,7 +8,8 @@ import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { silentLogger } from "../src/log.js";
 import { startStandInInternet } from "../test/helpers/stand-in-internet.js";
-import { percentiles, writeNamedResults } from "./network-results.js";
+import { writeNamedResults } from "./network-results.js";
+import { percentiles } from "./stats.js";
 
 const N = Number(process.env.BENCH_ITERATIONS ?? 30);
 

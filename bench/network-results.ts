@@ -2,18 +2,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-
-export interface Percentiles {
-  p50: number;
-  p95: number;
-  p99: number;
-}
-
-export function percentiles(samples: number[]): Percentiles {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
-  return { p50: at(0.5), p95: at(0.95), p99: at(0.99) };
-}
+import type { Percentiles } from "./stats.js";
 
 export function writeNamedResults(
   dir: string,
