@@ -10,7 +10,7 @@ import type { DockerEngine } from "../docker/engine.js";
 import { LABEL_IMAGE_HASH, LABEL_KIND, LABEL_MANAGED, LABEL_RUNTIME } from "../docker/labels.js";
 import { BoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { type ImageDefinition, type ImageSet, needsRegistry, type Runtime } from "./definitions.js";
+import { type ImageDefinition, type ImageSet, needsRegistry, type Runtime, VARIANT_PARENTS } from "./definitions.js";
 
 export type BuildProgress = (step: string, line: string) => void;
 
@@ -47,7 +47,15 @@ export class ImageBuilder {
     }
     for (const runtime of runtimes) {
       const def = this.images.runtime(runtime);
-      await this.ensureBuilt(def, needsRegistry(runtime) ? {} : { BASE: this.images.base.ref }, progress);
+      const variantOf = VARIANT_PARENTS[runtime as keyof typeof VARIANT_PARENTS];
+      let base = this.images.base.ref;
+      if (variantOf) {
+        // A variant (node-agent) is built on its runtime's image, which must exist first.
+        const parent = this.images.runtime(variantOf);
+        await this.ensureBuilt(parent, { BASE: this.images.base.ref }, progress);
+        base = parent.ref;
+      }
+      await this.ensureBuilt(def, needsRegistry(runtime) ? {} : { BASE: base }, progress);
       await this.pruneOlder(def);
       refs.push(def.ref);
     }

@@ -7,7 +7,13 @@ import { fileURLToPath } from "node:url";
 
 export const RUNTIMES = ["node", "python", "golang", "ruby", "rust"] as const;
 export type BaseRuntime = (typeof RUNTIMES)[number];
-export const ALL_RUNTIMES = [...RUNTIMES, ...RUNTIMES.map((r) => `${r}-alpine` as const)] as const;
+/** Variants built on a runtime image; not in the default build set. */
+export const VARIANT_PARENTS = { "node-agent": "node" } as const;
+export const ALL_RUNTIMES = [
+  ...RUNTIMES,
+  ...RUNTIMES.map((r) => `${r}-alpine` as const),
+  ...(Object.keys(VARIANT_PARENTS) as (keyof typeof VARIANT_PARENTS)[]),
+] as const;
 export type Runtime = (typeof ALL_RUNTIMES)[number];
 
 export function isRuntime(value: string): value is Runtime {
@@ -102,7 +108,8 @@ export function loadImageSet(baseImage = "", root = imagesRoot()): ImageSet {
       const own = readDir(path.join(root, name));
       // Alpine variants carry the run helpers themselves; Debian ones inherit them from base.
       const files = needsRegistry(name) ? [...own, ...helpers] : own;
-      const parent = needsRegistry(name) ? "registry" : base.hash;
+      const variantOf = VARIANT_PARENTS[name as keyof typeof VARIANT_PARENTS];
+      const parent = needsRegistry(name) ? "registry" : variantOf ? this.runtime(variantOf).hash : base.hash;
       return definition(name, `boxd/${name}`, hashOf([parent, ...files.flatMap((f) => [f.name, f.content])]), files);
     },
   };
