@@ -3,6 +3,7 @@
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { splitCommas } from "./comma-list.js";
 import { hostListSchema, secretSchema, tokenMapSchema } from "./git/settings.js";
 
 interface SettingSpec {
@@ -60,12 +61,7 @@ export const SETTINGS = {
       'Warm pool: pre-made, frozen boxes that box_create claims, as "runtime:size:count" entries (comma separated), e.g. "node:small:2". Empty: no pool.',
     schema: z
       .string()
-      .transform((s) =>
-        s
-          .split(",")
-          .map((p) => p.trim())
-          .filter(Boolean),
-      )
+      .transform((s) => splitCommas(s))
       .pipe(z.array(z.string().regex(/^[a-z-]+:(small|medium|large):\d{1,2}$/, 'use "runtime:size:count"')))
       .default([]),
   },
@@ -276,12 +272,7 @@ export const SETTINGS = {
     schema: z
       .string()
       .default("")
-      .transform((s) =>
-        s
-          .split(",")
-          .map((o) => o.trim())
-          .filter(Boolean),
-      ),
+      .transform((s) => splitCommas(s)),
   },
   allowedHosts: {
     env: "BOXD_HTTP_ALLOWED_HOSTS",
@@ -291,12 +282,7 @@ export const SETTINGS = {
     schema: z
       .string()
       .default("")
-      .transform((s) =>
-        s
-          .split(",")
-          .map((h) => h.trim().toLowerCase())
-          .filter(Boolean),
-      ),
+      .transform((s) => splitCommas(s.toLowerCase())),
   },
   httpSessionIdleSeconds: {
     env: "BOXD_HTTP_SESSION_IDLE_SECONDS",

@@ -1,6 +1,7 @@
 // Zod schemas of the git settings (used by config.ts): tokens parse into values whose JSON form is
 // "(hidden)", so `boxd doctor`, logs and serialised configs never print a token.
 import { z } from "zod";
+import { splitCommas } from "../comma-list.js";
 
 export interface Secret {
   value: string;
@@ -21,12 +22,7 @@ const PAIR = /^[A-Za-z0-9.-]+(:\d+)?=\S+$/;
 export const tokenMapSchema = z
   .string()
   .default("")
-  .transform((s) =>
-    s
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean),
-  )
+  .transform((s) => splitCommas(s))
   .refine(
     (pairs) => pairs.every((p) => PAIR.test(p)),
     'must be comma-separated "host=token" pairs (host may carry a :port)',
@@ -41,9 +37,4 @@ export const tokenMapSchema = z
 export const hostListSchema = z
   .string()
   .default("")
-  .transform((s) =>
-    s
-      .split(",")
-      .map((h) => h.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  .transform((s) => splitCommas(s.toLowerCase()));

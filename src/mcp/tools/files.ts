@@ -10,6 +10,7 @@ import type { UploadSource } from "../../fs/transfer.js";
 import type { Services } from "../../services.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
 import { boxPath, boxRef } from "../schemas.js";
+import { inBox, resumedNote as note } from "./in-box.js";
 
 const encoding = z.enum(["utf8", "base64"]).optional().describe("utf8 (default) for text; base64 for binary content");
 const resumed = z.boolean().optional().describe("true when the box was paused and was resumed for this call");
@@ -30,18 +31,6 @@ const hostPathField = z
   .describe(
     "Absolute path on the server's machine; allowed only inside the server's BOXD_ROOTS or the client's declared roots",
   );
-
-/** Resolves the box, runs `work` on its container, and counts the call as activity (even when it failed). */
-async function inBox<T>(s: Services, ctx: ToolContext, ref: string, work: (containerId: string) => Promise<T>) {
-  const box = await s.liveBox(ctx.tenant, ref);
-  try {
-    return { ...box, result: await work(box.containerId) };
-  } finally {
-    s.boxes.touch(box.boxId);
-  }
-}
-
-const note = (r: { resumed: boolean }) => (r.resumed ? " (box resumed)" : "");
 
 async function allowedHostPath(s: Services, ctx: ToolContext, hostPath: string, mustExist: boolean) {
   const client = await ctx.clientRoots().catch(() => []);

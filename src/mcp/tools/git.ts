@@ -6,22 +6,12 @@ import type { OpContext } from "../../git/git-service.js";
 import type { Services } from "../../services.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
 import { boxPath, boxRef } from "../schemas.js";
+import { inBox, resumedNote as note } from "./in-box.js";
 
 const resumed = z.boolean().optional().describe("true when the box was paused and was resumed for this call");
 const directory = boxPath("Folder of the repository (its working tree, or a folder inside it)");
 const branchName = (what: string) => z.string().min(1).max(255).describe(what);
 
-/** Resolves the box, runs `work` on its container, and counts the call as activity (even when it failed). */
-async function inBox<T>(s: Services, ctx: ToolContext, ref: string, work: (containerId: string) => Promise<T>) {
-  const box = await s.liveBox(ctx.tenant, ref);
-  try {
-    return { ...box, result: await work(box.containerId) };
-  } finally {
-    s.boxes.touch(box.boxId);
-  }
-}
-
-const note = (r: { resumed: boolean }) => (r.resumed ? " (box resumed)" : "");
 const op = (ctx: ToolContext): OpContext => ({ progress: ctx.progress, signal: ctx.signal });
 
 export const boxGitClone = defineTool({
