@@ -90,6 +90,10 @@ export class ContainerClient {
           RestartPolicy: { Name: "no" },
           LogConfig: { Type: "none", Config: {} },
           ...(spec.dns?.length ? { Dns: spec.dns } : {}),
+          // glibc sends A and AAAA at once from one socket; through Docker's DNS NAT one answer is sometimes
+          // dropped (a conntrack race), which stalls a lookup for the default 5 s. Separate sockets and a
+          // short retry keep name lookups in boxes quick.
+          DnsOptions: ["single-request-reopen", "timeout:2", "attempts:3"],
         },
         NetworkingConfig: spec.network
           ? {

@@ -19,10 +19,15 @@ describe("network policy", () => {
   let hostPort = 0;
 
   const sh = (box: string, command: string) => h.callOk<Exec>("box_exec", { box, command, timeoutSeconds: 60 });
-  // curl: short timeouts so "blocked" means "fails fast", never a hang.
+  // curl: short timeouts so "blocked" means "fails fast", never a hang. What must connect gets a generous
+  // timeout instead: on a loaded 2-core CI machine a TLS handshake through the proxy can take seconds.
   const curl = (box: string, args: string) => sh(box, `curl -sS -m 6 --connect-timeout 4 ${args}; echo " rc=$?"`);
-  const tcp = (box: string, ip: string, port: number) =>
-    sh(box, `timeout 6 bash -c 'exec 3<>/dev/tcp/${ip}/${port}; echo ping >&3; head -c 100 <&3' 2>&1; echo " rc=$?"`);
+  const curlOk = (box: string, args: string) => sh(box, `curl -sS -m 30 ${args}; echo " rc=$?"`);
+  const tcp = (box: string, ip: string, port: number, seconds = 6) =>
+    sh(
+      box,
+      `timeout ${seconds} bash -c 'exec 3<>/dev/tcp/${ip}/${port}; echo ping >&3; head -c 100 <&3' 2>&1; echo " rc=$?"`,
+    );
 
   beforeAll(async () => {
     inet = await startStandInInternet();
@@ -49,9 +54,9 @@ describe("network policy", () => {
   it("allow-all: HTTP, HTTPS with SNI by name, raw TCP connect; invariants still hold", async () => {
     const box = await h.createBox({ name: "open" });
     const other = await h.createBox({ name: "neighbour" });
-    expect((await curl(box.id, `http://${inet.webA}/`)).stdout).toContain("web-a host=");
-    expect((await curl(box.id, "-k https://allowed.test/")).stdout).toContain("web-a host=allowed.test");
-    expect((await tcp(box.id, inet.webB, 7000)).stdout).toContain("web-b echo ping");
+    expect((await curlOk(box.id, `http://${inet.webA}/`)).stdout).toContain("web-a host=");
+    expect((await curlOk(box.id, "-k https://allowed.test/")).stdout).toContain("web-a host=allowed.test");
+    expect((await tcp(box.id, inet.webB, 7000, 30)).stdout).toContain("web-b echo ping");
 
     // Private ranges (a private host this test made), other boxes, the host's own services: refused fast.
     const priv = await curl(box.id, `http://${inet.privateWeb}/`);
@@ -98,22 +103,22 @@ describe("network policy", () => {
       },
     });
     expect((box as { notes?: string[] }).notes?.join(" ")).toMatch(/10\.0\.0\.0\/8.*stays blocked/);
-    expect((await curl(box.id, "http://allowed.test/")).stdout).toContain("web-a host=allowed.test");
-    expect((await curl(box.id, "-k https://allowed.test/")).stdout).toContain("web-a host=allowed.test");
-    expect((await curl(box.id, "http://api.wild.test/")).stdout).toContain("web-a host=api.wild.test");
+    expect((await curlOk(box.id, "http://allowed.test/")).stdout).toContain("web-a host=allowed.test");
+    expect((await curlOk(box.id, "-k https://allowed.test/")).stdout).toContain("web-a host=allowed.test");
+    expect((await curlOk(box.id, "http://api.wild.test/")).stdout).toContain("web-a host=api.wild.test");
     // other.test is web-b, reachable only as the allowed CIDR; by name over HTTP it is refused by the proxy.
     const denied = await curl(box.id, `-H 'Host: other.test' http://${inet.webA}/`);
     expect(denied.stdout).toContain("denied by this box's network policy");
     // DNS tricks: the box points allowed.test at another of our hosts (the DNS server, no web server there);
     // the proxy re-resolves the name outside the box and goes to web-a.
-    const trick = await curl(box.id, `--resolve allowed.test:80:${inet.dns} http://allowed.test/`);
+    const trick = await curlOk(box.id, `--resolve allowed.test:80:${inet.dns} http://allowed.test/`);
     expect(trick.stdout).toContain("web-a");
     // A name that resolves to a private address never gets there, even though it is listed.
     const evil = await curl(box.id, "http://evil.test/");
     expect(evil.stdout).not.toContain("web-private");
     expect(evil.stdout).toMatch(/rc=[1-9]|blocked addresses/);
     // Raw TCP: only to the allowed CIDR.
-    expect((await tcp(box.id, inet.webB, 7000)).stdout).toContain("web-b echo");
+    expect((await tcp(box.id, inet.webB, 7000, 30)).stdout).toContain("web-b echo");
     expect((await tcp(box.id, inet.webA, 7000)).stdout).toMatch(/rc=[1-9]/);
     // Listed private ranges stay blocked.
     expect((await curl(box.id, `http://${inet.privateWeb}/`)).stdout).toMatch(/rc=[1-9]|denied/);
@@ -129,14 +134,14 @@ describe("network policy", () => {
     });
     // Through the proxy: the listed name resolves (outside the box) to a private address, so it is refused.
     expect((await curl(deny.id, "http://evil.test/")).stdout).toContain("blocked addresses");
-    expect((await tcp(deny.id, inet.webA, 7000)).stdout).toContain("web-a echo");
+    expect((await tcp(deny.id, inet.webA, 7000, 30)).stdout).toContain("web-a echo");
     expect((await tcp(deny.id, inet.webB, 7000)).stdout).toMatch(/rc=[1-9]/);
   });
 
   it("changes a live box's policy on its next connection, without restarting it", async () => {
     const box = await h.createBox({ name: "switch" });
     await sh(box.id, "sleep 600 >/dev/null 2>&1 & echo $! > /tmp/keeper.pid");
-    expect((await curl(box.id, `http://${inet.webA}/`)).stdout).toContain("web-a");
+    expect((await curlOk(box.id, `http://${inet.webA}/`)).stdout).toContain("web-a");
     const changed = await h.callOk<{ networkPolicy: { mode: string } }>("box_set_network_policy", {
       box: box.id,
       networkPolicy: { mode: "deny-all" },
@@ -144,7 +149,7 @@ describe("network policy", () => {
     expect(changed.networkPolicy.mode).toBe("deny-all");
     expect((await curl(box.id, `http://${inet.webA}/`)).stdout).toMatch(/rc=[1-9]/);
     await h.callOk("box_set_network_policy", { box: box.id, networkPolicy: { mode: "allow-all" } });
-    expect((await curl(box.id, `http://${inet.webA}/`)).stdout).toContain("web-a");
+    expect((await curlOk(box.id, `http://${inet.webA}/`)).stdout).toContain("web-a");
     // Same container, process still alive.
     expect((await sh(box.id, "kill -0 $(cat /tmp/keeper.pid) && echo alive")).stdout).toBe("alive\n");
   });
