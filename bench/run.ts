@@ -17,7 +17,7 @@ import { BoxdBench, sweepInstance } from "./boxd-client.js";
 import type { BenchContext, BenchOptions } from "./context.js";
 import { idleDensity } from "./figures/density.js";
 import { execRoundTrip } from "./figures/exec.js";
-import { timeToInteractive } from "./figures/interactive.js";
+import { pooledTimeToInteractive, timeToInteractive } from "./figures/interactive.js";
 import { resumeFrozen, resumeStopped } from "./figures/resume.js";
 import { smallFileRw } from "./figures/small-file.js";
 import { snapshot } from "./figures/snapshot.js";
@@ -31,6 +31,7 @@ type Produces = Record<string, Figure | IdleDensity>;
 /** Each step measures one or more figures; BENCH_ONLY selects steps by any figure name they produce. */
 const STEPS: { names: string[]; run: (ctx: BenchContext) => Promise<Produces> }[] = [
   { names: ["time_to_interactive", "box_create"], run: timeToInteractive },
+  { names: ["time_to_interactive_pooled"], run: pooledTimeToInteractive },
   { names: ["exec_round_trip"], run: execRoundTrip },
   { names: ["small_file_rw"], run: smallFileRw },
   { names: ["upload_100mib", "download_100mib"], run: transfers },

@@ -42,7 +42,7 @@ export interface AppOptions {
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
   const db = openDb(config.dataDir);
   const id = instanceId(db);
-  const engine = new DockerEngine(log);
+  const engine = new DockerEngine(log, { fastExec: config.fastExec === "on" });
   const boxStore = new BoxStore(db);
   const runStore = new RunStore(db);
   const snapshotStore = new SnapshotStore(db);
@@ -58,6 +58,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
 
   // initCommand runs in the background at every container start; late-bound because runs need boxes.
   let runInit: (box: BoxRecord) => void = () => {};
+  // After every start or claim: open the fast exec path now (its first command does not wait for it), then
+  // the box's initCommand.
+  const afterStart = (box: BoxRecord) => {
+    if (box.containerId) engine.execs.prepare(box.containerId);
+    runInit(box);
+  };
   let snapshotGc: () => Promise<void> = async () => {};
   let snapshotSource: SnapshotService["source"] = () => {
     throw new Error("not ready");
@@ -72,7 +78,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     defaultIdleTimeoutSeconds: config.idleTimeoutSeconds,
     log: log.child("box"),
     resolveSnapshot: (tenant, ref) => snapshotSource(tenant, ref),
-    afterStart: (box) => runInit(box),
+    afterStart,
     afterDelete: () => snapshotGc(),
     network,
     event: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
@@ -86,7 +92,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     log: log.child("lifecycle"),
     boxLog,
     hasLiveRun: (boxId) => runs?.hasLiveRun(boxId) ?? false,
-    afterStart: (box) => runInit(box),
+    afterStart,
     stopAfterPausedSeconds: config.stopAfterPausedSeconds,
     tickMs: config.lifecycleTickMs,
   });
@@ -224,6 +230,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       await watch.stop();
       await liveRuns.detachAll();
       await network.stop(boxStore.list().length);
+      engine.execs.close();
       db.close();
     },
   };

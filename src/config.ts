@@ -65,6 +65,13 @@ export const SETTINGS = {
       .pipe(z.array(z.string().regex(/^[a-z-]+:(small|medium|large):\d{1,2}$/, 'use "runtime:size:count"')))
       .default([]),
   },
+  fastExec: {
+    env: "BOXD_FAST_EXEC",
+    flag: "--fast-exec <mode>",
+    description:
+      "on: commands run through the resident executor in each box (about 10x quicker than a Docker exec); off: always Docker exec. Boxes without an executor use Docker exec either way.",
+    schema: z.enum(["on", "off"]).default("on"),
+  },
   poolMaxAgeSeconds: {
     env: "BOXD_POOL_MAX_AGE_SECONDS",
     flag: "--pool-max-age-seconds <n>",

@@ -59,6 +59,8 @@ export class ContainerClient {
   constructor(
     private readonly docker: Docker,
     private readonly log: Logger,
+    /** Told when a container is gone, so that per-container state elsewhere (exec channels) is dropped. */
+    private readonly onRemoved: (id: string) => void = () => {},
   ) {}
 
   async create(spec: ContainerSpec): Promise<string> {
@@ -71,9 +73,12 @@ export class ContainerClient {
         User: spec.user,
         WorkingDir: spec.workingDir,
         Hostname: spec.hostname,
-        Cmd: spec.cmd ?? ["sleep", "infinity"],
+        // Unless told otherwise, the image's own command: the resident executor in boxd's images, which
+        // reads its requests from the container's stdin (kept open across attaches).
+        Cmd: spec.cmd,
         Tty: false,
-        OpenStdin: false,
+        OpenStdin: true,
+        StdinOnce: false,
         HostConfig: {
           // Hardening that every box gets; see docs/SECURITY notes in ARCHITECTURE.md.
           CapDrop: ["ALL"],
@@ -148,9 +153,10 @@ export class ContainerClient {
   async remove(id: string): Promise<void> {
     try {
       await this.docker.getContainer(id).remove({ force: true, v: true });
+      this.onRemoved(id);
       this.log.debug("container removed", { id: id.slice(0, 12) });
     } catch (err) {
-      if (dockerStatus(err) === 404) return;
+      if (dockerStatus(err) === 404) return this.onRemoved(id);
       throw asBoxdError(err, `remove container ${id.slice(0, 12)}`);
     }
   }

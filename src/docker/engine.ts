@@ -24,12 +24,11 @@ export class DockerEngine {
   readonly networks: NetworkClient;
   private readonly docker: Docker;
 
-  constructor(log: Logger, docker?: Docker) {
-    // Engine calls that hang forever would hang tool calls: bound every request (builds stream separately).
-    this.docker = docker ?? new Docker();
+  constructor(log: Logger, opts: { docker?: Docker; fastExec?: boolean } = {}) {
+    this.docker = opts.docker ?? new Docker();
     const dlog = log.child("docker");
-    this.containers = new ContainerClient(this.docker, dlog);
-    this.execs = new ExecClient(this.docker, dlog);
+    this.execs = new ExecClient(this.docker, dlog, opts.fastExec ?? true);
+    this.containers = new ContainerClient(this.docker, dlog, (id) => this.execs.forget(id));
     this.images = new ImageClient(this.docker, dlog);
     this.networks = new NetworkClient(this.docker, dlog);
   }

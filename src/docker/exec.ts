@@ -1,10 +1,12 @@
-// Exec: runs a process in a container with stdout and stderr demultiplexed. The exit code is read only
-// after both demuxed streams have ended (reading it at the raw stream's end truncates output), and stdin
-// is streamed and then half-closed so that the process sees EOF.
+// Exec: runs a process in a container with stdout and stderr demultiplexed. Requests go through the box's
+// resident executor when it can serve them (resident-exec.ts), else through a Docker exec: there the exit
+// code is read only after both demuxed streams have ended (reading it at the raw stream's end truncates
+// output), and stdin is streamed and then half-closed so that the process sees EOF.
 import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { asBoxdError } from "./docker-errors.js";
+import { ResidentExec } from "./resident-exec.js";
 
 export interface ExecRequest {
   containerId: string;
@@ -17,23 +19,54 @@ export interface ExecRequest {
   onStderr?: (chunk: Buffer) => void;
   /** Aborting stops reading output and returns; the process itself is not killed (see boxd-kill). */
   signal?: AbortSignal;
+  /** Large byte streams (downloads): kept on Docker exec's raw stream, never the executor's lines. */
+  bulk?: boolean;
 }
 
 export interface ExecResult {
   /** null when the process had not exited yet when reading stopped (aborted). */
   exitCode: number | null;
   aborted: boolean;
+  /** The process could not be started at all (no process slot or memory left in the box). */
+  couldNotStart?: boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class ExecClient {
+  /** The fast path; null when turned off (BOXD_FAST_EXEC=off). */
+  readonly resident: ResidentExec | null;
+
   constructor(
     private readonly docker: Docker,
     private readonly log: Logger,
-  ) {}
+    fast = true,
+  ) {
+    this.resident = fast ? new ResidentExec(docker, log) : null;
+  }
 
   async run(req: ExecRequest): Promise<ExecResult> {
+    const fast = await this.resident?.tryRun(req).catch((err: unknown) => {
+      throw asBoxdError(err, `exec in container ${req.containerId.slice(0, 12)}`);
+    });
+    return fast ?? this.dockerExec(req);
+  }
+
+  /** Opens the fast path to a container ahead of its first command (no effect without an executor). */
+  prepare(containerId: string): void {
+    this.resident?.prepare(containerId);
+  }
+
+  /** Forgets a removed container. */
+  forget(containerId: string): void {
+    this.resident?.forget(containerId);
+  }
+
+  close(): void {
+    this.resident?.closeAll();
+  }
+
+  private async dockerExec(req: ExecRequest): Promise<ExecResult> {
     const container = this.docker.getContainer(req.containerId);
     const short = req.containerId.slice(0, 12);
     let exec: Docker.Exec;

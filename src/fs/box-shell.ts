@@ -74,6 +74,8 @@ export class BoxShell {
       workingDir: "/",
       stdin: opts.stdin,
       signal: stop.signal,
+      // Streamed output is a download: it stays on Docker exec's raw stream.
+      bulk: opts.onStdout !== undefined,
       onStdout:
         opts.onStdout ??
         ((chunk) => {

@@ -250,10 +250,11 @@ export class RunService {
           filter.end();
           // boxd-run itself could not fork: the box has no process slot left (a fork bomb outlived its
           // command). Nothing can run in it any more, so restart it: every process ends, files stay.
-          if (res.exitCode !== 0 && (await this.outOfProcesses(containerId, stdout, stderr))) {
+          if (res.exitCode !== 0 && (await this.outOfProcesses(containerId, stdout, stderr, res.couldNotStart))) {
             // The box has no process slot left (a fork bomb outlived its command): nothing can run in it,
             // so restart it: every process ends, files stay. If this run never started, run it again.
             live.couldNotStart =
+              res.couldNotStart === true ||
               (res.exitCode === 126 && stdout.toBuffer().includes(EXEC_FAILED)) ||
               (filter.trailer === null && stderr.toBuffer().includes("boxd-run: fork:"));
             if (this.deps.restartBox) await this.deps.restartBox(record.boxId).catch(() => {});
@@ -346,8 +347,14 @@ export class RunService {
   }
 
   /** A failed run whose output says fork failed, in a box whose process count is at its limit. */
-  private async outOfProcesses(containerId: string, stdout: CappedBuffer, stderr: CappedBuffer): Promise<boolean> {
+  private async outOfProcesses(
+    containerId: string,
+    stdout: CappedBuffer,
+    stderr: CappedBuffer,
+    couldNotStart = false,
+  ): Promise<boolean> {
     const said =
+      couldNotStart ||
       stderr.toBuffer().includes(OUT_OF_PROCESSES) ||
       stdout.toBuffer().includes(EXEC_FAILED) ||
       stdout.toBuffer().includes(OUT_OF_PROCESSES);

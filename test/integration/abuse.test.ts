@@ -50,8 +50,11 @@ describe("abuse from inside a box", () => {
     const box = await h.createBox({ name: "forkbomb" });
     await h.callOk("box_write_file", { box: box.id, path: "kept.txt", content: "still here" });
     await sh(box.id, "bash -c ':(){ :|:& };:' 2>/dev/null; sleep 3; echo done", 20);
-    // The bomb outlives its command and fills the box's process table. The next call notices (a fork
-    // fails and the box is at its pids limit), restarts the container and says so; from then on it works.
+    // The bomb outlives its command and holds the box's process table at its limit (its processes retry
+    // their forks, so a slot comes free now and then: a small command may still slip through). A command
+    // that needs a few processes fails to fork; boxd notices (the box is at its pids limit), restarts the
+    // container and says so; from then on it works.
+    await sh(box.id, "for i in $(seq 1 32); do sleep 0.1 & done; wait");
     const want = "512\nstill here";
     const probe = () => sh(box.id, "cat /sys/fs/cgroup/pids/pids.max; cat kept.txt");
     let r = await probe();

@@ -1,0 +1,366 @@
+// The fast exec path: boxes whose image carries the resident executor (images/base/boxd-executor, the
+// container's main process) run commands through one attached stdin/stdout connection per container,
+// instead of a Docker exec's create/start/inspect round trips. Requests and replies are JSON lines
+// (protocol in the executor's header), multiplexed by id. Anything this path cannot serve the same way
+// (another user than the container's, streamed stdin, bulk output, a container without an executor, an
+// executor that does not answer) goes to Docker exec, so callers see one behaviour.
+import { randomBytes } from "node:crypto";
+import { PassThrough } from "node:stream";
+import type Docker from "dockerode";
+import type { Logger } from "../log.js";
+import { asBoxdError, dockerStatus } from "./docker-errors.js";
+import type { ExecRequest, ExecResult } from "./exec.js";
+
+/** The image label that says containers of the image run the executor as their main process. */
+export const EXECUTOR_LABEL = "boxd.executor";
+const EXECUTOR_PATH = "/usr/local/bin/boxd-executor";
+/** How long a new connection waits for the executor's hello before this call uses Docker exec. */
+const HELLO_TIMEOUT_MS = 3000;
+/**
+ * The executor acknowledges every start at once; one that does not within this time is stopped or frozen
+ * (a box process can signal it: same user). The connection is then dropped, its commands end without an
+ * exit code, and Docker exec serves the container until a new hello succeeds.
+ */
+const ACK_TIMEOUT_MS = 10_000;
+/** After a failed hello, Docker exec serves the container for this long before the next try. */
+const RETRY_AFTER_MS = 10_000;
+/** Stdin bigger than this goes through Docker exec's raw stream (base64 lines cost CPU). */
+export const MAX_RESIDENT_STDIN = 4 * 1024 * 1024;
+const STDIN_PIECE = 48 * 1024;
+/** Remembered per container; containers are few, but removed ones must not pile up. */
+const MAX_KNOWN = 4096;
+
+interface Support {
+  /** The container runs the executor with an open stdin. */
+  executor: boolean;
+  /** Its Config.User: only requests as this user (or none) can use the executor. */
+  user: string;
+}
+
+interface Pending {
+  req: ExecRequest;
+  resolve: (r: ExecResult) => void;
+  reject: (err: unknown) => void;
+  ackTimer?: NodeJS.Timeout;
+}
+
+interface Message {
+  t?: string;
+  id?: number;
+  n?: string;
+  d?: string;
+  code?: number;
+  errno?: string;
+  msg?: string;
+}
+
+/** One attached connection to one container's executor. */
+class Channel {
+  private readonly pending = new Map<number, Pending>();
+  private nextId: number;
+  private buffered = "";
+  private helloWaiter: ((ok: boolean) => void) | null = null;
+  closed = false;
+
+  constructor(
+    private readonly socket: NodeJS.ReadWriteStream & { destroy?: () => void },
+    /** Told when the connection ends, with the commands that will get no reply. */
+    private readonly onClose: (lost: Pending[]) => void,
+    private readonly isFrozen: () => Promise<boolean>,
+    private readonly log: Logger,
+  ) {
+    // Ids start at a random point: another attached client (an older server still running) sees our
+    // replies too, and must not take them for its own.
+    this.nextId = randomBytes(4).readUInt32BE() * 1024;
+  }
+
+  /** Feeds demultiplexed executor stdout. */
+  onData(chunk: Buffer): void {
+    this.buffered += chunk.toString("latin1");
+    let nl = this.buffered.indexOf("\n");
+    while (nl >= 0) {
+      const line = this.buffered.slice(0, nl);
+      this.buffered = this.buffered.slice(nl + 1);
+      this.onLine(line);
+      nl = this.buffered.indexOf("\n");
+    }
+  }
+
+  /** Says hello and waits for the executor's answer; false when it does not answer in time. */
+  hello(): Promise<boolean> {
+    const nonce = randomBytes(8).toString("hex");
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => finish(false), HELLO_TIMEOUT_MS);
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.helloWaiter = null;
+        resolve(ok);
+      };
+      this.helloWaiter = (ok) => finish(ok);
+      this.expectNonce = nonce;
+      // The leading newline ends any partial line a previous client left behind.
+      this.write(`\n${JSON.stringify({ t: "hello", n: nonce })}\n`);
+    });
+  }
+
+  private expectNonce = "";
+
+  run(req: ExecRequest): Promise<ExecResult> {
+    const id = this.nextId++;
+    return new Promise<ExecResult>((resolve, reject) => {
+      const stdin = req.stdin as Buffer | undefined;
+      const onAbort = () => {
+        const p = this.pending.get(id);
+        if (!p) return;
+        this.pending.delete(id);
+        clearTimeout(p.ackTimer);
+        // Like Docker exec: reading stops, the process itself keeps running (callers kill it if they must).
+        resolve({ exitCode: null, aborted: true });
+      };
+      const entry: Pending = {
+        req,
+        resolve: (r) => {
+          clearTimeout(entry.ackTimer);
+          req.signal?.removeEventListener("abort", onAbort);
+          resolve(r);
+        },
+        reject: (err) => {
+          clearTimeout(entry.ackTimer);
+          req.signal?.removeEventListener("abort", onAbort);
+          reject(err);
+        },
+      };
+      entry.ackTimer = setTimeout(() => void this.ackOverdue(entry), ACK_TIMEOUT_MS);
+      this.pending.set(id, entry);
+      const env: Record<string, string> = {};
+      for (const kv of req.env ?? []) {
+        const eq = kv.indexOf("=");
+        if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      this.write(
+        `${JSON.stringify({ t: "start", id, argv: req.cmd, env, cwd: req.workingDir, stdin: stdin !== undefined })}\n`,
+      );
+      if (stdin !== undefined) {
+        for (let at = 0; at < stdin.length; at += STDIN_PIECE) {
+          const d = stdin.subarray(at, at + STDIN_PIECE).toString("base64");
+          this.write(`${JSON.stringify({ t: "in", id, d })}\n`);
+        }
+        this.write(`${JSON.stringify({ t: "eof", id })}\n`);
+      }
+      if (req.signal?.aborted) onAbort();
+      else req.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  /**
+   * A start was not acknowledged in time. A container the engine froze (a pause, or a snapshot's commit)
+   * answers once thawed: wait on. One that runs, with its executor silent, has had it stopped by box code:
+   * drop the connection.
+   */
+  private async ackOverdue(entry: Pending): Promise<void> {
+    if (this.closed || ![...this.pending.values()].includes(entry)) return;
+    if (await this.isFrozen().catch(() => false)) {
+      entry.ackTimer = setTimeout(() => void this.ackOverdue(entry), ACK_TIMEOUT_MS);
+      return;
+    }
+    this.log.warn("box executor did not acknowledge a command; dropping its connection", { cmd: entry.req.cmd[0] });
+    this.close();
+  }
+
+  /** The connection ended (the container stopped, or the engine went away): no reply will come. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.helloWaiter?.(false);
+    const lost = [...this.pending.values()];
+    for (const p of lost) clearTimeout(p.ackTimer);
+    this.pending.clear();
+    this.socket.destroy?.();
+    this.onClose(lost);
+  }
+
+  private write(text: string): void {
+    if (this.closed) return;
+    this.socket.write(text);
+  }
+
+  private onLine(line: string): void {
+    let m: Message;
+    try {
+      m = JSON.parse(line) as Message;
+    } catch {
+      return; // the executor's own lines are always whole; anything else is not for us
+    }
+    if (m.t === "hello") {
+      if (m.n === this.expectNonce) this.helloWaiter?.(true);
+      return;
+    }
+    const p = m.id === undefined ? undefined : this.pending.get(m.id);
+    if (!p) return;
+    switch (m.t) {
+      case "started":
+        clearTimeout(p.ackTimer);
+        break;
+      case "out":
+        p.req.onStdout?.(Buffer.from(m.d ?? "", "base64"));
+        break;
+      case "err":
+        p.req.onStderr?.(Buffer.from(m.d ?? "", "base64"));
+        break;
+      case "exit":
+        this.pending.delete(m.id as number);
+        p.resolve({ exitCode: m.code ?? null, aborted: false });
+        break;
+      case "fail":
+        // The executor could not fork (the box is out of processes, or memory): Docker exec fails the
+        // same way with exit 126, and callers recognise that by `couldNotStart`.
+        this.pending.delete(m.id as number);
+        this.log.debug("executor could not start a process", { errno: m.errno, msg: m.msg });
+        p.req.onStderr?.(Buffer.from(`boxd-executor: cannot start ${p.req.cmd[0]}: ${m.msg ?? m.errno}\n`));
+        p.resolve({ exitCode: 126, aborted: false, couldNotStart: true });
+        break;
+    }
+  }
+}
+
+export class ResidentExec {
+  private readonly support = new Map<string, Support>();
+  private readonly channels = new Map<string, Promise<Channel | null>>();
+  private readonly retryAt = new Map<string, number>();
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Runs the request through the container's executor, or returns null when this request or container
+   * is for Docker exec (see the header).
+   */
+  async tryRun(req: ExecRequest): Promise<ExecResult | null> {
+    if (req.bulk) return null;
+    if (req.stdin !== undefined && (!Buffer.isBuffer(req.stdin) || req.stdin.length > MAX_RESIDENT_STDIN)) {
+      return null;
+    }
+    const support = await this.supportOf(req.containerId);
+    if (!support?.executor || (req.user !== undefined && req.user !== support.user)) return null;
+    const channel = await this.channel(req.containerId);
+    return channel && !channel.closed ? channel.run(req) : null;
+  }
+
+  /** Opens the container's connection ahead of its first command (after a create or a claim). */
+  prepare(containerId: string): void {
+    this.supportOf(containerId)
+      .then((s) => (s?.executor ? this.channel(containerId) : null))
+      .catch(() => {});
+  }
+
+  /** Drops what is known about a container (it was removed). */
+  forget(containerId: string): void {
+    this.support.delete(containerId);
+    this.retryAt.delete(containerId);
+    const ch = this.channels.get(containerId);
+    this.channels.delete(containerId);
+    ch?.then((c) => c?.close()).catch(() => {});
+  }
+
+  /** Closes every connection (server shutdown). */
+  closeAll(): void {
+    for (const id of [...this.channels.keys()]) this.forget(id);
+  }
+
+  /**
+   * Commands whose connection ended before their exit: when the engine went away that is its error (as a
+   * Docker exec would fail); otherwise the container stopped under them and they end without an exit code.
+   */
+  private async settleLost(lost: Pending[], short: string): Promise<void> {
+    try {
+      await this.docker.ping();
+    } catch (err) {
+      const error = asBoxdError(err, `exec in container ${short}`);
+      for (const p of lost) p.reject(error);
+      return;
+    }
+    for (const p of lost) p.resolve({ exitCode: null, aborted: false });
+  }
+
+  private async supportOf(containerId: string): Promise<Support | null> {
+    const known = this.support.get(containerId);
+    if (known) return known;
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await this.docker.getContainer(containerId).inspect();
+    } catch (err) {
+      if (dockerStatus(err) === 404) return null;
+      throw err;
+    }
+    const cmd = [...(info.Config.Entrypoint ?? []), ...(info.Config.Cmd ?? [])];
+    const support = {
+      // Containers made before the executor existed run `sleep infinity` without stdin: Docker exec.
+      executor: info.Config.Labels?.[EXECUTOR_LABEL] === "1" && info.Config.OpenStdin && cmd.includes(EXECUTOR_PATH),
+      user: info.Config.User ?? "",
+    };
+    if (this.support.size >= MAX_KNOWN) this.support.delete(this.support.keys().next().value as string);
+    this.support.set(containerId, support);
+    return support;
+  }
+
+  private channel(containerId: string): Promise<Channel | null> {
+    const open = this.channels.get(containerId);
+    if (open) return open;
+    if ((this.retryAt.get(containerId) ?? 0) > Date.now()) return Promise.resolve(null);
+    const opening = this.open(containerId).then((ch) => {
+      if (!ch) {
+        this.channels.delete(containerId);
+        this.retryAt.set(containerId, Date.now() + RETRY_AFTER_MS);
+      }
+      return ch;
+    });
+    this.channels.set(containerId, opening);
+    return opening;
+  }
+
+  private async open(containerId: string): Promise<Channel | null> {
+    const short = containerId.slice(0, 12);
+    let socket: NodeJS.ReadWriteStream & { destroy?: () => void };
+    try {
+      socket = (await this.docker.getContainer(containerId).attach({
+        stream: true,
+        stdin: true,
+        stdout: true,
+        stderr: true,
+        hijack: true,
+      })) as NodeJS.ReadWriteStream & { destroy?: () => void };
+    } catch (err) {
+      this.log.debug("could not attach to the executor; using docker exec", { container: short, error: String(err) });
+      return null;
+    }
+    const channel = new Channel(
+      socket,
+      (lost) => {
+        // Only drop the map entry if it is still this channel (a newer one may have replaced it).
+        void this.channels.get(containerId)?.then((c) => {
+          if (c === channel) this.channels.delete(containerId);
+        });
+        if (lost.length) void this.settleLost(lost, short);
+      },
+      async () => (await this.docker.getContainer(containerId).inspect()).State.Paused,
+      this.log,
+    );
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    stdout.on("data", (chunk: Buffer) => channel.onData(chunk));
+    stderr.on("data", (chunk: Buffer) =>
+      this.log.warn("box executor says", { container: short, text: chunk.toString("utf8").slice(0, 500) }),
+    );
+    this.docker.modem.demuxStream(socket, stdout, stderr);
+    const close = () => channel.close();
+    socket.on("end", close);
+    socket.on("close", close);
+    socket.on("error", close);
+    if (await channel.hello()) return channel;
+    this.log.warn("box executor did not answer; using docker exec for now", { container: short });
+    channel.close();
+    return null;
+  }
+}
