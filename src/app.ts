@@ -2,7 +2,7 @@
 // createApp() is the composition root shared by `boxd serve`, the CLI commands and the tests; close()
 // releases everything it opened (boxes keep running: they are durable).
 import { AgentService } from "./agent/agent-service.js";
-import { BoxService } from "./box/box-service.js";
+import { BoxService, POOL_TENANT } from "./box/box-service.js";
 import { reconcile } from "./box/reconcile.js";
 import type { BoxRecord } from "./box/types.js";
 import { parsePoolSpecs, WarmPool } from "./box/warm-pool.js";
@@ -61,7 +61,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   // After every start or claim: open the fast exec path now (its first command does not wait for it), then
   // the box's initCommand.
   const afterStart = (box: BoxRecord) => {
-    if (box.containerId) engine.execs.prepare(box.containerId);
+    // Pooled boxes are frozen right after their start: theirs opens when they are claimed.
+    if (box.containerId && box.tenant !== POOL_TENANT) engine.execs.prepare(box.containerId);
     runInit(box);
   };
   let snapshotGc: () => Promise<void> = async () => {};

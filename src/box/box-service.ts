@@ -148,8 +148,12 @@ export class BoxService {
       try {
         this.deps.boxes.claim(box.id, { tenant, ...c });
         const claimed = this.mustGet(box.id);
-        await this.deps.network?.apply(claimed);
-        await this.deps.engine.containers.unpause(current.containerId);
+        // Both at once: nothing of the tenant's runs in the box before the claim returns, and the pooled
+        // box's own rules stay in force until the new ones replace them.
+        await Promise.all([
+          this.deps.network?.apply(claimed),
+          this.deps.engine.containers.unpause(current.containerId),
+        ]);
         this.deps.event?.(box.id, "info", `box created (${claimed.runtime}, ${claimed.size}, from the warm pool)`);
         this.deps.afterStart?.(claimed);
         this.onClaim?.();

@@ -29,13 +29,18 @@ export interface WarmPoolDeps {
   log: Logger;
 }
 
+const REFILL_DELAY_MS = 1500;
+
 export class WarmPool {
   private filling: Promise<void> | null = null;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
 
+  /** A refill that waits for the claimed box's first commands to be done (see refillSoon). */
+  private delayed: { timer: NodeJS.Timeout; done: Promise<void>; fire: () => void } | null = null;
+
   constructor(private readonly deps: WarmPoolDeps) {
-    deps.boxes.onClaim = () => this.refill();
+    deps.boxes.onClaim = () => this.refillSoon();
   }
 
   get enabled(): boolean {
@@ -49,17 +54,39 @@ export class WarmPool {
     this.timer.unref();
   }
 
-  /** Waits for a refill in progress (tests, benchmarks). */
+  /** Waits for a refill in progress or scheduled (tests, benchmarks). */
   async settled(): Promise<void> {
-    while (this.filling) await this.filling;
+    while (this.filling || this.delayed) await (this.filling ?? this.delayed?.done);
   }
 
   /** Stops refilling and removes every pooled box. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.delayed?.fire();
     if (this.timer) clearInterval(this.timer);
     await this.filling?.catch(() => {});
     for (const b of this.pooled()) await this.deps.boxes.delete(POOL_TENANT, b.id).catch(() => {});
+  }
+
+  /**
+   * After a claim: refill a moment later. Making a box (a container start, a network) takes both cores of a
+   * small host for a while; started at once it would slow the claimed box's first commands, the very thing
+   * the pool is for.
+   */
+  private refillSoon(): void {
+    if (this.delayed || this.stopped) return;
+    let fire = () => {};
+    const done = new Promise<void>((resolve) => {
+      fire = () => {
+        clearTimeout(timer);
+        this.delayed = null;
+        this.refill();
+        resolve();
+      };
+    });
+    const timer = setTimeout(() => fire(), REFILL_DELAY_MS);
+    timer.unref();
+    this.delayed = { timer, done, fire };
   }
 
   refill(): void {

@@ -310,6 +310,10 @@ export class ResidentExec {
     if (open) return open;
     if ((this.retryAt.get(containerId) ?? 0) > Date.now()) return Promise.resolve(null);
     const opening = this.open(containerId).then((ch) => {
+      if (ch === "frozen") {
+        this.channels.delete(containerId); // it answers once thawed: the next call tries again
+        return null;
+      }
       if (!ch) {
         this.channels.delete(containerId);
         this.retryAt.set(containerId, Date.now() + RETRY_AFTER_MS);
@@ -320,8 +324,9 @@ export class ResidentExec {
     return opening;
   }
 
-  private async open(containerId: string): Promise<Channel | null> {
+  private async open(containerId: string): Promise<Channel | "frozen" | null> {
     const short = containerId.slice(0, 12);
+    const isFrozen = async () => (await this.docker.getContainer(containerId).inspect()).State.Paused;
     let socket: NodeJS.ReadWriteStream & { destroy?: () => void };
     try {
       socket = (await this.docker.getContainer(containerId).attach({
@@ -344,7 +349,7 @@ export class ResidentExec {
         });
         if (lost.length) void this.settleLost(lost, short);
       },
-      async () => (await this.docker.getContainer(containerId).inspect()).State.Paused,
+      isFrozen,
       this.log,
     );
     const stdout = new PassThrough();
@@ -359,8 +364,9 @@ export class ResidentExec {
     socket.on("close", close);
     socket.on("error", close);
     if (await channel.hello()) return channel;
-    this.log.warn("box executor did not answer; using docker exec for now", { container: short });
     channel.close();
+    if (await isFrozen().catch(() => false)) return "frozen";
+    this.log.warn("box executor did not answer; using docker exec for now", { container: short });
     return null;
   }
 }
