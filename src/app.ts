@@ -187,6 +187,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     engine,
     labels: { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: id },
     onUp: reconcileAll,
+    onContainerStopped: (containerId) => {
+      lifecycle.noticeStopped(containerId).catch((err: unknown) => {
+        log.warn("could not check a stopped container", { container: containerId.slice(0, 12), error: String(err) });
+      });
+    },
     log: log.child("engine"),
   });
   if (opts.background !== false) {

@@ -9,6 +9,8 @@ export interface EngineWatchDeps {
   labels: Record<string, string>;
   /** Runs when the engine is (back) up, before events are followed again. */
   onUp: () => Promise<void>;
+  /** A container with the labels stopped (whoever stopped it). */
+  onContainerStopped?: (containerId: string) => void;
   log: Logger;
   retryMs?: number;
 }
@@ -42,7 +44,13 @@ export class EngineWatch {
         skip = false;
         if (!this.up) log.info("Docker engine is reachable again; reconciled");
         this.up = true;
-        await engine.followEvents(this.deps.labels, () => {}, this.stopper.signal);
+        await engine.followEvents(
+          this.deps.labels,
+          (e) => {
+            if (e.type === "container" && e.action === "die") this.deps.onContainerStopped?.(e.id);
+          },
+          this.stopper.signal,
+        );
         if (this.stopper.signal.aborted) return;
         log.warn("lost the Docker engine's event stream (engine stopped or restarted?)");
       } catch (err) {

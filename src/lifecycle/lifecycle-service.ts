@@ -76,6 +76,29 @@ export class LifecycleService {
     });
   }
 
+  /**
+   * The engine says a container stopped. When boxd did not stop it (the box is still idle once any boxd
+   * operation on it is done, and its container is down), its main process ended: box code killed the
+   * executor, or the kernel's OOM killer picked it. The box becomes a stopped pause, so the next call
+   * starts it again instead of failing on a dead container.
+   */
+  async noticeStopped(containerId: string): Promise<void> {
+    const box = this.deps.boxes.listAll().find((b) => b.containerId === containerId);
+    if (box?.status !== "idle") return;
+    await this.deps.boxes.lock.run(box.id, async () => {
+      if (this.deps.boxes.mustGet(box.id).status !== "idle") return;
+      const state = await this.deps.engine.containers.inspect(containerId);
+      if (!state || state.running) return;
+      this.deps.store.update(box.id, { status: "paused", pauseKind: "stopped", pausedAt: new Date().toISOString() });
+      this.deps.boxLog.append(
+        box.id,
+        "warn",
+        "system",
+        `its container stopped on its own (main process ended${state.oomKilled ? ": out of memory" : ""}); it starts again on the next call, files kept`,
+      );
+    });
+  }
+
   start(): void {
     if (this.timer) return;
     this.timer = setInterval(() => void this.tick(), this.deps.tickMs);

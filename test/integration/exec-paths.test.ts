@@ -248,8 +248,30 @@ describe("exec paths: resident executor and docker exec", () => {
     expect(again.stdout.toString()).toContain("ok");
   });
 
+  it("a box whose executor box code killed (its container stopped) wakes on the next call, files kept", async () => {
+    await h.callOk("box_write_file", { box: box.id, path: "kept.txt", content: "still here" });
+    // The command dies with the container; it may or may not get to report an exit code.
+    await h.call("box_exec", { box: box.id, command: "kill -KILL $(pgrep -x -o python3); sleep 5" });
+    // boxd learns it from the engine's events: the box becomes a stopped pause, which the next call wakes.
+    const until = Date.now() + 20_000;
+    let status = "";
+    while (Date.now() < until && status !== "paused") {
+      status = (await h.callOk<{ status: string }>("box_get", { box: box.id })).status;
+      if (status !== "paused") await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe("paused");
+    const again = await h.callOk<{ stdout: string; exitCode: number; resumed: boolean }>("box_exec", {
+      box: box.id,
+      command: "cat kept.txt",
+    });
+    expect(again).toMatchObject({ exitCode: 0, stdout: "still here", resumed: true });
+    const log = await h.callOk<{ entries: { message: string }[] }>("box_logs", { box: box.id, limit: 100 });
+    expect(log.entries.some((e) => e.message.includes("stopped on its own"))).toBe(true);
+  });
+
   it("falls back to docker exec when box code stops the executor (it shares the box user)", async () => {
     // Last: after this the fast engine waits 10 s before it tries the executor again.
+    expect((await run(fast, sh("true"))).exitCode).toBe(0); // its connection is open
     const stopped = await run(slow, sh("kill -STOP $(pgrep -x -o python3) && echo stopped"));
     expect(stopped.stdout.toString()).toBe("stopped\n");
     try {
