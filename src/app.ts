@@ -189,7 +189,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     onUp: reconcileAll,
     onContainerStopped: (containerId) => {
       lifecycle.noticeStopped(containerId).catch((err: unknown) => {
-        log.warn("could not check a stopped container", { container: containerId.slice(0, 12), error: String(err) });
+        // Usually the engine going down: its reconciliation handles the box once it is back.
+        log.debug("could not check a stopped container", { container: containerId.slice(0, 12), error: String(err) });
       });
     },
     log: log.child("engine"),

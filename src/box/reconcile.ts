@@ -82,12 +82,13 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
       if (box.status !== "paused")
         boxes.update(box.id, { status: "paused", pauseKind: "frozen", pausedAt: box.pausedAt ?? now });
     } else if (!state.running) {
-      if (box.status === "paused" && box.pauseKind === "stopped") {
-        // Stopped on purpose (deep pause): stays that way until it is used.
+      if (box.status === "paused") {
+        // A paused box stays paused: stopped on purpose (deep pause) or, frozen, by an engine restart, it
+        // wakes (starts) when it is used.
+        if (box.pauseKind !== "stopped") boxes.update(box.id, { pauseKind: "stopped" });
       } else {
         // Stopped behind our back (engine restart, host reboot): boxes are durable, so start it again.
         await engine.containers.start(state.id);
-        if (box.status === "paused") boxes.update(box.id, { status: "idle", pausedAt: null, pauseKind: null });
       }
     } else if (box.status === "paused") {
       boxes.update(box.id, { status: "idle", pausedAt: null, pauseKind: null });

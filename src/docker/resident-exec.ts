@@ -60,6 +60,7 @@ class Channel {
   private nextId: number;
   private buffered = "";
   private helloWaiter: ((ok: boolean) => void) | null = null;
+  private expectNonce = "";
   closed = false;
 
   constructor(
@@ -102,8 +103,6 @@ class Channel {
       this.write(`\n${JSON.stringify({ t: "hello", n: nonce })}\n`);
     });
   }
-
-  private expectNonce = "";
 
   run(req: ExecRequest): Promise<ExecResult> {
     const id = this.nextId++;

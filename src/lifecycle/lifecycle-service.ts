@@ -83,6 +83,9 @@ export class LifecycleService {
    * starts it again instead of failing on a dead container.
    */
   async noticeStopped(containerId: string): Promise<void> {
+    // A moment first: when the engine itself is going down (every container dies), it is gone by then and
+    // this does nothing; the reconciliation once it is back starts the boxes.
+    await new Promise((r) => setTimeout(r, 1000).unref());
     const box = this.deps.boxes.listAll().find((b) => b.containerId === containerId);
     if (box?.status !== "idle") return;
     await this.deps.boxes.lock.run(box.id, async () => {
