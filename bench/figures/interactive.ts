@@ -12,18 +12,9 @@ export async function timeToInteractive(ctx: BenchContext): Promise<Record<strin
     ctx.iterations,
     ctx.warmup,
     async (i) => {
-      const t0 = performance.now();
-      const id = await ctx.boxd.createBox();
-      const created = since(t0);
-      try {
-        const r = await ctx.boxd.call<ExecResult>("box_exec", { box: id, command: "echo hi" });
-        const ms = since(t0);
-        expectHi(r.stdout, "box_exec");
-        if (i >= 0) create.boxd.push(created);
-        return ms;
-      } finally {
-        await ctx.boxd.deleteBox(id);
-      }
+      const { created, ms } = await boxdInteractive(ctx.boxd);
+      if (i >= 0) create.boxd.push(created);
+      return ms;
     },
     async (i) => {
       const plain = await rawInteractive(ctx, false);
@@ -41,6 +32,21 @@ export async function timeToInteractive(ctx: BenchContext): Promise<Record<strin
     time_to_interactive: figure(samples, "ms", { raw_with_own_network: percentiles(ownNetwork) }),
     box_create: figure(create),
   };
+}
+
+/** box_create + first box_exec; the box is deleted afterwards. */
+async function boxdInteractive(boxd: BoxdBench): Promise<{ created: number; ms: number }> {
+  const t0 = performance.now();
+  const id = await boxd.createBox();
+  const created = since(t0);
+  try {
+    const r = await boxd.call<ExecResult>("box_exec", { box: id, command: "echo hi" });
+    const ms = since(t0);
+    expectHi(r.stdout, "box_exec");
+    return { created, ms };
+  } finally {
+    await boxd.deleteBox(id);
+  }
 }
 
 /** createContainer (+ its own network) + start + first exec; the container is removed afterwards. */
@@ -72,16 +78,7 @@ export async function pooledTimeToInteractive(ctx: BenchContext): Promise<Record
       ctx.warmup,
       async () => {
         await pool.settled();
-        const t0 = performance.now();
-        const id = await boxd.createBox();
-        try {
-          const r = await boxd.call<ExecResult>("box_exec", { box: id, command: "echo hi" });
-          const ms = since(t0);
-          expectHi(r.stdout, "box_exec");
-          return ms;
-        } finally {
-          await boxd.deleteBox(id);
-        }
+        return (await boxdInteractive(boxd)).ms;
       },
       async () => (await rawInteractive(ctx, false)).ms,
       (done, total) => ctx.log(`time_to_interactive_pooled ${done}/${total}`),

@@ -37,7 +37,7 @@ export class WarmPool {
   private timer: NodeJS.Timeout | null = null;
 
   /** A refill that waits for the claimed box's first commands to be done (see refillSoon). */
-  private delayed: { timer: NodeJS.Timeout; done: Promise<void>; fire: () => void } | null = null;
+  private delayed: { done: Promise<void>; fire: () => void } | null = null;
 
   constructor(private readonly deps: WarmPoolDeps) {
     deps.boxes.onClaim = () => this.refillSoon();
@@ -86,7 +86,7 @@ export class WarmPool {
     });
     const timer = setTimeout(() => fire(), REFILL_DELAY_MS);
     timer.unref();
-    this.delayed = { timer, done, fire };
+    this.delayed = { done, fire };
   }
 
   refill(): void {

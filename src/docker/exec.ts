@@ -24,7 +24,7 @@ export interface ExecRequest {
 }
 
 export interface ExecResult {
-  /** null when the process had not exited yet when reading stopped (aborted). */
+  /** null when reading stopped before the process exited (aborted), or the container stopped under it. */
   exitCode: number | null;
   aborted: boolean;
   /** The process could not be started at all (no process slot or memory left in the box). */

@@ -12,20 +12,20 @@ import { asBoxdError, dockerStatus } from "./docker-errors.js";
 import type { ExecRequest, ExecResult } from "./exec.js";
 
 /** The image label that says containers of the image run the executor as their main process. */
-export const EXECUTOR_LABEL = "boxd.executor";
+const EXECUTOR_LABEL = "boxd.executor";
 const EXECUTOR_PATH = "/usr/local/bin/boxd-executor";
 /** How long a new connection waits for the executor's hello before this call uses Docker exec. */
 const HELLO_TIMEOUT_MS = 3000;
 /**
- * The executor acknowledges every start at once; one that does not within this time is stopped or frozen
- * (a box process can signal it: same user). The connection is then dropped, its commands end without an
- * exit code, and Docker exec serves the container until a new hello succeeds.
+ * The executor acknowledges every start at once. In a container that is not paused, one that does not
+ * within this time was stopped by box code (same user): the connection is dropped, its commands end
+ * without an exit code, and Docker exec serves the container until a new hello succeeds.
  */
 const ACK_TIMEOUT_MS = 10_000;
 /** After a failed hello, Docker exec serves the container for this long before the next try. */
 const RETRY_AFTER_MS = 10_000;
 /** Stdin bigger than this goes through Docker exec's raw stream (base64 lines cost CPU). */
-export const MAX_RESIDENT_STDIN = 4 * 1024 * 1024;
+const MAX_RESIDENT_STDIN = 4 * 1024 * 1024;
 const STDIN_PIECE = 48 * 1024;
 /** Remembered per container; containers are few, but removed ones must not pile up. */
 const MAX_KNOWN = 4096;
@@ -38,6 +38,7 @@ interface Support {
 }
 
 interface Pending {
+  id: number;
   req: ExecRequest;
   resolve: (r: ExecResult) => void;
   reject: (err: unknown) => void;
@@ -109,23 +110,22 @@ class Channel {
     return new Promise<ExecResult>((resolve, reject) => {
       const stdin = req.stdin as Buffer | undefined;
       const onAbort = () => {
-        const p = this.pending.get(id);
-        if (!p) return;
-        this.pending.delete(id);
-        clearTimeout(p.ackTimer);
         // Like Docker exec: reading stops, the process itself keeps running (callers kill it if they must).
-        resolve({ exitCode: null, aborted: true });
+        if (this.pending.delete(id)) entry.resolve({ exitCode: null, aborted: true });
+      };
+      const settled = () => {
+        clearTimeout(entry.ackTimer);
+        req.signal?.removeEventListener("abort", onAbort);
       };
       const entry: Pending = {
+        id,
         req,
         resolve: (r) => {
-          clearTimeout(entry.ackTimer);
-          req.signal?.removeEventListener("abort", onAbort);
+          settled();
           resolve(r);
         },
         reject: (err) => {
-          clearTimeout(entry.ackTimer);
-          req.signal?.removeEventListener("abort", onAbort);
+          settled();
           reject(err);
         },
       };
@@ -157,7 +157,7 @@ class Channel {
    * drop the connection.
    */
   private async ackOverdue(entry: Pending): Promise<void> {
-    if (this.closed || ![...this.pending.values()].includes(entry)) return;
+    if (this.closed || this.pending.get(entry.id) !== entry) return;
     if (await this.isFrozen().catch(() => false)) {
       entry.ackTimer = setTimeout(() => void this.ackOverdue(entry), ACK_TIMEOUT_MS);
       return;
