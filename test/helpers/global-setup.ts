@@ -7,6 +7,7 @@ import { DockerEngine } from "../../src/docker/engine.js";
 import { LABEL_INSTANCE, LABEL_MANAGED } from "../../src/docker/labels.js";
 import { loadImageSet, RUNTIMES } from "../../src/images/definitions.js";
 import { silentLogger } from "../../src/log.js";
+import { abuseSummary } from "./abuse-tally.js";
 import { testRoot } from "./test-root.js";
 
 export async function setup(): Promise<void> {
@@ -50,6 +51,13 @@ export async function teardown(): Promise<void> {
       leaks.push(`image ${i.tags.join(",") || i.id}`);
       await engine.images.remove(i.id, true);
     }
+  }
+  const abuse = abuseSummary();
+  if (abuse.tried > 0) {
+    process.stderr.write(`${abuse.lines.map((l) => `[abuse] ${l}`).join("\n")}\n`);
+    process.stderr.write(
+      `[abuse] ${abuse.tried} cases tried, ${abuse.contained} contained, ${abuse.tried - abuse.contained} lost\n`,
+    );
   }
   rmSync(root, { recursive: true, force: true });
   process.stderr.write(`[leak check] ${ids.length} test instances checked, ${leaks.length} objects left behind\n`);
