@@ -2,13 +2,14 @@
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
-import { labelFilter } from "./labels.js";
+import { EXECUTOR_VERSION, LABEL_EXECUTOR, labelFilter } from "./labels.js";
 
 export interface ContainerSpec {
   name: string;
   image: string;
   labels: Record<string, string>;
   env: string[];
+  /** The box user; box code runs as this user (see create() for the executor's own user). */
   user: string;
   workingDir: string;
   hostname: string;
@@ -65,12 +66,18 @@ export class ContainerClient {
 
   async create(spec: ContainerSpec): Promise<string> {
     try {
+      const separated = await this.separatedExecutor(spec.image);
+      const capAdd = [...(separated ? ["SETUID", "SETGID"] : []), ...(spec.capAdd ?? [])];
       const container = await this.docker.createContainer({
         name: spec.name,
         Image: spec.image,
         Labels: spec.labels,
         Env: spec.env,
-        User: spec.user,
+        // A privilege-separated executor starts as root with CAP_SETUID/CAP_SETGID only, and drops every
+        // process it starts to the box user: box code then cannot open, signal or trace it or PID 1, so
+        // the server's channel is out of its reach. no-new-privileges and the dropped capabilities hold
+        // for box code as before (setuid() from root clears every capability).
+        User: separated ? "0:0" : spec.user,
         WorkingDir: spec.workingDir,
         Hostname: spec.hostname,
         // Unless told otherwise, the image's own command: the resident executor in boxd's images, which
@@ -82,7 +89,7 @@ export class ContainerClient {
         HostConfig: {
           // Hardening that every box gets; see docs/SECURITY notes in ARCHITECTURE.md.
           CapDrop: ["ALL"],
-          ...(spec.capAdd?.length ? { CapAdd: spec.capAdd } : {}),
+          ...(capAdd.length ? { CapAdd: capAdd } : {}),
           SecurityOpt: ["no-new-privileges:true"],
           PidsLimit: spec.limits.pids,
           Memory: spec.limits.memoryBytes,
@@ -112,6 +119,17 @@ export class ContainerClient {
       return container.id;
     } catch (err) {
       throw asBoxdError(err, `create container ${spec.name}`);
+    }
+  }
+
+  /** Whether the image runs the privilege-separated resident executor (label boxd.executor=2). */
+  private async separatedExecutor(image: string): Promise<boolean> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return info.Config?.Labels?.[LABEL_EXECUTOR] === EXECUTOR_VERSION;
+    } catch (err) {
+      if (dockerStatus(err) === 404) return false; // create() reports the missing image
+      throw err;
     }
   }
 

@@ -11,7 +11,11 @@ import { ResidentExec } from "./resident-exec.js";
 export interface ExecRequest {
   containerId: string;
   cmd: string[];
-  user?: string;
+  /**
+   * Who runs it, always given: a container with the privilege-separated executor runs as root (with
+   * CAP_SETUID/CAP_SETGID), so a Docker exec without a user would too.
+   */
+  user: string;
   env?: string[];
   workingDir?: string;
   stdin?: Readable | Buffer;

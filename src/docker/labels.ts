@@ -7,6 +7,13 @@ export const LABEL_BOX_ID = "boxd.box-id";
 export const LABEL_KIND = "boxd.kind";
 export const LABEL_IMAGE_HASH = "boxd.image-hash";
 export const LABEL_RUNTIME = "boxd.runtime";
+/**
+ * Image label: containers of the image run the resident executor as their main process. Version "2" is
+ * privilege-separated (started as root with only CAP_SETUID/CAP_SETGID, every process it starts dropped to
+ * the box user); "1" (older boxd) ran it as the box user, where box code could reach its channel.
+ */
+export const LABEL_EXECUTOR = "boxd.executor";
+export const EXECUTOR_VERSION = "2";
 
 /** dockerode's `filters` value selecting objects by exact label values. */
 export function labelFilter(labels: Record<string, string>): { label: string[] } {

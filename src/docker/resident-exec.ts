@@ -2,17 +2,21 @@
 // container's main process) run commands through one attached stdin/stdout connection per container,
 // instead of a Docker exec's create/start/inspect round trips. Requests and replies are JSON lines
 // (protocol in the executor's header), multiplexed by id. Anything this path cannot serve the same way
-// (another user than the container's, streamed stdin, bulk output, a container without an executor, an
-// executor that does not answer) goes to Docker exec, so callers see one behaviour.
+// (another user than the box user, streamed stdin, bulk output, a container without a privilege-separated
+// executor, an executor that does not answer) goes to Docker exec, so callers see one behaviour.
+// Everything read from the connection is bounded: lines are scanned once (never re-scanned), a line longer
+// than any reply is a broken executor (the connection is dropped), and a box's replies are read at most
+// MAX_BYTES_PER_SECOND, so one flooding box cannot take the event loop from everyone else.
 import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
+import { EXECUTOR_VERSION, LABEL_EXECUTOR } from "./labels.js";
 import type { ExecRequest, ExecResult } from "./exec.js";
 
-/** The image label that says containers of the image run the executor as their main process. */
-const EXECUTOR_LABEL = "boxd.executor";
+/** The user the executor runs processes as: requests as this user may use it. */
+const EXECUTOR_SERVES = "1000:1000";
 const EXECUTOR_PATH = "/usr/local/bin/boxd-executor";
 /** How long a new connection waits for the executor's hello before this call uses Docker exec. */
 const HELLO_TIMEOUT_MS = 3000;
@@ -29,12 +33,17 @@ const MAX_RESIDENT_STDIN = 4 * 1024 * 1024;
 const STDIN_PIECE = 48 * 1024;
 /** Remembered per container; containers are few, but removed ones must not pile up. */
 const MAX_KNOWN = 4096;
+/** The longest line the executor sends is an `out` of 64 KiB in base64 (~88 KiB): far more is not it. */
+const MAX_LINE_BYTES = 1024 * 1024;
+/**
+ * A box's replies are read at most this fast; beyond it reading pauses, the executor stops reading its
+ * processes' output (its flow control), and they block on their pipes until the server catches up.
+ */
+const MAX_BYTES_PER_SECOND = 64 * 1024 * 1024;
 
 interface Support {
-  /** The container runs the executor with an open stdin. */
+  /** The container runs a privilege-separated executor with an open stdin. */
   executor: boolean;
-  /** Its Config.User: only requests as this user (or none) can use the executor. */
-  user: string;
 }
 
 interface Pending {
@@ -49,6 +58,8 @@ interface Message {
   t?: string;
   id?: number;
   n?: string;
+  v?: number;
+  uid?: number;
   d?: string;
   code?: number;
   errno?: string;
@@ -59,7 +70,12 @@ interface Message {
 class Channel {
   private readonly pending = new Map<number, Pending>();
   private nextId: number;
-  private buffered = "";
+  /** Bytes of the current, unfinished line (scanned already: only new bytes are searched for "\n"). */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** Rate accounting: bytes read in the current one-second window. */
+  private windowStart = Date.now();
+  private windowBytes = 0;
   private helloWaiter: ((ok: boolean) => void) | null = null;
   private expectNonce = "";
   closed = false;
@@ -78,14 +94,51 @@ class Channel {
 
   /** Feeds demultiplexed executor stdout. */
   onData(chunk: Buffer): void {
-    this.buffered += chunk.toString("latin1");
-    let nl = this.buffered.indexOf("\n");
+    if (this.closed) return;
+    this.meter(chunk.length);
+    let from = 0;
+    let nl = chunk.indexOf(0x0a);
     while (nl >= 0) {
-      const line = this.buffered.slice(0, nl);
-      this.buffered = this.buffered.slice(nl + 1);
-      this.onLine(line);
-      nl = this.buffered.indexOf("\n");
+      const tail = chunk.subarray(from, nl);
+      const line = this.partialBytes ? Buffer.concat([...this.partial, tail]) : tail;
+      this.partial = [];
+      this.partialBytes = 0;
+      this.onLine(line.toString("latin1"));
+      if (this.closed) return;
+      from = nl + 1;
+      nl = chunk.indexOf(0x0a, from);
     }
+    if (from < chunk.length) {
+      this.partial.push(chunk.subarray(from));
+      this.partialBytes += chunk.length - from;
+      if (this.partialBytes > MAX_LINE_BYTES) {
+        this.log.warn("box executor sent a line longer than any reply; dropping its connection", {
+          bytes: this.partialBytes,
+        });
+        this.close();
+      }
+    }
+  }
+
+  /** Pauses reading for the rest of the second once a box has sent MAX_BYTES_PER_SECOND in it. */
+  private meter(bytes: number): void {
+    const now = Date.now();
+    if (now - this.windowStart >= 1000) {
+      this.windowStart = now;
+      this.windowBytes = 0;
+    }
+    this.windowBytes += bytes;
+    if (this.windowBytes < MAX_BYTES_PER_SECOND) return;
+    const pause = this.socket as unknown as { pause?: () => void; resume?: () => void };
+    pause.pause?.();
+    setTimeout(
+      () => {
+        this.windowStart = Date.now();
+        this.windowBytes = 0;
+        if (!this.closed) pause.resume?.();
+      },
+      Math.max(1, 1000 - (now - this.windowStart)),
+    ).unref();
   }
 
   /** Says hello and waits for the executor's answer; false when it does not answer in time. */
@@ -191,7 +244,14 @@ class Channel {
       return; // the executor's own lines are always whole; anything else is not for us
     }
     if (m.t === "hello") {
-      if (m.n === this.expectNonce) this.helloWaiter?.(true);
+      if (m.n !== this.expectNonce) return;
+      // Only a privilege-separated executor (root, dropping to the box user) keeps box code off the channel.
+      if (m.v !== 2 || m.uid !== 0) {
+        this.log.warn("box executor is not privilege-separated; using docker exec", { v: m.v, uid: m.uid });
+        this.helloWaiter?.(false);
+        return;
+      }
+      this.helloWaiter?.(true);
       return;
     }
     const p = m.id === undefined ? undefined : this.pending.get(m.id);
@@ -242,7 +302,7 @@ export class ResidentExec {
       return null;
     }
     const support = await this.supportOf(req.containerId);
-    if (!support?.executor || (req.user !== undefined && req.user !== support.user)) return null;
+    if (!support?.executor || req.user !== EXECUTOR_SERVES) return null;
     const channel = await this.channel(req.containerId);
     return channel && !channel.closed ? channel.run(req) : null;
   }
@@ -295,9 +355,13 @@ export class ResidentExec {
     }
     const cmd = [...(info.Config.Entrypoint ?? []), ...(info.Config.Cmd ?? [])];
     const support = {
-      // Containers made before the executor existed run `sleep infinity` without stdin: Docker exec.
-      executor: info.Config.Labels?.[EXECUTOR_LABEL] === "1" && info.Config.OpenStdin && cmd.includes(EXECUTOR_PATH),
-      user: info.Config.User ?? "",
+      // Containers made before the executor existed run `sleep infinity` without stdin, and those of the
+      // first executor run it as the box user: both use Docker exec.
+      executor:
+        info.Config.Labels?.[LABEL_EXECUTOR] === EXECUTOR_VERSION &&
+        info.Config.OpenStdin &&
+        cmd.includes(EXECUTOR_PATH) &&
+        (info.Config.User === "0:0" || info.Config.User === "root" || info.Config.User === "0"),
     };
     if (this.support.size >= MAX_KNOWN) this.support.delete(this.support.keys().next().value as string);
     this.support.set(containerId, support);

@@ -11,6 +11,11 @@ import type { Logger } from "../log.js";
 export const BOX_USER = "1000:1000";
 const FAIL_EXIT = 97;
 const MAX_STDERR = 64 * 1024;
+/**
+ * Collected stdout of a script that names no smaller bound: scripts print little, but they run over files
+ * (and git hooks) that box code controls, so what the server holds for them is bounded all the same.
+ */
+const DEFAULT_MAX_STDOUT = 64 * 1024 * 1024;
 
 /**
  * A fixed environment for every script: a PATH of root-owned folders only (the box user could otherwise
@@ -82,7 +87,7 @@ export class BoxShell {
           if (overflow) return;
           collected += chunk.length;
           chunks.push(chunk);
-          if (opts.maxStdout !== undefined && collected > opts.maxStdout) {
+          if (collected > (opts.maxStdout ?? DEFAULT_MAX_STDOUT)) {
             overflow = true;
             stop.abort();
           }

@@ -1,7 +1,13 @@
 // Hostile code inside a box: each case in its own box while a bystander box keeps working and the server
-// keeps answering. Prints one summary line: cases tried, contained, lost (must be 0).
+// keeps answering. Every case is an `attack` in the suite's abuse summary (tried, contained, lost: the
+// global teardown prints it, with the cases of the security-*.test.ts files).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { attack } from "../helpers/abuse-tally.js";
 import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
+
+const FILE = "abuse";
+/** A test that is one attack: counted as tried, and as contained when its assertions hold. */
+const itAttack = (name: string, body: () => Promise<void>) => it(name, () => attack(FILE, name, body));
 
 interface Exec {
   exitCode: number | null;
@@ -15,20 +21,16 @@ interface Exec {
 describe("abuse from inside a box", () => {
   let h: Harness;
   let bystander: BoxResult;
-  let tried = 0;
-  let contained = 0;
   const sh = (box: string, command: string, timeoutSeconds = 60) =>
     h.callOk<Exec>("box_exec", { box, command, timeoutSeconds });
 
   /** After each case: the bystander still works, the server still answers, the box is still usable. */
   async function survived(box: string): Promise<void> {
-    tried++;
     const b = await sh(bystander.id, "echo alive");
     expect(b.stdout).toBe("alive\n");
     await h.callOk("box_list", {});
     const again = await sh(box, "echo usable");
     expect(again.stdout).toBe("usable\n");
-    contained++;
   }
 
   beforeAll(async () => {
@@ -42,11 +44,10 @@ describe("abuse from inside a box", () => {
   });
 
   afterAll(async () => {
-    process.stderr.write(`[abuse] ${tried} cases tried, ${contained} contained, ${tried - contained} lost\n`);
     await h?.close();
   });
 
-  it("fork bomb: the pids limit holds, and the box is freed by a restart of its container", async () => {
+  itAttack("fork bomb: the pids limit holds, and the box is freed by a restart of its container", async () => {
     const box = await h.createBox({ name: "forkbomb" });
     await h.callOk("box_write_file", { box: box.id, path: "kept.txt", content: "still here" });
     await sh(box.id, "bash -c ':(){ :|:& };:' 2>/dev/null; sleep 3; echo done", 20);
@@ -65,14 +66,14 @@ describe("abuse from inside a box", () => {
     await survived(box.id);
   });
 
-  it("memory bomb: the process is OOM-killed, the run reports it, the box survives", async () => {
+  itAttack("memory bomb: the process is OOM-killed, the run reports it, the box survives", async () => {
     const box = await h.createBox({ name: "membomb" });
     const r = await sh(box.id, "python3 -c 'x = bytearray(3 * 1024**3)'; echo rc=$?");
     expect(r.stdout).toMatch(/rc=(137|1)/);
     await survived(box.id);
   });
 
-  it("CPU burn: the box gets at most its CPU limit", async () => {
+  itAttack("CPU burn: the box gets at most its CPU limit", async () => {
     const box = await h.createBox({ name: "burner" });
     await h.callOk("box_exec", {
       box: box.id,
@@ -87,11 +88,9 @@ describe("abuse from inside a box", () => {
     expect(Number(r.stdout.trim())).toBeLessThan(2 * 1000 * 1.3);
     expect((await sh(bystander.id, "echo alive")).stdout).toBe("alive\n");
     await h.callOk("box_delete", { box: box.id });
-    tried++;
-    contained++;
   });
 
-  it("output flood: server memory stays bounded, the run keeps a bounded record", async () => {
+  itAttack("output flood: server memory stays bounded, the run keeps a bounded record", async () => {
     const box = await h.createBox({ name: "flood" });
     const before = process.memoryUsage().rss;
     const r = await sh(box.id, "head -c 300000000 /dev/zero | tr '\\0' x", 120);
@@ -101,7 +100,7 @@ describe("abuse from inside a box", () => {
     await survived(box.id);
   });
 
-  it("kernel and host interfaces: no mount, sysrq, kcore, docker socket, raw sockets, setuid root", async () => {
+  itAttack("kernel and host interfaces: no mount, sysrq, kcore, docker socket, raw sockets, setuid root", async () => {
     const box = await h.createBox({ name: "prober" });
     const probes = [
       "mount -t tmpfs none /mnt",
@@ -125,7 +124,7 @@ describe("abuse from inside a box", () => {
     await survived(box.id);
   });
 
-  it("disk fill: growth is stopped at the box's allowance and new runs are refused until space is freed", async () => {
+  itAttack("disk fill: growth is stopped at the box's allowance and new runs are refused until space is freed", async () => {
     const box = await h.createBox({ name: "filler" });
     const fill = await h.callOk<{ runId: string }>("box_exec", {
       box: box.id,

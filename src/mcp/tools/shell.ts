@@ -17,18 +17,29 @@ const execOutput = {
   resumed: z.boolean().optional().describe("true when the box was paused and was resumed for this call"),
 };
 
+/** Progress sent for one call at most: a flood goes to the run record (box_run_get), not to the client. */
+const MAX_PROGRESS_BYTES = 4 * 1024 * 1024;
+
 /** Streams run output as progress notifications, coalesced so a flood of small chunks stays cheap. */
 function progressStreamer(ctx: ToolContext): OutputListener & { flush(): void } {
   let pending = "";
+  let sent = 0;
   let timer: NodeJS.Timeout | null = null;
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = null;
     if (pending) ctx.progress(pending);
+    sent += pending.length;
     pending = "";
   };
   const fn = ((_stream, text) => {
+    if (sent >= MAX_PROGRESS_BYTES) return;
     pending += text;
+    if (sent + pending.length >= MAX_PROGRESS_BYTES) {
+      pending = `${pending.slice(0, MAX_PROGRESS_BYTES - sent)}\n(boxd: progress stops here, after 4 MiB; box_run_get has the output)\n`;
+      flush();
+      return;
+    }
     if (pending.length > 16 * 1024) flush();
     else if (!timer) timer = setTimeout(flush, 50);
   }) as OutputListener & { flush(): void };
