@@ -38,18 +38,26 @@ const TRAILER = /^\u001eboxd-(usage|error) ([^\n]*)\n?$/;
 
 /**
  * Passes stderr through, holding back anything from an RS byte on (the trailer can only be the last bytes
- * of the stream). At the end, a held tail that is a trailer is parsed and dropped; anything else is output.
+ * of the stream). Only the trailer the stream ends with counts: the command itself can print one too (it
+ * shares boxd-run's stderr), so a trailer followed by more output is output, and `trailer` is set at end().
  */
 export class TrailerFilter {
   private held: Buffer = Buffer.alloc(0);
+  private candidate: Trailer | null = null;
   trailer: Trailer | null = null;
 
   constructor(private readonly emit: (chunk: Buffer) => void) {}
 
-  /** Called when a trailer is seen: the run's command has exited. */
-  onTrailer?: (t: Trailer) => void;
+  /** Called when a trailer arrives (the command has probably exited), and with null if output follows it. */
+  onTrailer?: (t: Trailer | null) => void;
 
   push(chunk: Buffer): void {
+    if (this.candidate) {
+      // Output after a trailer: that trailer was the command's own text.
+      this.emit(Buffer.from(`\u001eboxd-${this.candidate.kind} ${this.candidate.fields.join(" ")}\n`, "latin1"));
+      this.candidate = null;
+      this.onTrailer?.(null);
+    }
     const data = this.held.length ? Buffer.concat([this.held, chunk]) : chunk;
     const at = data.lastIndexOf(RS);
     if (at < 0) {
@@ -61,9 +69,9 @@ export class TrailerFilter {
     this.held = Buffer.from(data.subarray(at));
     const m = TRAILER.exec(this.held.toString("latin1"));
     if (m && this.held.at(-1) === 0x0a) {
-      this.trailer = { kind: m[1] as Trailer["kind"], fields: (m[2] ?? "").trim().split(/\s+/) };
+      this.candidate = { kind: m[1] as Trailer["kind"], fields: (m[2] ?? "").trim().split(/\s+/) };
       this.held = Buffer.alloc(0);
-      this.onTrailer?.(this.trailer);
+      this.onTrailer?.(this.candidate);
     } else if (this.held.length > 256) {
       // Not a trailer (too long): it was output after all.
       this.emit(this.held);
@@ -74,6 +82,7 @@ export class TrailerFilter {
   end(): void {
     if (this.held.length) this.emit(this.held);
     this.held = Buffer.alloc(0);
+    this.trailer = this.candidate;
   }
 }
 

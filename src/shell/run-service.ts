@@ -213,11 +213,13 @@ export class RunService {
       stop,
       source: "user",
     };
+    // A trailer (probably) means the command has exited: stop reading 10 s later if the streams stay open.
+    // That only guards against a helper that never ends its relays (a busy engine may take seconds to
+    // end the streams); output after the trailer cancels it, as the command printed that trailer itself.
+    let giveUp: NodeJS.Timeout | undefined;
     filter.onTrailer = (t) => {
-      live.usage = usageFromTrailer(t);
-      if (t.kind === "error" && t.fields[0] === "cwd") live.badInput = `cwd "${input.cwd}" does not exist in the box`;
-      // Only against a helper that never ends its relays; a busy engine may take seconds to end the streams.
-      setTimeout(() => stop.abort(), 10_000).unref();
+      clearTimeout(giveUp);
+      if (t) giveUp = setTimeout(() => stop.abort(), 10_000).unref();
     };
     let timer: NodeJS.Timeout | undefined;
     if (timeoutSeconds > 0) {
@@ -247,9 +249,8 @@ export class RunService {
       })
       .then(
         async (res) => {
-          filter.end();
-          // boxd-run itself could not fork: the box has no process slot left (a fork bomb outlived its
-          // command). Nothing can run in it any more, so restart it: every process ends, files stay.
+          this.endOutput(live, filter, input.cwd);
+          clearTimeout(giveUp);
           if (res.exitCode !== 0 && (await this.outOfProcesses(containerId, stdout, stderr, res.couldNotStart))) {
             // The box has no process slot left (a fork bomb outlived its command): nothing can run in it,
             // so restart it: every process ends, files stay. If this run never started, run it again.
@@ -270,13 +271,22 @@ export class RunService {
         },
         (err: unknown) => {
           live.startFailure = toBoxdError(err);
-          filter.end();
+          this.endOutput(live, filter, input.cwd);
+          clearTimeout(giveUp);
           this.finish(live, null, started, err instanceof Error ? err.message : String(err));
         },
       )
       .finally(() => clearTimeout(timer));
     this.live.set(record.id, live);
     return live;
+  }
+
+  /** The stream has ended: only now is the trailer known to be boxd-run's own (the last thing it printed). */
+  private endOutput(live: LiveRun, filter: TrailerFilter, cwd: string | undefined): void {
+    filter.end();
+    const t = filter.trailer;
+    live.usage = usageFromTrailer(t);
+    if (t?.kind === "error" && t.fields[0] === "cwd") live.badInput = `cwd "${cwd}" does not exist in the box`;
   }
 
   private finish(live: LiveRun, exitCode: number | null, started: number, error: string | null): void {

@@ -124,33 +124,36 @@ describe("abuse from inside a box", () => {
     await survived(box.id);
   });
 
-  itAttack("disk fill: growth is stopped at the box's allowance and new runs are refused until space is freed", async () => {
-    const box = await h.createBox({ name: "filler" });
-    const fill = await h.callOk<{ runId: string }>("box_exec", {
-      box: box.id,
-      command: "for i in $(seq 1 100); do head -c 50000000 /dev/zero > /workspace/home/f$i || break; done",
-      background: true,
-    });
-    const run = await h.callOk<{ status: string }>("box_run_get", {
-      box: box.id,
-      runId: fill.runId,
-      wait: true,
-      waitSeconds: 120,
-    });
-    expect(run.status).not.toBe("running");
-    const used = await h.services.engine.containers.diskUsage(h.services.boxes.mustGet(box.id).containerId as string);
-    expect(used).toBeLessThan(2 * 1024 ** 3);
-    const refused = await h.callErr("box_exec", { box: box.id, command: "echo more" });
-    expect(refused.code).toBe("LIMIT_EXCEEDED");
-    // Files can still be listed and deleted; then runs work again.
-    const files = await h.callOk<{ entries: { name: string }[] }>("box_list_files", {
-      box: box.id,
-      path: "/workspace/home",
-    });
-    for (const f of files.entries.filter((e) => /^f\d+$/.test(e.name))) {
-      await h.callOk("box_delete_file", { box: box.id, path: `/workspace/home/${f.name}` });
-    }
-    await new Promise((r) => setTimeout(r, 3000));
-    await survived(box.id);
-  });
+  itAttack(
+    "disk fill: growth is stopped at the box's allowance and new runs are refused until space is freed",
+    async () => {
+      const box = await h.createBox({ name: "filler" });
+      const fill = await h.callOk<{ runId: string }>("box_exec", {
+        box: box.id,
+        command: "for i in $(seq 1 100); do head -c 50000000 /dev/zero > /workspace/home/f$i || break; done",
+        background: true,
+      });
+      const run = await h.callOk<{ status: string }>("box_run_get", {
+        box: box.id,
+        runId: fill.runId,
+        wait: true,
+        waitSeconds: 120,
+      });
+      expect(run.status).not.toBe("running");
+      const used = await h.services.engine.containers.diskUsage(h.services.boxes.mustGet(box.id).containerId as string);
+      expect(used).toBeLessThan(2 * 1024 ** 3);
+      const refused = await h.callErr("box_exec", { box: box.id, command: "echo more" });
+      expect(refused.code).toBe("LIMIT_EXCEEDED");
+      // Files can still be listed and deleted; then runs work again.
+      const files = await h.callOk<{ entries: { name: string }[] }>("box_list_files", {
+        box: box.id,
+        path: "/workspace/home",
+      });
+      for (const f of files.entries.filter((e) => /^f\d+$/.test(e.name))) {
+        await h.callOk("box_delete_file", { box: box.id, path: `/workspace/home/${f.name}` });
+      }
+      await new Promise((r) => setTimeout(r, 3000));
+      await survived(box.id);
+    },
+  );
 });

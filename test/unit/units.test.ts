@@ -46,6 +46,20 @@ describe("run output", () => {
     expect(usageFromTrailer(f.trailer)).toEqual({ cpuNs: 350_000_000, memoryPeakBytes: 2048 * 1024 });
   });
 
+  it("counts only the trailer the stream ends with: one the command printed before more output is output", () => {
+    const out: string[] = [];
+    const seen: unknown[] = [];
+    const f = new TrailerFilter((c) => out.push(c.toString("latin1")));
+    f.onTrailer = (t) => seen.push(t);
+    f.push(Buffer.from("\x1eboxd-usage 0 99 99 99999\n"));
+    f.push(Buffer.from("still running\n"));
+    f.push(Buffer.from("\x1eboxd-usage 1.00 0.50 0.25 1024\n"));
+    f.end();
+    expect(out.join("")).toBe("\x1eboxd-usage 0 99 99 99999\nstill running\n");
+    expect(usageFromTrailer(f.trailer)).toEqual({ cpuNs: 750_000_000, memoryPeakBytes: 1024 * 1024 });
+    expect(seen.map((t) => (t === null ? null : "trailer"))).toEqual(["trailer", null, "trailer"]);
+  });
+
   it("passes through RS bytes that are not a trailer", () => {
     const out: string[] = [];
     const f = new TrailerFilter((c) => out.push(c.toString()));
