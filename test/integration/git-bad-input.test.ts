@@ -86,7 +86,7 @@ describe("clone", () => {
       expect(down.message).toMatch(
         /cannot reach 127\.0\.0\.1:1 from the server: the connection was refused or the host/,
       );
-      expect(down.message).not.toContain("git:");
+      expect(down.message).not.toContain("(git: ");
       const missing = await h.callErr("box_git_clone", { box, repo: `${srv.url}/acme/none.git` });
       expect(missing.code).toBe("NOT_FOUND");
       expect(missing.message).toMatch(/git: .*not found/);
