@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { splitCommas } from "./comma-list.js";
-import { hostListSchema, secretSchema, tokenMapSchema } from "./git/settings.js";
+import { allowedHostsSchema, hostListSchema, secretSchema, tokenMapSchema } from "./git/settings.js";
 
 interface SettingSpec {
   env: string;
@@ -191,6 +191,13 @@ export const SETTINGS = {
     description:
       'Hosts BOXD_GIT_TOKEN may be sent to (host or host:port, comma separated, "*" for any). Default: github.com and the host of BOXD_GITHUB_API_URL.',
     schema: hostListSchema,
+  },
+  gitAllowedHosts: {
+    env: "BOXD_GIT_ALLOWED_HOSTS",
+    flag: "--git-allowed-hosts <hosts>",
+    description:
+      "Self-hosted git servers on loopback, private or the server's own addresses that clone and push may reach (host, host:port, IP, IP:port, [IPv6]:port or CIDR, comma separated). Default: none; public addresses only.",
+    schema: allowedHostsSchema,
   },
   githubApiUrl: {
     env: "BOXD_GITHUB_API_URL",

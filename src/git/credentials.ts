@@ -72,9 +72,9 @@ export class GitCredentials {
   /**
    * The full environment of one git command talking to `url` (or none, for local commands): isolated from
    * the server's git config, never prompting, only http(s)/git transports, and the credential helper when
-   * a token is configured for that host.
+   * a token is configured for that host; `extra` adds command-scope config (remote-guard's pinning).
    */
-  commandEnv(url?: RemoteUrl): Record<string, string> {
+  commandEnv(url?: RemoteUrl, extra: [string, string][] = []): Record<string, string> {
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.baseEnv)) if (!DROPPED.test(k)) env[k] = v;
     Object.assign(env, {
@@ -88,7 +88,7 @@ export class GitCredentials {
       GIT_ALLOW_PROTOCOL: "https:http:git",
       LC_ALL: "C",
     });
-    const config: [string, string][] = [["credential.helper", ""]];
+    const config: [string, string][] = [["credential.helper", ""], ...extra];
     const token = url ? this.tokenFor(url.host, url.hostname) : null;
     if (url && token) {
       config.push([`credential.${url.protocol}//${url.host}.helper`, HELPER]);

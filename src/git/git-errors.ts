@@ -54,9 +54,9 @@ const REMOTE_RULES: Rule[] = [
     say: "no repository at that URL (or it is private and the token cannot see it)",
   },
   {
-    test: /Could not resolve host|Failed to connect|Connection refused|Connection timed out|Network is unreachable|No route to host|unable to access/i,
+    test: /unable to access/i,
     code: "NOT_FOUND",
-    say: "the remote is unreachable from the server",
+    say: "the remote did not answer as a git server",
   },
   {
     test: /transport .* not allowed|unsupported URL protocol|protocol .* is not supported|unable to find remote helper/i,
@@ -79,6 +79,13 @@ const REMOTE_RULES: Rule[] = [
     say: "the remote did not answer in time",
   },
 ];
+
+/**
+ * git's words for a connection that failed (curl's and git://'s). These get remote-guard's one message
+ * without git's words, which would tell a refused port from a filtered one or a missing name.
+ */
+export const CONNECT_FAILED =
+  /Could not resolve (host|proxy)|Failed to connect|Couldn't connect|Connection refused|Connection timed out|Network is unreachable|No route to host|unable to connect to|unable to look up/i;
 
 /** A failed clone or push (run on the server) as a BoxdError. */
 export function remoteError(op: string, target: string, output: string): BoxdError {

@@ -15,6 +15,7 @@ import { BoxGit, type CommitResult, type DiffResult } from "./box-git.js";
 import { defaultTokenHosts, GitCredentials, type TokenConfig } from "./credentials.js";
 import { GitHubApi, type PullRequest } from "./github-api.js";
 import { checkBranchName, checkIdentity, checkPaths, checkRemoteName } from "./refs.js";
+import { type AllowedHost, parseAllowedHost, RemoteGuard } from "./remote-guard.js";
 import { type ProgressEvent, RemoteGit } from "./remote-ops.js";
 import { ownerRepoOf, parseRemoteUrl, repoNameOf } from "./remote-url.js";
 import { RepoTransfer } from "./repo-transfer.js";
@@ -26,6 +27,8 @@ export interface GitServiceDeps {
   /** The server's environment, which git commands inherit (minus its GIT_* variables). */
   baseEnv: Record<string, string>;
   tokens: TokenConfig;
+  /** BOXD_GIT_ALLOWED_HOSTS, parsed. */
+  allowedHosts: AllowedHost[];
   githubApiUrl: string;
   author: { name: string; email: string };
   /** Largest patch box_git_diff returns inline. */
@@ -52,6 +55,7 @@ export function createGitService(config: Config, engine: DockerEngine, log: Logg
       perHost,
       defaultHosts: defaultTokenHosts(config.gitTokenHosts, config.githubApiUrl),
     },
+    allowedHosts: config.gitAllowedHosts.map((e) => parseAllowedHost(e) as AllowedHost),
     githubApiUrl: config.githubApiUrl,
     author: { name: config.gitAuthorName, email: config.gitAuthorEmail },
     maxDiffBytes: config.maxOutputBytes,
@@ -91,7 +95,7 @@ export class GitService {
 
   constructor(private readonly deps: GitServiceDeps) {
     this.creds = new GitCredentials(deps.tokens, deps.baseEnv);
-    this.remote = new RemoteGit(this.creds, deps.log);
+    this.remote = new RemoteGit(this.creds, new RemoteGuard(deps.allowedHosts), deps.log);
     const shell = new BoxShell(deps.engine, deps.log);
     this.box = new BoxGit(shell, deps.maxDiffBytes);
     this.transfer = new RepoTransfer(shell);
@@ -176,6 +180,7 @@ export class GitService {
     const branch = await checkBranchName(info.branch);
     const url = parseRemoteUrl(info.remoteUrl, `the URL of remote "${remoteName}"`);
     const commit = info.commit as string;
+    await this.remote.precheck(url, "git push to");
     const rep = reporter("push", ctx.progress);
     return this.withTemp(async (tmp) => {
       const bare = path.join(tmp, "repo.git");

@@ -2,18 +2,28 @@
 // checkout: the box checks out its own files, so the server never writes a repository's work tree) and
 // push (from a bare repository assembled from the box's objects and refs). Each command gets its own
 // environment from GitCredentials (the token, when one is configured for that host, only for that
-// command), a stall timeout, the caller's abort signal, and progress events.
+// command), a stall timeout, the caller's abort signal, and progress events. Before each command the
+// remote is checked and git pinned to the checked address (remote-guard.ts); a redirect is followed here,
+// by checking its target like a new remote, never by git.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { GitPluginError, type SimpleGit, type SimpleGitProgressEvent, simpleGit } from "simple-git";
 import { BoxdError, timeoutError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { GitCredentials } from "./credentials.js";
-import { remoteError } from "./git-errors.js";
-import type { RemoteUrl } from "./remote-url.js";
+import { CONNECT_FAILED, remoteError } from "./git-errors.js";
+import { type PinnedRemote, pinnedGit, probeRedirect, type RemoteGuard, unreachable } from "./remote-guard.js";
+import { parseRemoteUrl, type RemoteUrl } from "./remote-url.js";
 
 /** A git command that prints nothing for this long is ended (TIMEOUT). */
 const STALL_MS = 5 * 60_000;
+/** Redirects followed per operation (git's own limit is 20; one or two are normal). */
+const MAX_REDIRECTS = 5;
+
+/** curl's words for a redirect git was told not to follow. */
+const REDIRECTED = /The requested URL returned error: 30[12378]\b/;
+
+class Redirected extends Error {}
 
 export type ProgressEvent = Pick<SimpleGitProgressEvent, "stage" | "progress" | "processed" | "total">;
 
@@ -27,10 +37,16 @@ export interface CloneResult {
 export class RemoteGit {
   constructor(
     private readonly creds: GitCredentials,
+    private readonly guard: RemoteGuard,
     private readonly log: Logger,
   ) {}
 
-  private git(baseDir: string, url?: RemoteUrl, onProgress?: (e: ProgressEvent) => void, signal?: AbortSignal) {
+  private git(
+    baseDir: string,
+    env = this.creds.commandEnv(),
+    onProgress?: (e: ProgressEvent) => void,
+    signal?: AbortSignal,
+  ) {
     const git: SimpleGit = simpleGit({
       baseDir,
       ...(onProgress ? { progress: onProgress } : {}),
@@ -49,11 +65,52 @@ export class RemoteGit {
         return Buffer.concat([...result.stdOut, ...result.stdErr]);
       },
     });
-    return git.env(this.creds.commandEnv(url));
+    return git.env(env);
+  }
+
+  /**
+   * Runs `run` against the checked, pinned remote (its href and environment), following redirects: each
+   * target is checked like the original and gets its own credentials.
+   */
+  private async reach(
+    url: RemoteUrl,
+    op: string,
+    service: string,
+    run: (href: string, env: Record<string, string>, current: RemoteUrl) => Promise<unknown>,
+  ): Promise<void> {
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const pin = await this.guard.check(current, op);
+      const { href, config } = pinnedGit(pin);
+      try {
+        await run(href, this.creds.commandEnv(current, config), current);
+        return;
+      } catch (err) {
+        if (!(err instanceof Redirected)) throw err;
+        current = await this.redirectTarget(pin, op, service, hop, err.message);
+      }
+    }
+  }
+
+  private async redirectTarget(pin: PinnedRemote, op: string, service: string, hop: number, said: string) {
+    const next = hop < MAX_REDIRECTS ? await probeRedirect(pin, service) : null;
+    if (next === null) {
+      throw new BoxdError(
+        "NOT_FOUND",
+        `${op} ${pin.url.href} failed: the remote redirects ${hop < MAX_REDIRECTS ? "somewhere boxd cannot follow" : "too many times"}: pass the repository's final URL (git: ${said})`,
+      );
+    }
+    this.log.debug(`${op}: following a redirect`, { from: pin.url.href, to: next });
+    try {
+      return parseRemoteUrl(next, "the redirect's target");
+    } catch {
+      throw unreachable(op, pin.url);
+    }
   }
 
   /** Runs one git command; failures become coded errors with git's words (tokens redacted). */
-  private async exec(git: SimpleGit, args: string[], op: string, target: string): Promise<string> {
+  private async exec(git: SimpleGit, args: string[], op: string, url: RemoteUrl | string): Promise<string> {
+    const target = typeof url === "string" ? url : url.href;
     try {
       return await git.raw(args);
     } catch (err) {
@@ -65,8 +122,15 @@ export class RemoteGit {
       }
       const message = this.creds.redact(err instanceof Error ? err.message : String(err));
       this.log.debug(`${op} failed`, { target, message: message.slice(0, 500) });
+      if (typeof url !== "string" && REDIRECTED.test(message)) throw new Redirected(REDIRECTED.exec(message)?.[0]);
+      if (typeof url !== "string" && CONNECT_FAILED.test(message)) throw unreachable(op, url);
       throw remoteError(op, target, message);
     }
+  }
+
+  /** Fails as `reach` would for a remote git may not connect to (before a push copies anything). */
+  async precheck(url: RemoteUrl, op: string): Promise<void> {
+    await this.guard.check(url, op);
   }
 
   /** `git clone --no-checkout` into workDir/repo; remotes end up exactly as `url` (no credentials). */
@@ -81,8 +145,9 @@ export class RemoteGit {
     const args = ["clone", "--no-checkout", "--progress"];
     if (opts.branch) args.push("--branch", opts.branch);
     if (opts.depth) args.push("--depth", String(opts.depth));
-    args.push("--", url.href, dir);
-    await this.exec(this.git(workDir, url, onProgress, signal), args, "git clone", url.href);
+    await this.reach(url, "git clone", "git-upload-pack", (href, env, current) =>
+      this.exec(this.git(workDir, env, onProgress, signal), [...args, "--", href, dir], "git clone", current),
+    );
     const gitDir = path.join(dir, ".git");
     const local = this.git(dir);
     // Written by boxd, not by the clone: makes sure the stored remote is the bare URL whatever git did.
@@ -110,11 +175,14 @@ export class RemoteGit {
     signal?: AbortSignal,
   ): Promise<void> {
     const refspec = `refs/heads/${branch}:refs/heads/${branch}`;
-    await this.exec(
-      this.git(bareDir, url, onProgress, signal),
-      ["push", "--progress", "--porcelain", "--", url.href, refspec],
-      "git push to",
-      url.href,
+    const op = "git push to";
+    await this.reach(url, op, "git-receive-pack", (href, env, current) =>
+      this.exec(
+        this.git(bareDir, env, onProgress, signal),
+        ["push", "--progress", "--porcelain", "--", href, refspec],
+        op,
+        current,
+      ),
     );
   }
 }

@@ -13,8 +13,12 @@ export interface RemoteUrl {
   /** host[:port] as git's credential protocol names it (lowercase, port only when not the default). */
   host: string;
   hostname: string;
+  /** The port git connects to (the scheme's default when the URL names none). */
+  port: number;
   pathname: string;
 }
+
+const DEFAULT_PORTS: Record<string, number> = { "https:": 443, "http:": 80, "git:": 9418 };
 
 /** Validates a remote URL given by a caller, or read from a box's git config (equally untrusted). */
 export function parseRemoteUrl(input: string, what = "repo"): RemoteUrl {
@@ -50,6 +54,7 @@ export function parseRemoteUrl(input: string, what = "repo"): RemoteUrl {
     protocol: url.protocol,
     host: url.host.toLowerCase(),
     hostname: url.hostname.toLowerCase(),
+    port: url.port ? Number(url.port) : (DEFAULT_PORTS[url.protocol] as number),
     pathname: url.pathname,
   };
 }

@@ -2,6 +2,7 @@
 // "(hidden)", so `boxd doctor`, logs and serialised configs never print a token.
 import { z } from "zod";
 import { splitCommas } from "../comma-list.js";
+import { parseAllowedHost } from "./remote-guard.js";
 
 export interface Secret {
   value: string;
@@ -38,3 +39,13 @@ export const hostListSchema = z
   .string()
   .default("")
   .transform((s) => splitCommas(s.toLowerCase()));
+
+/** "host,host:port,10.0.0.0/8,[::1]:8080" (BOXD_GIT_ALLOWED_HOSTS): where server-side git may reach private addresses. */
+export const allowedHostsSchema = z
+  .string()
+  .default("")
+  .transform((s) => splitCommas(s.toLowerCase()))
+  .refine(
+    (entries) => entries.every((e) => parseAllowedHost(e) !== null),
+    'must be comma-separated hosts, host:port, IP addresses (IPv6 in brackets with a port: "[::1]:8080") or CIDR ranges',
+  );

@@ -51,6 +51,8 @@ beforeAll(async () => {
       // The same server on its second port counts as another host, configured with a wrong token.
       BOXD_GIT_TOKENS: `127.0.0.1:${port2}=${WRONG}`,
       BOXD_GITHUB_API_URL: gh.url,
+      // The test git server runs on loopback: allowed like an operator allows a self-hosted git server.
+      BOXD_GIT_ALLOWED_HOSTS: srv.urls.map((u) => new URL(u).host).join(","),
     },
   });
   box = (await h.createBox({ name: "git-main", networkPolicy: { mode: "deny-all" } })).id;
