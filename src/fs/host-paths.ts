@@ -59,7 +59,8 @@ async function tenantRoots(serverRoots: string[], tenant: string): Promise<strin
   for (const root of await realRoots(serverRoots)) {
     const mine = path.join(root, tenantSegment(tenant));
     await fs.mkdir(mine, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== "EEXIST") throw err;
+      if (err.code === "EEXIST") return;
+      throw forbidden(`the server cannot create your host folder ${mine} (${err.code}): ask the operator to create it`);
     });
     // Something planted at the tenant's folder (a symlink to another tenant's) makes it unusable.
     if ((await fs.realpath(mine)) !== mine || !(await fs.lstat(mine)).isDirectory()) {
@@ -141,7 +142,7 @@ export async function checkHostPath(
   const root = allowed.find((r) => isInside(real, r));
   if (root === undefined) {
     const how = access.remote
-      ? `over HTTP, hostPath must lie in your own host folder${allowed.length > 1 ? "s" : ""} (${allowed.join(", ")}); a relative hostPath is read in ${allowed[0]}`
+      ? `over HTTP the client's roots are not used (they describe the client's machine) and hostPath must lie in your own host folder${allowed.length > 1 ? "s" : ""} (${allowed.join(", ")}); a relative hostPath is read in ${allowed[0]}`
       : `the allowed folders are ${allowed.join(", ")}: add its folder to BOXD_ROOTS or to the client's roots`;
     throw forbidden(`host path ${hostPath} is outside the folders it may use: ${how}`);
   }
