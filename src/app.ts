@@ -143,7 +143,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     maxBytes: config.maxDiskBytes,
     intervalMs: config.diskCheckSeconds * 1000,
   });
-  const files = new FileService({ engine, maxFileBytes: config.maxFileBytes, log: log.child("fs") });
+  const files = new FileService({
+    engine,
+    maxFileBytes: config.maxFileBytes,
+    roots: config.roots,
+    log: log.child("fs"),
+  });
   const agents = new AgentService({
     runs: liveRuns,
     config,

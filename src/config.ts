@@ -126,7 +126,7 @@ export const SETTINGS = {
     env: "BOXD_ROOTS",
     flag: "--roots <dirs>",
     description:
-      "Host folders (comma separated) that box_upload/box_download hostPath may use, besides the client's roots.",
+      "Host folders (comma separated) that box_upload/box_download hostPath may use: over stdio besides the client's roots; over HTTP only these, each tenant in its own <root>/<tenant> folder.",
     schema: list.default([]),
   },
   networkPool: {

@@ -39,7 +39,16 @@ need() {
 }
 `;
 
-export type Marker = "NOT_FOUND" | "IS_DIR" | "NOT_DIR" | "EXISTS" | "NOT_EMPTY" | "DENIED" | "TOO_BIG" | "SPECIAL";
+export type Marker =
+  | "NOT_FOUND"
+  | "IS_DIR"
+  | "NOT_DIR"
+  | "EXISTS"
+  | "NOT_EMPTY"
+  | "DENIED"
+  | "TOO_BIG"
+  | "SPECIAL"
+  | "LINKED";
 
 export interface ShellResult {
   exitCode: number | null;
@@ -166,6 +175,8 @@ export function failure(res: ShellResult, path: string, hints: Hints = {}): Boxd
       return invalidArgument(`${subject} is not a regular file or folder${hint("SPECIAL")}`);
     case "TOO_BIG":
       return limitExceeded(`${path} is ${subject} bytes${hint("TOO_BIG")}`);
+    case "LINKED":
+      return invalidArgument(`${subject} is a symlink (or lies under one) that leads outside ${path}${hint("LINKED")}`);
   }
   return classify(res.stderr, res.exitCode, path, hints);
 }

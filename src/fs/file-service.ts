@@ -6,6 +6,7 @@ import type { DockerEngine } from "../docker/engine.js";
 import { invalidArgument, limitExceeded } from "../errors.js";
 import type { Logger } from "../log.js";
 import { BoxShell, failure } from "./box-shell.js";
+import { checkHostPath, type HostAccess } from "./host-paths.js";
 import { resolveBoxPath } from "./paths.js";
 import { type DownloadResult, download, type UploadSource, upload } from "./transfer.js";
 
@@ -24,8 +25,13 @@ export interface FileEntry {
 export interface FileServiceDeps {
   engine: DockerEngine;
   maxFileBytes: number;
+  /** BOXD_ROOTS: the host folders hostPath may use (per tenant over HTTP; see host-paths.ts). */
+  roots: string[];
   log: Logger;
 }
+
+/** What box_upload puts in: inline files, an archive, or a host path not yet checked. */
+export type UploadRequest = Exclude<UploadSource, { hostPath: unknown }> | { hostPath: string };
 
 export const DEFAULT_MAX_ENTRIES = 1000;
 export const MAX_ENTRIES = 10_000;
@@ -255,17 +261,36 @@ export class FileService {
     return { path: p, deleted: true };
   }
 
-  /** Puts files, an archive, or a host file/folder into `destination` (a folder, created if missing). */
-  upload(
+  /**
+   * Puts files, an archive, or a host file/folder into `destination` (a folder, created if missing). A
+   * hostPath is checked here for `host` (who asks, over what transport), never by the caller.
+   */
+  async upload(
     containerId: string,
     destination: string,
-    source: UploadSource,
+    source: UploadRequest,
+    host?: HostAccess,
   ): Promise<{ destination: string; files: number; bytes: number }> {
-    return upload(this.shell, containerId, resolveBoxPath(destination, "destination"), source, this.deps.maxFileBytes);
+    const dest = resolveBoxPath(destination, "destination");
+    const checked: UploadSource =
+      "hostPath" in source ? { hostPath: await this.hostTarget(source.hostPath, host, true) } : source;
+    return upload(this.shell, containerId, dest, checked, this.deps.maxFileBytes);
   }
 
-  /** A file's bytes or a folder as tar.gz (inline), or written to a host path checked by host-paths.ts. */
-  download(containerId: string, path: string, opts: { hostPath?: string } = {}): Promise<DownloadResult> {
-    return download(this.shell, containerId, resolveBoxPath(path), opts.hostPath, this.deps.maxFileBytes);
+  /** A file's bytes or a folder as tar.gz (inline), or written to a host path checked here for `host`. */
+  async download(
+    containerId: string,
+    path: string,
+    opts: { hostPath?: string; host?: HostAccess } = {},
+  ): Promise<DownloadResult> {
+    const p = resolveBoxPath(path);
+    const target = opts.hostPath === undefined ? undefined : await this.hostTarget(opts.hostPath, opts.host, false);
+    return download(this.shell, containerId, p, target, this.deps.maxFileBytes);
+  }
+
+  /** Without `host` only BOXD_ROOTS count, as for a remote caller of tenant "local". */
+  private hostTarget(hostPath: string, host: HostAccess | undefined, mustExist: boolean) {
+    const access = host ?? { tenant: "local", remote: true, clientRoots: async () => [] };
+    return checkHostPath(hostPath, this.deps.roots, access, { mustExist });
   }
 }

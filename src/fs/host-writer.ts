@@ -3,12 +3,31 @@
 // complete. An existing file at the target, a symlink or a hard link shared with a file elsewhere, is
 // replaced rather than written through. Writes go through fs.WriteStream, which batches them (writev) so
 // the disk keeps up with the engine; a per-chunk write loop fell behind and buffered hundreds of MiB.
+// With `confine`, the temp file is checked to lie in that folder right after it is opened and before any
+// byte is written, so a folder swapped for a symlink after the host path was checked leads nowhere.
 import { randomBytes } from "node:crypto";
-import { createWriteStream, constants as fsc, type WriteStream } from "node:fs";
+import fsCb, { createWriteStream, constants as fsc, type WriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import { confineFd } from "./host-paths.js";
 
 const HIGH_WATER = 8 * 1024 * 1024;
+
+type OpenCallback = (err: Error | null, fd?: number) => void;
+
+/** WriteStream's file operations, with an open() that refuses (and removes) a file outside `root`. */
+function confinedFs(root: string) {
+  const open = (file: string, flags: number, mode: number, cb: OpenCallback) => {
+    fsCb.open(file, flags, mode, (err, fd) => {
+      if (err) return cb(err);
+      confineFd(fd, root).then(
+        () => cb(null, fd),
+        (refused: Error) => fsCb.close(fd, () => fsCb.unlink(file, () => cb(refused))),
+      );
+    });
+  };
+  return { open, write: fsCb.write, writev: fsCb.writev, close: fsCb.close };
+}
 
 export class HostFileWriter {
   readonly tmp: string;
@@ -20,6 +39,7 @@ export class HostFileWriter {
   constructor(
     readonly target: string,
     mode = 0o644,
+    confine?: string,
   ) {
     this.tmp = path.join(path.dirname(target), `.${path.basename(target)}.boxd-${randomBytes(6).toString("hex")}.tmp`);
     this.out = createWriteStream(this.tmp, {
@@ -27,6 +47,7 @@ export class HostFileWriter {
       flags: (fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW) as unknown as string,
       mode: mode & 0o777,
       highWaterMark: HIGH_WATER,
+      fs: confine === undefined ? undefined : confinedFs(confine),
     });
     this.closed = new Promise((resolve) => this.out.once("close", () => resolve()));
     this.out.on("error", (err) => {

@@ -2,7 +2,9 @@
 // (whatever runs in the box could have produced it): member names that are absolute or contain `..` are
 // skipped, nothing is ever written through a symlink (every parent folder is checked with lstat), links,
 // devices and fifos are skipped, and each file is written to a fresh temp file and renamed into place, so
-// an existing file (or hard link to one elsewhere) is replaced, never written through.
+// an existing file (or hard link to one elsewhere) is replaced, never written through. Each temp file is
+// also confined to the destination once opened (host-writer.ts), so a folder swapped for a symlink
+// between the lstat checks and the open leads nowhere.
 import fs from "node:fs/promises";
 import path from "node:path";
 import type { Readable } from "node:stream";
@@ -22,7 +24,7 @@ type Entry = tar.Extract extends AsyncIterable<infer E> ? E : never;
 const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
 /** Makes sure every folder of `rel` under `root` is a real folder (not a symlink); false when one is not. */
-async function ensureDirs(root: string, rel: string): Promise<boolean> {
+export async function ensureDirs(root: string, rel: string): Promise<boolean> {
   let cur = root;
   for (const part of rel.split("/").filter(Boolean)) {
     cur = path.join(cur, part);
@@ -55,7 +57,7 @@ async function writeFile(
     await drain(body);
     return null;
   }
-  const writer = new HostFileWriter(path.join(root, rel), mode);
+  const writer = new HostFileWriter(path.join(root, rel), mode, root);
   try {
     // A loop, not pipeline(): Node's pipeline() does not see the end of tar-stream's (streamx) entries.
     for await (const chunk of body as AsyncIterable<Buffer>) {

@@ -1,7 +1,9 @@
 // The tar streams that box_upload feeds into `tar -x` in the box: built from inline files, from a host file
 // or folder (streamed from disk, constant memory, symlinks stored as symlinks and never followed), or
 // re-packed from a caller's archive after checking every member. Re-packing means the box's tar only ever
-// sees members this module has checked, whatever quirks the caller's archive had.
+// sees members this module has checked, whatever quirks the caller's archive had. Each stream starts with
+// the folders its members go into (see folderList), so the box can refuse the upload when one of them is
+// already a symlink leading out of the destination (tar would follow it).
 import { constants as fsc, type Stats } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -10,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
 import { BoxdError, invalidArgument } from "../errors.js";
+import { confineFd, type HostTarget } from "./host-paths.js";
 import { archiveMemberPath } from "./paths.js";
 
 export interface PackCount {
@@ -53,22 +56,49 @@ function addEntry(pack: tar.Pack, header: Header, body?: Buffer | Readable | Ent
   });
 }
 
-function produce(fill: (pack: tar.Pack, count: PackCount) => Promise<void>): Producer {
+/**
+ * The folder list that heads every upload stream: each folder a member goes into (relative to the
+ * destination), NUL-terminated, then an empty record. Names cannot hold NUL (archiveMemberPath, file names).
+ */
+export function folderList(folders: Iterable<string>): Buffer {
+  const parts = [...new Set(folders)].filter((f) => f !== "" && f !== ".").map((f) => `${f}\0`);
+  return Buffer.from(`${parts.join("")}\0`, "utf8");
+}
+
+/** The folders `rel` (a member name) goes into: its parent, if any. */
+export const parentOf = (rel: string): string => path.posix.dirname(rel);
+
+/** `folders` null: a bare tar stream, without the folder list (for a script that extracts into a fresh folder). */
+function produce(
+  folders: (() => Promise<Iterable<string>>) | null,
+  fill: (pack: tar.Pack, count: PackCount) => Promise<void>,
+): Producer {
   const pack = tar.pack();
+  // Errors surface through `first` and the pipeline; this keeps one from a pack never piped unhandled.
+  pack.on("error", () => {});
   const stream = new PassThrough();
   const count: PackCount = { files: 0, bytes: 0 };
   let first: unknown = null;
-  const piped = pipeline(pack, stream);
-  const filled = fill(pack, count).then(
-    () => pack.finalize(),
+  const fail = (err: unknown) => {
+    first ??= err;
+    pack.destroy(err as Error);
+  };
+  const run = (async () => {
+    if (folders) stream.write(folderList(await folders()));
+    const piped = pipeline(pack, stream);
+    await fill(pack, count).then(() => pack.finalize(), fail);
+    await piped;
+  })();
+  const done = run.then(
+    () => {
+      if (first) throw first;
+    },
     (err: unknown) => {
-      first ??= err;
-      pack.destroy(err as Error);
+      fail(err);
+      stream.destroy();
+      throw first;
     },
   );
-  const done = Promise.all([filled, piped]).then(() => {
-    if (first) throw first;
-  });
   done.catch(() => {});
   return { stream, count, done, failure: () => first };
 }
@@ -84,41 +114,76 @@ export function packFiles(files: { path: string; content: Buffer }[]): Producer 
     }
     return rel;
   });
-  return produce(async (pack, count) => {
-    for (const [i, f] of files.entries()) {
-      await addEntry(pack, { name: names[i] as string, type: "file", mode: 0o644, size: f.content.length }, f.content);
-      count.files += 1;
-      count.bytes += f.content.length;
-    }
+  return produce(
+    async () => names.map(parentOf),
+    async (pack, count) => {
+      for (const [i, f] of files.entries()) {
+        await addEntry(
+          pack,
+          { name: names[i] as string, type: "file", mode: 0o644, size: f.content.length },
+          f.content,
+        );
+        count.files += 1;
+        count.bytes += f.content.length;
+      }
+    },
+  );
+}
+
+/**
+ * A host file (as one member named after it) or the contents of a host folder. Every file is opened
+ * without following symlinks and confined to `host.root`, so a folder swapped for a symlink after the
+ * host path was checked leads nowhere.
+ */
+export function packHostPath(host: HostTarget, opts: { folderList: boolean } = { folderList: true }): Producer {
+  const { real, root } = host;
+  return produce(opts.folderList ? () => hostFolders(real, root) : null, async (pack, count) => {
+    const st = await fs.lstat(real);
+    if (st.isDirectory()) await walk(pack, real, "", count, root);
+    else await addHost(pack, real, path.basename(real), count, root);
   });
 }
 
-/** A host file (as one member named after it) or the contents of a host folder. */
-export function packHostPath(realPath: string): Producer {
-  return produce(async (pack, count) => {
-    const st = await fs.lstat(realPath);
-    if (st.isDirectory()) await walk(pack, realPath, "", count);
-    else await addHost(pack, realPath, path.basename(realPath), count);
-  });
+/** A host folder's entries, read through a descriptor confined to `root` (a swapped-in symlink is refused). */
+async function readConfinedDir(dir: string, root: string) {
+  const fh = await fs.open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+  try {
+    await confineFd(fh.fd, root);
+    return await fs.readdir(`/proc/self/fd/${fh.fd}`, { withFileTypes: true });
+  } finally {
+    await fh.close();
+  }
 }
 
-async function walk(pack: tar.Pack, dir: string, rel: string, count: PackCount): Promise<void> {
-  const names = (await fs.readdir(dir)).sort();
+/** Every folder below `dir` (relative names), for the stream's folder list. */
+async function hostFolders(dir: string, root: string, rel = "", out: string[] = []): Promise<string[]> {
+  if (!(await fs.lstat(dir)).isDirectory()) return out;
+  for (const e of await readConfinedDir(dir, root)) {
+    if (!e.isDirectory()) continue;
+    const member = rel ? `${rel}/${e.name}` : e.name;
+    out.push(member);
+    await hostFolders(path.join(dir, e.name), root, member, out);
+  }
+  return out;
+}
+
+async function walk(pack: tar.Pack, dir: string, rel: string, count: PackCount, root: string): Promise<void> {
+  const names = (await readConfinedDir(dir, root)).map((e) => e.name).sort();
   for (const name of names) {
     const abs = path.join(dir, name);
     const member = rel ? `${rel}/${name}` : name;
     const st = await fs.lstat(abs);
     if (st.isDirectory()) {
       await addEntry(pack, { name: member, type: "directory", mode: st.mode & 0o7777, mtime: st.mtime });
-      await walk(pack, abs, member, count);
+      await walk(pack, abs, member, count, root);
     } else {
-      await addHost(pack, abs, member, count);
+      await addHost(pack, abs, member, count, root);
     }
   }
 }
 
 /** One non-folder host entry: files streamed (opened without following symlinks), symlinks as symlinks. */
-async function addHost(pack: tar.Pack, abs: string, member: string, count: PackCount): Promise<void> {
+async function addHost(pack: tar.Pack, abs: string, member: string, count: PackCount, root: string): Promise<void> {
   const st = await fs.lstat(abs);
   if (st.isSymbolicLink()) {
     const linkname = await fs.readlink(abs);
@@ -130,6 +195,7 @@ async function addHost(pack: tar.Pack, abs: string, member: string, count: PackC
   const fh = await fs.open(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   let fst: Stats;
   try {
+    await confineFd(fh.fd, root);
     fst = await fh.stat();
   } catch (err) {
     await fh.close();
@@ -172,9 +238,9 @@ const BAD_MEMBER = "nothing was extracted; fix the archive";
  * member may lead through a symlink that the same archive creates (the classic `link -> /etc` then
  * `link/passwd`). Returns the count of members that will be extracted.
  */
-export async function checkArchive(archive: Buffer): Promise<PackCount> {
+export async function checkArchive(archive: Buffer): Promise<PackCount & { folders: Set<string> }> {
   const symlinks = new Set<string>();
-  const count: PackCount = { files: 0, bytes: 0 };
+  const count = { files: 0, bytes: 0, folders: new Set<string>() };
   const throughLink = (rel: string) => {
     const parts = rel.split("/");
     for (let i = 1; i < parts.length; i++) if (symlinks.has(parts.slice(0, i).join("/"))) return true;
@@ -196,6 +262,7 @@ export async function checkArchive(archive: Buffer): Promise<PackCount> {
     if (throughLink(rel)) {
       throw invalidArgument(`archive member "${h.name}" goes through a symlink of the same archive; ${BAD_MEMBER}`);
     }
+    if (rel !== "") count.folders.add(parentOf(rel));
     if (h.type === "symlink") {
       symlinks.add(rel);
       count.files += 1;
@@ -204,6 +271,7 @@ export async function checkArchive(archive: Buffer): Promise<PackCount> {
       if (!target || throughLink(target)) {
         throw invalidArgument(`archive member "${h.name}" is a hard link to "${h.linkname}" outside it; ${BAD_MEMBER}`);
       }
+      count.folders.add(parentOf(target));
       count.files += 1;
     } else if (h.type === "file" || h.type === "contiguous-file") {
       count.files += 1;
@@ -213,30 +281,33 @@ export async function checkArchive(archive: Buffer): Promise<PackCount> {
   }
 }
 
-/** Re-packs a checked archive: files, folders and links only, with normalised names. */
-export function repackArchive(archive: Buffer): Producer {
-  return produce(async (pack, count) => {
-    for await (const entry of entries(archive)) {
-      const h = entry.header;
-      const rel = archiveMemberPath(h.name);
-      const base = { name: rel ?? "", mode: (h.mode ?? 0o644) & 0o7777, mtime: h.mtime };
-      if (!rel) {
-        await drain(entry);
-      } else if (h.type === "file" || h.type === "contiguous-file") {
-        await addEntry(pack, { ...base, type: "file", size: h.size ?? 0 }, entry);
-        count.files += 1;
-        count.bytes += h.size ?? 0;
-      } else if (h.type === "directory") {
-        await addEntry(pack, { ...base, type: "directory" });
-        await drain(entry);
-      } else if (h.type === "symlink" || h.type === "link") {
-        const linkname = h.type === "link" ? (archiveMemberPath(h.linkname ?? "") ?? "") : (h.linkname ?? "");
-        await addEntry(pack, { ...base, type: h.type, linkname });
-        count.files += 1;
-        await drain(entry);
-      } else {
-        await drain(entry); // devices and fifos: the box user could not create them anyway
+/** Re-packs a checked archive (`folders` from checkArchive): files, folders and links only, with normalised names. */
+export function repackArchive(archive: Buffer, folders: Iterable<string>): Producer {
+  return produce(
+    async () => folders,
+    async (pack, count) => {
+      for await (const entry of entries(archive)) {
+        const h = entry.header;
+        const rel = archiveMemberPath(h.name);
+        const base = { name: rel ?? "", mode: (h.mode ?? 0o644) & 0o7777, mtime: h.mtime };
+        if (!rel) {
+          await drain(entry);
+        } else if (h.type === "file" || h.type === "contiguous-file") {
+          await addEntry(pack, { ...base, type: "file", size: h.size ?? 0 }, entry);
+          count.files += 1;
+          count.bytes += h.size ?? 0;
+        } else if (h.type === "directory") {
+          await addEntry(pack, { ...base, type: "directory" });
+          await drain(entry);
+        } else if (h.type === "symlink" || h.type === "link") {
+          const linkname = h.type === "link" ? (archiveMemberPath(h.linkname ?? "") ?? "") : (h.linkname ?? "");
+          await addEntry(pack, { ...base, type: h.type, linkname });
+          count.files += 1;
+          await drain(entry);
+        } else {
+          await drain(entry); // devices and fifos: the box user could not create them anyway
+        }
       }
-    }
-  });
+    },
+  );
 }

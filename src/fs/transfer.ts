@@ -1,17 +1,22 @@
 // box_upload and box_download: tar streams between the server and `tar` running in the box as the box
 // user (so extracted files belong to boxuser and the box's permissions apply). Host paths arrive already
-// checked against the allowed roots (host-paths.ts); box-to-host data goes through safe-extract.ts.
+// checked against the allowed roots (host-paths.ts), with the allowed folder every host file opened is
+// confined to; box-to-host data goes through safe-extract.ts.
 import type { Stats } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { BoxdError, forbidden, invalidArgument, limitExceeded, notFound, toBoxdError } from "../errors.js";
 import { type BoxShell, failure, type ShellResult } from "./box-shell.js";
+import type { HostTarget } from "./host-paths.js";
 import { HostFileWriter } from "./host-writer.js";
-import { safeExtract } from "./safe-extract.js";
+import { ensureDirs, safeExtract } from "./safe-extract.js";
 import { checkArchive, type Producer, packFiles, packHostPath, repackArchive } from "./tar-sources.js";
 
-export type UploadSource = { files: { path: string; content: Buffer }[] } | { archive: Buffer } | { hostPath: string };
+export type UploadSource =
+  | { files: { path: string; content: Buffer }[] }
+  | { archive: Buffer }
+  | { hostPath: HostTarget };
 
 export interface DownloadResult {
   path: string;
@@ -26,12 +31,32 @@ export interface DownloadResult {
   skipped?: number;
 }
 
+// stdin is the folder list (tar-sources.ts folderList), then the tar stream. tar follows a folder that
+// already exists as a symlink (a member "home/x" after an earlier upload planted "home -> /elsewhere"), so
+// before tar reads a byte every listed folder is resolved (realpath) and the whole upload is refused when
+// one leads out of the destination. Box code could still swap a folder afterwards, but box code already
+// acts as boxuser: the check protects the caller's intent, not a privilege boundary.
 const UNTAR = `d=$1
 if [ ! -d "$d" ]; then
   if [ -e "$d" ] || [ -L "$d" ]; then fail NOT_DIR "$d"; fi
   mkdir -p -- "$d" || exit 1
 fi
 cd -- "$d" || exit 1
+rd=$(pwd -P); [ "$rd" = / ] && rd=
+ps=() end=0
+while IFS= read -r -d '' p; do
+  if [ -z "$p" ]; then end=1; break; fi
+  ps+=("$p")
+done
+[ "$end" = 1 ] || exit 1
+if [ \${#ps[@]} -gt 0 ]; then
+  n=0
+  while IFS= read -r -d '' r; do
+    case "$r" in "$rd"|"$rd"/*) ;; *) fail LINKED "$d/\${ps[$n]}" ;; esac
+    n=$((n + 1))
+  done < <(printf '%s\\0' "\${ps[@]}" | xargs -0 realpath -m -z --)
+  [ "$n" = \${#ps[@]} ] || exit 1
+fi
 exec tar -x --no-same-owner -f -`;
 
 // The first stdout line says "file" or "directory"; the data follows. Only regular files and folders:
@@ -68,8 +93,8 @@ export async function upload(
     }
     producer = packFiles(source.files);
   } else if ("archive" in source) {
-    await checkArchive(source.archive);
-    producer = repackArchive(source.archive);
+    const checked = await checkArchive(source.archive);
+    producer = repackArchive(source.archive, checked.folders);
   } else {
     producer = packHostPath(source.hostPath);
   }
@@ -80,7 +105,12 @@ export async function upload(
   producer.stream.destroy();
   await producer.done.catch(() => {});
   if (early) throw hostError(early, "read");
-  if (res.exitCode !== 0) throw failure(res, destination, { NOT_DIR: "destination must be a folder" });
+  if (res.exitCode !== 0) {
+    throw failure(res, destination, {
+      NOT_DIR: "destination must be a folder",
+      LINKED: "nothing was uploaded; upload into the folder the link points to, or remove the link first",
+    });
+  }
   return { destination, ...producer.count };
 }
 
@@ -140,7 +170,7 @@ export async function download(
   shell: BoxShell,
   containerId: string,
   boxPath: string,
-  hostPath: string | undefined,
+  hostPath: HostTarget | undefined,
   maxFileBytes: number,
 ): Promise<DownloadResult> {
   if (hostPath !== undefined) return downloadToHost(shell, containerId, boxPath, hostPath);
@@ -171,8 +201,8 @@ interface HostSink {
   abort(): Promise<void>;
 }
 
-function fileSink(target: string): HostSink {
-  const writer = new HostFileWriter(target);
+function fileSink(target: string, root: string): HostSink {
+  const writer = new HostFileWriter(target, 0o644, root);
   return {
     // No backpressure reaches the engine here; WriteStream's batched writes keep the backlog small.
     write: (chunk) => {
@@ -187,14 +217,22 @@ function fileSink(target: string): HostSink {
   };
 }
 
-function folderSink(hostPath: string, existing: Stats | null): HostSink {
+/** Creates the folders of `dir` below `root` one by one, refusing any that is a symlink or a file. */
+async function hostDirs(root: string, dir: string): Promise<void> {
+  const rel = path.relative(root, dir);
+  if (rel.startsWith("..") || path.isAbsolute(rel) || !(await ensureDirs(root, rel))) {
+    throw invalidArgument(`cannot write to ${dir} on the server's machine: a file or symlink is in the way`);
+  }
+}
+
+function folderSink(hostPath: string, existing: Stats | null, root: string): HostSink {
   const body = new PassThrough({ highWaterMark: 8 * 1024 * 1024 });
   body.on("error", () => {});
   const extracted = (async () => {
     if (existing && !existing.isDirectory()) {
       throw invalidArgument(`hostPath ${hostPath} is a file; a folder downloads into a folder: pass a folder path`);
     }
-    await fs.mkdir(hostPath, { recursive: true });
+    await hostDirs(root, hostPath);
     return safeExtract(body, hostPath);
   })();
   // When the host side fails, drop the rest of the box's output instead of buffering it.
@@ -219,17 +257,18 @@ async function downloadToHost(
   shell: BoxShell,
   containerId: string,
   boxPath: string,
-  hostPath: string,
+  host: HostTarget,
 ): Promise<DownloadResult> {
+  const { real: hostPath, root } = host;
   // Decided before any data arrives, so the first chunks can be written at once.
   const existing = await fs.lstat(hostPath).catch(() => null);
   const fileTarget = existing?.isDirectory() ? path.join(hostPath, path.posix.basename(boxPath)) : hostPath;
-  await fs.mkdir(path.dirname(fileTarget), { recursive: true });
+  await hostDirs(root, path.dirname(fileTarget));
   const state: { sink: HostSink | null; type: "file" | "directory" | null } = { sink: null, type: null };
   const split = new HeaderSplit(
     (type) => {
-      if (type === "file") state.sink = fileSink(fileTarget);
-      else if (type === "directory") state.sink = folderSink(hostPath, existing);
+      if (type === "file") state.sink = fileSink(fileTarget, root);
+      else if (type === "directory") state.sink = folderSink(hostPath, existing, root);
       state.type = type === "file" || type === "directory" ? type : null;
     },
     (chunk) => state.sink?.write(chunk),

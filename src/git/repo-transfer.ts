@@ -80,7 +80,8 @@ export class RepoTransfer {
    * `onBytes` is called as the stream is read.
    */
   async cloneIn(containerId: string, gitDir: string, target: string, onBytes: (bytes: number) => void): Promise<void> {
-    const producer = packHostPath(gitDir);
+    // The server's own clone, extracted into a fresh folder in the box: no folder list needed.
+    const producer = packHostPath({ real: gitDir, root: gitDir }, { folderList: false });
     let sent = 0;
     // Counts bytes on their way to the box; pipe() keeps the engine's backpressure reaching the packer.
     const metered = new Transform({

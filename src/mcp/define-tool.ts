@@ -12,6 +12,8 @@ export interface ToolContext {
   /** Sends a progress notification when the request carries a progressToken; a no-op otherwise. */
   progress: (message: string) => void;
   signal: AbortSignal;
+  /** true over HTTP: the client runs on another machine (so its roots say nothing about this one). */
+  remote: boolean;
   /** Host folders the client declared as roots (file:// URIs turned into paths). */
   clientRoots: () => Promise<string[]>;
 }
@@ -54,6 +56,8 @@ export function errorResult(err: BoxdError) {
 
 export interface RegisterOptions {
   tenantOf: (extra: { authInfo?: { extra?: Record<string, unknown> } }) => string;
+  /** The transport is remote (HTTP): see ToolContext.remote. */
+  remote: boolean;
   log: Logger;
 }
 
@@ -79,6 +83,7 @@ export function registerTool<I extends z.ZodRawShape, O extends z.ZodRawShape, S
       let sent = 0;
       const ctx: ToolContext = {
         tenant: opts.tenantOf(extra),
+        remote: opts.remote,
         signal: extra.signal,
         progress: (message) => {
           if (token === undefined) return;

@@ -12,6 +12,11 @@ export const SERVER_VERSION = "0.1.0";
 export interface CreateServerOptions {
   /** The tenant of calls that carry no auth info (stdio: the local user). */
   defaultTenant?: string;
+  /**
+   * The client runs on another machine (HTTP sessions): its MCP roots say nothing about this machine, so
+   * host paths are confined to each tenant's folder in BOXD_ROOTS (src/fs/host-paths.ts).
+   */
+  remote?: boolean;
 }
 
 export function createServer(services: Services, opts: CreateServerOptions = {}) {
@@ -30,7 +35,7 @@ export function createServer(services: Services, opts: CreateServerOptions = {})
     const t = (extra as { authInfo?: { extra?: Record<string, unknown> } } | undefined)?.authInfo?.extra?.tenant;
     return typeof t === "string" && t ? t : defaultTenant;
   };
-  registerAllTools(server, services, { log: services.log.child("mcp"), tenantOf });
+  registerAllTools(server, services, { log: services.log.child("mcp"), tenantOf, remote: opts.remote ?? false });
   const stopLogUpdates = registerLogResources(server, services, tenantOf);
   return {
     server,

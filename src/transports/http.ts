@@ -85,7 +85,8 @@ export async function startHttpServer(
     });
   let policy: OriginPolicy = policyFor(config.port);
   const endpoint = new McpEndpoint({
-    newServer: () => createServer(app.services),
+    // Every HTTP client is remote, even on loopback: its roots are not this machine's folders.
+    newServer: () => createServer(app.services, { remote: true }),
     sessions,
     events,
     maxBodyBytes: config.httpMaxBodyBytes,

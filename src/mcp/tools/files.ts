@@ -4,9 +4,8 @@
 import { z } from "zod";
 import { invalidArgument } from "../../errors.js";
 import { decodeBase64, decodeContent, encodeContent, mimeTypeOf } from "../../fs/content-encoding.js";
+import type { UploadRequest } from "../../fs/file-service.js";
 import { DEFAULT_MAX_ENTRIES, MAX_ENTRIES } from "../../fs/file-service.js";
-import { checkHostPath } from "../../fs/host-paths.js";
-import type { UploadSource } from "../../fs/transfer.js";
 import type { Services } from "../../services.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
 import { boxPath, boxRef } from "../schemas.js";
@@ -29,13 +28,13 @@ const hostPathField = z
   .min(1)
   .max(4096)
   .describe(
-    "Absolute path on the server's machine; allowed only inside the server's BOXD_ROOTS or the client's declared roots",
+    "A path on the server's machine (not the client's). Over stdio: an absolute path inside the server's BOXD_ROOTS or the client's declared roots. " +
+      "Over HTTP: the client's roots are ignored; each tenant has its own folder <root>/<tenant> in every BOXD_ROOTS root, and hostPath must lie in one of " +
+      "them, either absolute or relative (a relative path is read in the tenant's folder of the first root); anything else, including a symlink leading out, is FORBIDDEN",
   );
 
-async function allowedHostPath(s: Services, ctx: ToolContext, hostPath: string, mustExist: boolean) {
-  const client = await ctx.clientRoots().catch(() => []);
-  return checkHostPath(hostPath, { server: s.config.roots, client }, { mustExist });
-}
+/** Who asks and over what: the file service decides from this which host folders hostPath may use. */
+const hostAccess = (ctx: ToolContext) => ({ tenant: ctx.tenant, remote: ctx.remote, clientRoots: ctx.clientRoots });
 
 export const boxWriteFile = defineTool({
   name: "box_write_file",
@@ -248,7 +247,9 @@ export const boxUpload = defineTool({
   description:
     "Put files into a folder of the box (created if missing), owned by boxuser. Give exactly one of: files (inline, up to the server's max file size in total), " +
     "archive (a base64 tar or tar.gz; members must stay inside the folder), or hostPath (a file or folder on the server's machine inside the allowed roots: " +
-    "a file lands in the folder under its name, a folder's contents land in the folder; symlinks are kept as symlinks).",
+    "a file lands in the folder under its name, a folder's contents land in the folder; symlinks are kept as symlinks). " +
+    "Nothing is ever written through a symlink already in the destination: when a member would go into a folder that is (or lies under) a symlink leading outside the destination, " +
+    "the whole upload is refused with INVALID_ARGUMENT before anything is extracted (a symlink that stays inside the destination is fine).",
   input: {
     box: boxRef,
     destination: boxPath("Folder to put the files in"),
@@ -275,7 +276,7 @@ export const boxUpload = defineTool({
   async handler(args, ctx, s: Services) {
     const given = [args.files, args.archive, args.hostPath].filter((x) => x !== undefined).length;
     if (given !== 1) throw invalidArgument("give exactly one of files, archive or hostPath");
-    let source: UploadSource;
+    let source: UploadRequest;
     if (args.files) {
       source = {
         files: args.files.map((f, i) => ({
@@ -286,9 +287,9 @@ export const boxUpload = defineTool({
     } else if (args.archive !== undefined) {
       source = { archive: decodeBase64(args.archive, "archive") };
     } else {
-      source = { hostPath: await allowedHostPath(s, ctx, args.hostPath as string, true) };
+      source = { hostPath: args.hostPath as string };
     }
-    const r = await inBox(s, ctx, args.box, (c) => s.files.upload(c, args.destination, source));
+    const r = await inBox(s, ctx, args.box, (c) => s.files.upload(c, args.destination, source, hostAccess(ctx)));
     return {
       text: `uploaded ${r.result.files} files (${r.result.bytes} bytes) to ${r.result.destination}${note(r)}`,
       structured: { ...r.result, resumed: r.resumed },
@@ -326,10 +327,11 @@ export const boxDownload = defineTool({
   // With hostPath it writes (and may replace) files on the server's machine, so it is not read-only.
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: Services) {
-    const hostPath = args.hostPath === undefined ? undefined : await allowedHostPath(s, ctx, args.hostPath, false);
-    const r = await inBox(s, ctx, args.box, (c) => s.files.download(c, args.path, { hostPath }));
+    const r = await inBox(s, ctx, args.box, (c) =>
+      s.files.download(c, args.path, { hostPath: args.hostPath, host: hostAccess(ctx) }),
+    );
     const { data, ...d } = r.result;
-    if (hostPath !== undefined) {
+    if (args.hostPath !== undefined) {
       const skipped = d.skipped ? `, ${d.skipped} skipped` : "";
       return {
         text: `downloaded ${d.type} ${d.path} to ${d.hostPath} (${d.files} files, ${d.bytes} bytes${skipped})${note(r)}`,
