@@ -95,6 +95,9 @@ export class ContainerClient {
           RestartPolicy: { Name: "no" },
           LogConfig: { Type: "none", Config: {} },
           ...(spec.dns?.length ? { Dns: spec.dns } : {}),
+          // No IPv6 in the box, whatever the engine's default: the host firewall filters IPv4 only, and
+          // the bridge's link-local address would otherwise reach the host's services.
+          Sysctls: { "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1" },
           // glibc sends A and AAAA at once from one socket; through Docker's DNS NAT one answer is sometimes
           // dropped (a conntrack race), which stalls a lookup for the default 5 s. Separate sockets and a
           // short retry keep name lookups in boxes quick.
