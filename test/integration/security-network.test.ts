@@ -240,6 +240,20 @@ describe("network security: the host itself, the proxy's per-request checks, DNS
       expect(r.stdout).not.toContain(inet.webA);
       expect(r.durationMs).toBeLessThan(5000);
     });
+    await attack(FILE, "dns: a custom box resolves names outside its allowedDomains (a DNS tunnel)", async () => {
+      const box = await h.createBox({
+        name: "dns-custom",
+        networkPolicy: { mode: "custom", allowedDomains: ["allowed.test"], allowedCidrs: [`${inet.webB}/32`] },
+      });
+      const other = await sh(box.id, "getent hosts other.test; echo rc=$?");
+      expect(other.stdout).not.toContain(inet.webB);
+      expect(other.stdout).toMatch(/rc=[1-9]/);
+      expect(other.durationMs).toBeLessThan(5000);
+      // TCP straight to the resolver is refused too (UDP to any server on port 53 goes to the gate).
+      const py = `import socket; s=socket.create_connection(("${inet.dns}", 53), timeout=4); print("tcp open")`;
+      expect((await sh(box.id, `python3 -c '${py}' 2>&1; echo rc=$?`)).stdout).not.toContain("tcp open");
+      expect((await sh(box.id, "getent hosts allowed.test")).stdout).toContain(inet.webA);
+    });
   });
 
   it("the proxy serves boxes only", async () => {
