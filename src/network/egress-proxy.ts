@@ -9,7 +9,7 @@ import net from "node:net";
 import os from "node:os";
 import type { Logger } from "../log.js";
 import { cidrContains, isAlwaysBlocked, parseIpv4 } from "./cidr.js";
-import { HttpRequestStream, type RequestPiece } from "./http-requests.js";
+import { forbidden, HttpConnection } from "./http-connection.js";
 import { type CompiledPolicy, domainAllowed } from "./policy.js";
 import { readSni } from "./sni.js";
 
@@ -23,8 +23,6 @@ export interface ProxyDeps {
 
 const HEAD_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 10_000;
-/** After a refused request, how long the upstream may take to finish the responses before it. */
-const DRAIN_TIMEOUT_MS = 30_000;
 
 /** Every IPv4 address of this host's interfaces, read now (interfaces come and go). */
 export function hostAddresses(): Set<number> {
@@ -118,95 +116,21 @@ export class EgressProxy {
     client.on("data", onData);
   }
 
-  /**
-   * Plain HTTP: every request head on the connection is checked before it is forwarded. The first one
-   * picks the upstream; a later one for another host (Host or absolute URI), CONNECT, or anything that
-   * cannot be framed safely ends the connection: the responses to the requests before it are delivered,
-   * then a 403 for the refused one, and nothing after it reaches the upstream.
-   */
+  /** Plain HTTP: checked request by request (http-connection.ts). */
   private http(client: net.Socket, source: string, policy: CompiledPolicy): void {
-    const requests = new HttpRequestStream();
-    let pinned: string | null = null;
-    let upstream: net.Socket | null = null;
-    const queue: Buffer[] = [];
-    let refused: { host: string; why: string } | null = null;
-    let timer: NodeJS.Timeout | null = null;
-    const armHeadTimer = () => {
-      if (requests.midHead && !timer) timer = setTimeout(() => client.destroy(), HEAD_TIMEOUT_MS);
-      else if (!requests.midHead && timer) {
-        clearTimeout(timer);
-        timer = null;
-      }
-    };
-    const send = (bytes: Buffer) => {
-      if (!upstream) queue.push(bytes);
-      else if (!upstream.write(bytes)) {
-        client.pause();
-        upstream.once("drain", () => client.resume());
-      }
-    };
-    const refuseLater = (p: { host: string; why: string }) => {
-      refused = p;
-      client.pause();
-      client.removeAllListeners("data");
-      if (timer) clearTimeout(timer);
-      this.deps.onDenied?.(source, p.host, p.why);
-      // Let the upstream answer what it already got, then close it; the 403 follows those answers.
-      upstream?.end();
-      setTimeout(() => client.destroy(), DRAIN_TIMEOUT_MS).unref();
-    };
-    const onPiece = (p: RequestPiece): boolean => {
-      if (p.kind === "refused" || (p.kind === "head" && pinned !== null && p.host !== pinned)) {
-        const why = p.kind === "refused" ? p.why : `another host (${p.host}) than this connection's (${pinned})`;
-        if (pinned === null) this.deny(client, "http", source, p.host, why);
-        else refuseLater({ host: p.host, why });
-        return false;
-      }
-      if (p.kind === "head" && pinned === null) {
-        pinned = p.host;
-        client.pause();
-        const onUpstreamEnd = () => (refused ? client.end(forbidden(refused.host, refused.why)) : client.end());
-        void this.connectHttp(client, source, p.host, policy, onUpstreamEnd).then((socket) => {
-          if (!socket) return;
-          upstream = socket;
-          for (const b of queue.splice(0)) send(b);
-          if (refused) socket.end();
-          else client.resume();
-        });
-      }
-      send(p.bytes);
-      return true;
-    };
-    client.on("data", (chunk: Buffer) => {
-      for (const p of requests.push(chunk)) if (!onPiece(p)) return;
-      armHeadTimer();
+    new HttpConnection(client, {
+      open: async (host) => {
+        const up = await this.open(host, policy, 80);
+        if ("why" in up) {
+          this.deny(client, "http", source, host, up.why);
+          return null;
+        }
+        client.on("close", () => up.socket.destroy());
+        return up.socket;
+      },
+      onRefused: (host, why) => this.noteDenied(source, host, why),
+      denyFirst: (host, why) => this.deny(client, "http", source, host, why),
     });
-    armHeadTimer();
-    client.on("end", () => upstream?.end());
-    client.on("close", () => {
-      if (timer) clearTimeout(timer);
-      upstream?.destroy();
-    });
-  }
-
-  private async connectHttp(
-    client: net.Socket,
-    source: string,
-    host: string,
-    policy: CompiledPolicy,
-    onEnd: () => void,
-  ): Promise<net.Socket | null> {
-    const up = await this.open(host, policy, 80);
-    if ("why" in up) {
-      this.deny(client, "http", source, host, up.why);
-      return null;
-    }
-    const socket = up.socket;
-    socket.pipe(client, { end: false });
-    socket.on("end", onEnd);
-    socket.on("close", () => setImmediate(() => client.writableEnded || client.destroy()));
-    client.on("close", () => socket.destroy());
-    return socket;
   }
 
   /** Checks a host against the policy, resolves it outside the box and connects to a permitted address. */
@@ -252,14 +176,13 @@ export class EgressProxy {
   }
 
   private deny(client: net.Socket, kind: "http" | "tls", source: string, host: string, why: string): void {
-    this.deps.log.debug("egress denied", { source, host, why });
-    this.deps.onDenied?.(source, host, why);
+    this.noteDenied(source, host, why);
     if (kind === "http") client.end(forbidden(host, why));
     else client.destroy();
   }
-}
 
-function forbidden(host: string, why: string): string {
-  const body = `boxd: egress to ${host} denied by this box's network policy (${why})\n`;
-  return `HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
+  private noteDenied(source: string, host: string, why: string): void {
+    this.deps.log.debug("egress denied", { source, host, why });
+    this.deps.onDenied?.(source, host, why);
+  }
 }
