@@ -18,9 +18,14 @@ const UPSTREAM_TIMEOUT_MS = 4000;
 const MAX_INFLIGHT = 256;
 const REFUSED = 5;
 
-/** The first question's name of a DNS query (lower case, no trailing dot); null when malformed. */
+/**
+ * The question's name of a standard DNS query with exactly one question and no records but EDNS's
+ * (lower case, no trailing dot); null for anything else, which is never forwarded: a second question
+ * or an UPDATE could carry names the policy never saw.
+ */
 export function questionName(msg: Buffer): string | null {
-  if (msg.length < 12 || (msg[2] ?? 0) & 0x80 || msg.readUInt16BE(4) < 1) return null;
+  if (msg.length < 12 || ((msg[2] ?? 0) & 0xf8) !== 0) return null; // a query (QR 0), opcode QUERY
+  if (msg.readUInt16BE(4) !== 1 || msg.readUInt16BE(6) !== 0 || msg.readUInt16BE(8) !== 0) return null;
   const labels: string[] = [];
   let p = 12;
   for (;;) {
@@ -68,10 +73,11 @@ export class DnsGate {
 
   private async answer(socket: dgram.Socket, msg: Buffer, from: dgram.RemoteInfo): Promise<void> {
     const policy = this.deps.policyFor(from.address);
+    if (!policy || msg.length < 12) return; // not a box of ours, or no DNS header: say nothing
     const name = questionName(msg);
-    if (!policy || name === null) return; // not a box of ours, or not a query: say nothing
     const reply = (b: Buffer) => socket.send(b, from.port, from.address);
-    const allowed = policy.mode === "allow-all" || (policy.mode === "custom" && domainAllowed(policy, name));
+    const allowed =
+      name !== null && (policy.mode === "allow-all" || (policy.mode === "custom" && domainAllowed(policy, name)));
     if (!allowed || this.deps.upstreams.length === 0 || this.inflight >= MAX_INFLIGHT) {
       this.deps.log.debug("dns refused", { source: from.address, name });
       return reply(refusal(msg));

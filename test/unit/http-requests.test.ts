@@ -84,6 +84,12 @@ describe("DNS gate messages", () => {
   it("reads the question's name and answers REFUSED with the same id and question", () => {
     expect(questionName(query)).toBe("example.test");
     expect(questionName(query.subarray(0, 20))).toBeNull();
+    const two = Buffer.from(query);
+    two.writeUInt16BE(2, 4); // a second question the policy never sees
+    expect(questionName(two)).toBeNull();
+    const update = Buffer.from(query);
+    update[2] = 0x28; // opcode UPDATE
+    expect(questionName(update)).toBeNull();
     const r = refusal(query);
     expect(r.readUInt16BE(0)).toBe(0x1234);
     expect((r[2] ?? 0) & 0x80).toBe(0x80);
