@@ -1,8 +1,12 @@
 // Container operations: the only code that creates, inspects, pauses or removes containers.
+import { existsSync } from "node:fs";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
 import { labelFilter } from "./labels.js";
+
+const KERNEL_HAS_IPV6 = existsSync("/proc/sys/net/ipv6");
+const NO_IPV6 = { "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1" };
 
 export interface ContainerSpec {
   name: string;
@@ -97,7 +101,8 @@ export class ContainerClient {
           ...(spec.dns?.length ? { Dns: spec.dns } : {}),
           // No IPv6 in the box, whatever the engine's default: the host firewall filters IPv4 only, and
           // the bridge's link-local address would otherwise reach the host's services.
-          Sysctls: { "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1" },
+          // (A kernel booted without IPv6 has no such sysctls, and the engine would refuse them.)
+          ...(KERNEL_HAS_IPV6 ? { Sysctls: NO_IPV6 } : {}),
           // glibc sends A and AAAA at once from one socket; through Docker's DNS NAT one answer is sometimes
           // dropped (a conntrack race), which stalls a lookup for the default 5 s. Separate sockets and a
           // short retry keep name lookups in boxes quick.
