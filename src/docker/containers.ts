@@ -1,8 +1,12 @@
 // Container operations: the only code that creates, inspects, pauses or removes containers.
+import { existsSync } from "node:fs";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
 import { EXECUTOR_VERSION, LABEL_EXECUTOR, labelFilter } from "./labels.js";
+
+const KERNEL_HAS_IPV6 = existsSync("/proc/sys/net/ipv6");
+const NO_IPV6 = { "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1" };
 
 export interface ContainerSpec {
   name: string;
@@ -102,6 +106,10 @@ export class ContainerClient {
           RestartPolicy: { Name: "no" },
           LogConfig: { Type: "none", Config: {} },
           ...(spec.dns?.length ? { Dns: spec.dns } : {}),
+          // No IPv6 in the box, whatever the engine's default: the host firewall filters IPv4 only, and
+          // the bridge's link-local address would otherwise reach the host's services.
+          // (A kernel booted without IPv6 has no such sysctls, and the engine would refuse them.)
+          ...(KERNEL_HAS_IPV6 ? { Sysctls: NO_IPV6 } : {}),
           // glibc sends A and AAAA at once from one socket; through Docker's DNS NAT one answer is sometimes
           // dropped (a conntrack race), which stalls a lookup for the default 5 s. Separate sockets and a
           // short retry keep name lookups in boxes quick.

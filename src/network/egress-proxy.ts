@@ -1,13 +1,17 @@
 // The egress proxy for domain rules: boxes' connections to ports 80/443 are redirected here by the
 // firewall (custom policies with allowedDomains). It reads what the connection really asks for (HTTP
 // Host / TLS SNI), checks it against the box's policy, resolves the name itself (outside the box, so the
-// box's /etc/hosts or DNS tricks don't matter), refuses private/metadata/denied addresses, then splices.
+// box's /etc/hosts or DNS tricks don't matter), refuses private/metadata/denied addresses and every
+// address of this host (the proxy connects from the host, where the box's firewall rules do not apply),
+// then splices. Plain HTTP is checked request by request (see http-requests.ts); TLS once, by its SNI.
 import { promises as dnsPromises } from "node:dns";
 import net from "node:net";
+import os from "node:os";
 import type { Logger } from "../log.js";
 import { cidrContains, isAlwaysBlocked, parseIpv4 } from "./cidr.js";
+import { forbidden, HttpConnection } from "./http-connection.js";
 import { type CompiledPolicy, domainAllowed } from "./policy.js";
-import { readHttpHost, readSni } from "./sni.js";
+import { readSni } from "./sni.js";
 
 export interface ProxyDeps {
   /** The policy of the box at this source address, or null when it is no box of ours. */
@@ -19,6 +23,23 @@ export interface ProxyDeps {
 
 const HEAD_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Every IPv4 address of this host's interfaces, read now (interfaces come and go). */
+export function hostAddresses(): Set<number> {
+  const out = new Set<number>();
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) {
+      const n = a.family === "IPv4" ? parseIpv4(a.address) : null;
+      if (n !== null) out.add(n);
+    }
+  }
+  return out;
+}
+
+/** Whether a box under `policy` may reach `addr` (IPv4) through the proxy. */
+function addressAllowed(policy: CompiledPolicy, addr: number, local: Set<number>): boolean {
+  return !isAlwaysBlocked(addr) && !local.has(addr) && !policy.deniedCidrs.some((c) => cidrContains(c, addr));
+}
 
 export class EgressProxy {
   private readonly servers: net.Server[] = [];
@@ -45,13 +66,15 @@ export class EgressProxy {
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once("error", reject);
+      // Every address: the firewall redirects each box to its own gateway address. Sources that are no
+      // box of ours are dropped in handle(), and the firewall lets boxes reach these ports only when
+      // their policy has domains.
       server.listen(0, "0.0.0.0", () => resolve((server.address() as net.AddressInfo).port));
     });
   }
 
   private handle(client: net.Socket, kind: "http" | "tls"): void {
-    this.sockets.add(client);
-    client.on("close", () => this.sockets.delete(client));
+    this.track(client);
     client.on("error", () => client.destroy());
     const source = (client.remoteAddress ?? "").replace(/^::ffff:/, "");
     const policy = this.deps.policyFor(source);
@@ -59,69 +82,107 @@ export class EgressProxy {
       client.destroy();
       return;
     }
+    if (kind === "http") this.http(client, source, policy);
+    else this.tls(client, source, policy);
+  }
+
+  private track(s: net.Socket): void {
+    this.sockets.add(s);
+    s.on("close", () => this.sockets.delete(s));
+  }
+
+  /** TLS: the ClientHello's SNI decides the upstream once; what follows is encrypted and spliced. */
+  private tls(client: net.Socket, source: string, policy: CompiledPolicy): void {
     let head = Buffer.alloc(0);
     const timer = setTimeout(() => client.destroy(), HEAD_TIMEOUT_MS);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
-      const host = kind === "tls" ? readSni(head) : readHttpHost(head);
+      const host = readSni(head);
       if (host === undefined) return;
       client.off("data", onData);
       client.pause();
       clearTimeout(timer);
-      if (host === null) return this.deny(client, kind, source, "(none)", "no host name in the request");
-      void this.forward(client, kind, source, host, head, policy);
+      if (host === null) return this.deny(client, "tls", source, "(none)", "no host name in the request");
+      void this.open(host, policy, 443).then((up) => {
+        if ("why" in up) return this.deny(client, "tls", source, host, up.why);
+        up.socket.write(head);
+        client.pipe(up.socket);
+        up.socket.pipe(client);
+        client.resume();
+        client.on("close", () => up.socket.destroy());
+        up.socket.on("close", () => client.destroy());
+      });
     };
     client.on("data", onData);
   }
 
-  private async forward(
-    client: net.Socket,
-    kind: "http" | "tls",
-    source: string,
+  /** Plain HTTP: checked request by request (http-connection.ts). */
+  private http(client: net.Socket, source: string, policy: CompiledPolicy): void {
+    new HttpConnection(client, {
+      open: async (host) => {
+        const up = await this.open(host, policy, 80);
+        if ("why" in up) {
+          this.deny(client, "http", source, host, up.why);
+          return null;
+        }
+        client.on("close", () => up.socket.destroy());
+        return up.socket;
+      },
+      onRefused: (host, why) => this.noteDenied(source, host, why),
+      denyFirst: (host, why) => this.deny(client, "http", source, host, why),
+    });
+  }
+
+  /** Checks a host against the policy, resolves it outside the box and connects to a permitted address. */
+  private async open(
     host: string,
-    head: Buffer,
     policy: CompiledPolicy,
-  ): Promise<void> {
-    if (!domainAllowed(policy, host)) return this.deny(client, kind, source, host, "not in allowedDomains");
+    port: number,
+  ): Promise<{ socket: net.Socket } | { why: string }> {
+    const target = await this.pickAddress(host, policy);
+    if ("why" in target) return target;
+    const socket = net.connect({ host: target.address, port });
+    this.track(socket);
+    socket.on("error", () => socket.destroy());
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy());
+    socket.once("connect", () => socket.setTimeout(0));
+    return { socket };
+  }
+
+  private async pickAddress(host: string, policy: CompiledPolicy): Promise<{ address: string } | { why: string }> {
+    const local = hostAddresses();
+    const literal = parseIpv4(host);
+    if (literal !== null) {
+      // An IP address is no domain: it passes only where the box's CIDR rules would let it connect
+      // directly, so listing an address in allowedDomains opens nothing that allowedCidrs does not.
+      const byCidr = policy.allowedCidrs.some((c) => cidrContains(c, literal));
+      if (!byCidr || !addressAllowed(policy, literal, local))
+        return { why: "an IP address is allowed only by allowedCidrs (and never this host or a blocked range)" };
+      return { address: host };
+    }
+    if (!domainAllowed(policy, host)) return { why: "not in allowedDomains" };
     let addresses: string[];
     try {
-      addresses = net.isIPv4(host) ? [host] : await this.resolver.resolve4(host);
+      addresses = await this.resolver.resolve4(host);
     } catch (err) {
-      return this.deny(client, kind, source, host, `cannot resolve (${(err as NodeJS.ErrnoException).code ?? err})`);
+      return { why: `cannot resolve (${(err as NodeJS.ErrnoException).code ?? err})` };
     }
-    const usable = addresses.filter((a) => {
+    const usable = addresses.find((a) => {
       const n = parseIpv4(a);
-      return n !== null && !isAlwaysBlocked(n) && !policy.deniedCidrs.some((c) => cidrContains(c, n));
+      return n !== null && addressAllowed(policy, n, local);
     });
-    const target = usable[0];
-    if (!target)
-      return this.deny(client, kind, source, host, `resolves only to blocked addresses (${addresses.join(", ")})`);
-    const upstream = net.connect({ host: target, port: kind === "tls" ? 443 : 80 });
-    this.sockets.add(upstream);
-    upstream.on("close", () => this.sockets.delete(upstream));
-    upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy());
-    upstream.once("connect", () => {
-      upstream.setTimeout(0);
-      upstream.write(head);
-      client.pipe(upstream);
-      upstream.pipe(client);
-      client.resume();
-    });
-    upstream.on("error", () => client.destroy());
-    upstream.on("close", () => client.destroy());
-    client.on("close", () => upstream.destroy());
+    if (!usable) return { why: `resolves only to blocked addresses (${addresses.join(", ")})` };
+    return { address: usable };
   }
 
   private deny(client: net.Socket, kind: "http" | "tls", source: string, host: string, why: string): void {
+    this.noteDenied(source, host, why);
+    if (kind === "http") client.end(forbidden(host, why));
+    else client.destroy();
+  }
+
+  private noteDenied(source: string, host: string, why: string): void {
     this.deps.log.debug("egress denied", { source, host, why });
     this.deps.onDenied?.(source, host, why);
-    if (kind === "http") {
-      const body = `boxd: egress to ${host} denied by this box's network policy (${why})\n`;
-      client.end(
-        `HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-      );
-    } else {
-      client.destroy();
-    }
   }
 }

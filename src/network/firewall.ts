@@ -2,7 +2,8 @@
 // Each box's traffic enters the host on its own bridge (bx<box>), so rules match the interface:
 //   filter DOCKER-USER -> BOXD-F-<inst> -> BF<inst><box>   forwarded traffic (to the world, other boxes)
 //   filter INPUT       -> BOXD-I-<inst> -> BI<inst><box>   traffic to the host itself (its services)
-//   nat PREROUTING     -> BOXD-N-<inst> -> BN<inst><box>   custom domains: ports 80/443 to the egress proxy
+//   nat PREROUTING     -> BOXD-N-<inst> -> BN<inst><box>   custom domains: ports 80/443 to the egress proxy;
+//                                                         not allow-all: UDP port 53 to the DNS gate
 // Every change goes through one iptables-restore (atomic per table), so a box is never left unenforced.
 import { execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
@@ -21,6 +22,8 @@ export interface BoxRules {
 export interface ProxyPorts {
   http: number;
   tls: number;
+  /** The DNS gate (UDP); 0 when there is none. */
+  dns: number;
 }
 
 const shortBox = (boxId: string) => boxId.replace(/^box_/, "");
@@ -58,6 +61,7 @@ export class Firewall {
       );
       if (!present) await ipt(["-t", table, "-I", parent, "1", "-j", chain]);
     }
+    await this.initIpv6();
     await this.removeOrphans(new Set(boxes.map((b) => b.boxId)));
     const lines = {
       filter: [
@@ -66,6 +70,12 @@ export class Firewall {
         // Replies to connections a box opened (and its rules allowed). Needed where the other end is on
         // another Docker bridge: the engine's inter-network isolation would drop the replies otherwise.
         `-A ${f} -o bx+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+        // The proxy and the DNS gate listen on every address (each box reaches them on its own gateway);
+        // they serve boxes only, so nothing from outside the box bridges reaches their ports.
+        ...[ports.http, ports.tls]
+          .filter((p) => p > 0)
+          .map((p) => `-A ${i} ! -i bx+ -p tcp --dport ${p} -j REJECT --reject-with tcp-reset`),
+        ...(ports.dns > 0 ? [`-A ${i} ! -i bx+ -p udp --dport ${ports.dns} -j REJECT`] : []),
       ],
       nat: [`:${n} - [0:0]`],
     };
@@ -74,6 +84,30 @@ export class Firewall {
     this.installed.clear();
     for (const b of boxes) this.installed.add(b.boxId);
     this.log.debug("firewall ready", { boxes: boxes.length });
+  }
+
+  /**
+   * Boxes have no IPv6 (their containers disable it), and ip6tables refuses anything on a box bridge
+   * anyway: the bridges get IPv6 link-local addresses, and nothing else filters IPv6.
+   */
+  private async initIpv6(): Promise<void> {
+    const chain = `BOXD-6-${this.instanceId}`;
+    try {
+      await ip6t(["-N", chain]).catch(() => {}); // exists already
+      await ip6t(["-F", chain]);
+      await ip6t(["-A", chain, "-i", "bx+", "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"]);
+      await ip6t(["-A", chain, "-o", "bx+", "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited"]);
+      for (const parent of ["INPUT", "FORWARD"]) {
+        const present = await ip6t(["-C", parent, "-j", chain]).then(
+          () => true,
+          () => false,
+        );
+        if (!present) await ip6t(["-I", parent, "1", "-j", chain]);
+      }
+    } catch (err) {
+      // A host without IPv6 has nothing to filter; the containers' sysctls still hold.
+      this.log.warn("ip6tables rules for box bridges not installed", { error: (err as Error).message });
+    }
   }
 
   /** Installs or replaces one box's rules, atomically. */
@@ -116,12 +150,20 @@ export class Firewall {
       await ipt(["-t", table, "-F", chain]).catch(() => {});
       await ipt(["-t", table, "-X", chain]).catch(() => {});
     }
+    const v6 = `BOXD-6-${this.instanceId}`;
+    for (const parent of ["INPUT", "FORWARD"]) await ip6t(["-D", parent, "-j", v6]).catch(() => {});
+    await ip6t(["-F", v6]).catch(() => {});
+    await ip6t(["-X", v6]).catch(() => {});
   }
 
   /** Every rule line of this instance (tests and doctor use it to prove nothing is left). */
   async instanceRules(): Promise<string[]> {
     const { stdout } = await run("iptables-save", [], { maxBuffer: 64 * 1024 * 1024 });
-    return stdout.split("\n").filter((l) => l.includes(this.instanceId));
+    const v6 = await run("ip6tables-save", [], { maxBuffer: 64 * 1024 * 1024 }).then(
+      (r) => r.stdout,
+      () => "",
+    );
+    return `${stdout}\n${v6}`.split("\n").filter((l) => l.includes(this.instanceId));
   }
 
   /** Removes per-box chains of this instance whose box is not in `keep` (a crash mid-delete). */
@@ -145,8 +187,13 @@ export class Firewall {
       `-A ${c.f} ${match} -j REJECT --reject-with icmp-admin-prohibited`,
     ];
     const f: string[] = [`:${c.f} - [0:0]`, `:${c.i} - [0:0]`];
-    if (p.mode !== "deny-all") {
+    // The host itself, whatever range its addresses are in: nothing forwarded may be bound for one of
+    // them, nor have been (a port the host publishes is DNATed on to another host: no stepping stone).
+    f.push(...reject("-m addrtype --dst-type LOCAL"), ...reject("-m conntrack --ctstate DNAT"));
+    const gated = p.mode !== "allow-all" && ports.dns > 0;
+    if (!gated && p.mode !== "deny-all") {
       // Name resolution: the engine's resolver in the box forwards queries from the box's own network.
+      // (Gated boxes' UDP queries are redirected to the DNS gate instead, and TCP ones refused below.)
       for (const dns of this.dnsServers) {
         f.push(
           `-A ${c.f} -d ${dns}/32 -p udp --dport 53 -j ACCEPT`,
@@ -167,12 +214,14 @@ export class Firewall {
     if (viaProxy) {
       f.push(`-A ${c.i} -p tcp --dport ${ports.http} -j ACCEPT`, `-A ${c.i} -p tcp --dport ${ports.tls} -j ACCEPT`);
     }
+    if (gated) f.push(`-A ${c.i} -p udp --dport ${ports.dns} -j ACCEPT`);
     f.push(
       `-A ${c.i} -p tcp -j REJECT --reject-with tcp-reset`,
       `-A ${c.i} -j REJECT --reject-with icmp-admin-prohibited`,
     );
 
     const n: string[] = [`:${c.n} - [0:0]`];
+    if (gated) n.push(`-A ${c.n} -p udp --dport 53 -j REDIRECT --to-ports ${ports.dns}`);
     if (viaProxy) {
       for (const d of p.deniedCidrs) n.push(`-A ${c.n} -d ${d.text} -j RETURN`);
       for (const a of p.allowedCidrs) n.push(`-A ${c.n} -d ${a.text} -j RETURN`);
@@ -192,6 +241,10 @@ export class Firewall {
 
 async function ipt(args: string[]): Promise<void> {
   await run("iptables", ["-w", "5", ...args]);
+}
+
+async function ip6t(args: string[]): Promise<void> {
+  await run("ip6tables", ["-w", "5", ...args]);
 }
 
 /** One iptables-restore for both tables (each table commits atomically). */

@@ -8,8 +8,9 @@ import { BoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BoxLog } from "../logs/box-log.js";
 import { parseIpv4 } from "./cidr.js";
+import { DnsGate } from "./dns-gate.js";
 import { EgressProxy } from "./egress-proxy.js";
-import { bridgeName, Firewall } from "./firewall.js";
+import { bridgeName, Firewall, type ProxyPorts } from "./firewall.js";
 import { type CompiledPolicy, compilePolicy, policyNotes } from "./policy.js";
 
 export interface NetworkServiceDeps {
@@ -36,6 +37,7 @@ export function hostResolvers(file = "/etc/resolv.conf"): string[] {
 export class NetworkService {
   private readonly firewall: Firewall | null;
   private readonly proxy: EgressProxy | null;
+  private readonly dnsGate: DnsGate | null;
   private readonly byIp = new Map<string, { boxId: string; policy: CompiledPolicy }>();
   /** What the containers of new boxes get as DNS servers (empty: the engine's default). */
   readonly containerDns: string[];
@@ -54,9 +56,15 @@ export class NetworkService {
           if (box) deps.boxLog.append(box.boxId, "warn", "system", `egress to ${host} denied: ${why}`);
         },
       });
+      this.dnsGate = new DnsGate({
+        policyFor: (ip) => this.byIp.get(ip)?.policy ?? null,
+        upstreams: resolvers,
+        log: deps.log.child("dns"),
+      });
     } else {
       this.firewall = null;
       this.proxy = null;
+      this.dnsGate = null;
     }
   }
 
@@ -80,11 +88,12 @@ export class NetworkService {
   async start(boxes: BoxRecord[]): Promise<void> {
     if (!this.firewall || !this.proxy) return;
     if (this.proxy.ports.http === 0) await this.proxy.start();
+    if (this.dnsGate && this.dnsGate.port === 0) await this.dnsGate.start();
     const live = boxes.filter((b) => b.status !== "deleted" && b.subnetIndex !== null);
     for (const b of live) this.remember(b, compilePolicy(b.networkPolicy));
     await this.firewall.init(
       live.map((b) => ({ boxId: b.id, bridge: bridgeName(b.id), policy: compilePolicy(b.networkPolicy) })),
-      this.proxy.ports,
+      this.ports(),
     );
   }
 
@@ -95,6 +104,7 @@ export class NetworkService {
    */
   async stop(liveBoxes: number): Promise<void> {
     await this.proxy?.stop();
+    this.dnsGate?.stop();
     if (liveBoxes === 0) await this.firewall?.removeParents();
   }
 
@@ -103,7 +113,7 @@ export class NetworkService {
     if (!this.firewall || !this.proxy) return;
     const policy = compilePolicy(box.networkPolicy);
     try {
-      await this.firewall.apply({ boxId: box.id, bridge: bridgeName(box.id), policy }, this.proxy.ports);
+      await this.firewall.apply({ boxId: box.id, bridge: bridgeName(box.id), policy }, this.ports());
     } catch (err) {
       throw new BoxdError(
         "INTERNAL",
@@ -122,6 +132,11 @@ export class NetworkService {
   /** All firewall lines of this instance (for leak checks). */
   async instanceRules(): Promise<string[]> {
     return this.firewall ? this.firewall.instanceRules() : [];
+  }
+
+  /** The egress proxy's and DNS gate's ports (0 before start or with enforcement off). */
+  ports(): ProxyPorts {
+    return { http: this.proxy?.ports.http ?? 0, tls: this.proxy?.ports.tls ?? 0, dns: this.dnsGate?.port ?? 0 };
   }
 
   bridgeFor(boxId: string): string | undefined {

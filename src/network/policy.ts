@@ -1,7 +1,7 @@
 // Network policies: validation and normalisation of what a client asks for (Upstash Box's semantics).
 import type { NetworkPolicy } from "../box/types.js";
 import { invalidArgument } from "../errors.js";
-import { ALWAYS_BLOCKED, type Cidr, cidrsOverlap, parseCidr } from "./cidr.js";
+import { ALWAYS_BLOCKED, type Cidr, cidrsOverlap, parseCidr, parseIpv4 } from "./cidr.js";
 
 export interface CompiledPolicy {
   mode: NetworkPolicy["mode"];
@@ -54,12 +54,18 @@ export function compilePolicy(policy: NetworkPolicy): CompiledPolicy {
 
 /** Notes for the caller about entries that are accepted but can never take effect. */
 export function policyNotes(p: CompiledPolicy): string[] {
-  return p.allowedCidrs
+  const blocked = p.allowedCidrs
     .filter((c) => ALWAYS_BLOCKED.some((b) => cidrsOverlap(b, c)))
     .map(
       (c) =>
         `allowedCidrs ${c.text} overlaps a range boxes never reach (private, loopback, link-local/metadata, reserved): that part stays blocked`,
     );
+  const addresses = p.allowedDomains
+    .filter((d) => parseIpv4(d) !== null)
+    .map(
+      (d) => `allowedDomains ${d} is an IP address: addresses are allowed only by allowedCidrs (list ${d}/32 there)`,
+    );
+  return [...blocked, ...addresses];
 }
 
 export function domainAllowed(p: CompiledPolicy, host: string): boolean {

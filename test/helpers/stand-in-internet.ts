@@ -17,6 +17,7 @@ const WEB = String.raw`
 import socket, ssl, subprocess, sys, threading, http.server, socketserver
 name = sys.argv[1]
 class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as real servers do (the proxy must check every request)
     def do_GET(self):
         body = ("%s host=%s path=%s\n" % (name, self.headers.get("Host"), self.path)).encode()
         self.send_response(200); self.send_header("content-length", str(len(body))); self.end_headers(); self.wfile.write(body)

@@ -8,8 +8,8 @@ export const boxSetNetworkPolicy = defineTool({
   title: "Change a box's network policy",
   description:
     "Change what the box may reach, at once and without recreating it (takes effect on its next connection). " +
-    'Modes: allow-all (default), deny-all, or custom with allowedDomains (exact or "*.suffix"; HTTP/HTTPS on ports 80/443), ' +
-    "allowedCidrs and deniedCidrs (deny wins). In every mode a box never reaches other boxes, this host's services, private ranges or metadata addresses.",
+    'Modes: allow-all (default), deny-all, or custom with allowedDomains (exact or "*.suffix"; HTTP/HTTPS on ports 80/443, every request checked; DNS answers only these names), ' +
+    "allowedCidrs and deniedCidrs (deny wins). In every mode a box never reaches other boxes, this host's services on any of its addresses, private ranges or metadata addresses.",
   input: { box: boxRef, networkPolicy: networkPolicySchema },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
