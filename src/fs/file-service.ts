@@ -264,8 +264,16 @@ export class FileService {
     return upload(this.shell, containerId, resolveBoxPath(destination, "destination"), source, this.deps.maxFileBytes);
   }
 
-  /** A file's bytes or a folder as tar.gz (inline), or written to a host path checked by host-paths.ts. */
-  download(containerId: string, path: string, opts: { hostPath?: string } = {}): Promise<DownloadResult> {
-    return download(this.shell, containerId, resolveBoxPath(path), opts.hostPath, this.deps.maxFileBytes);
+  /**
+   * A file's bytes or a folder as tar.gz (inline, at most the max file size or `maxInline`, whichever is
+   * less), or written to a host path checked by host-paths.ts.
+   */
+  download(
+    containerId: string,
+    path: string,
+    opts: { hostPath?: string; maxInline?: number } = {},
+  ): Promise<DownloadResult> {
+    const max = Math.min(this.deps.maxFileBytes, opts.maxInline ?? Number.POSITIVE_INFINITY);
+    return download(this.shell, containerId, resolveBoxPath(path), opts.hostPath, max);
   }
 }
