@@ -19,7 +19,10 @@ const MIB = 1024 * 1024;
 interface Stdio {
   client: Client;
   dataDir: string;
-  call(name: string, args: Record<string, unknown>): Promise<{ isError?: boolean; structured: any; text: string }>;
+  call(
+    name: string,
+    args: Record<string, unknown>,
+  ): Promise<{ isError?: boolean; structured: Record<string, unknown>; text: string }>;
   closed(): boolean;
 }
 
@@ -51,7 +54,11 @@ async function spawnStdio(env: Record<string, string>, dataDir: string): Promise
     async call(name, args) {
       const res = await client.callTool({ name, arguments: args }, undefined, { timeout: 170_000 });
       const text = (res.content as { type: string; text?: string }[])[0]?.text ?? "";
-      return { isError: res.isError as boolean | undefined, structured: res.structuredContent, text };
+      return {
+        isError: res.isError as boolean | undefined,
+        structured: (res.structuredContent ?? {}) as Record<string, unknown>,
+        text,
+      };
     },
   };
 }
@@ -68,14 +75,17 @@ describe("answers that fit a stdio client", () => {
     expect(made.isError).toBeFalsy();
   });
   afterAll(async () => {
-    if (s && !s.closed()) await s.call("box_delete", { box: "flood" }).catch(() => {});
-    await s?.client.close();
-    if (s) rmSync(s.dataDir, { recursive: true, force: true });
+    if (!s) return;
+    await s.client.close();
+    // The harness's close deletes the boxes (also when the server went away with the connection).
+    await (await startHarness({ dataDir: s.dataDir })).close();
+    rmSync(s.dataDir, { recursive: true, force: true });
   });
 
   it("box_run_get of a run with 16 MiB of output pages through every byte, connection kept", async () => {
     await attack(FILE, "box_run_get of 16 MiB output over stdio (client limit 10 MiB)", async () => {
-      const cmd = "head -c 16777216 /dev/urandom > /tmp/out.bin && sha256sum < /tmp/out.bin > /tmp/out.sum && cat /tmp/out.bin";
+      const cmd =
+        "head -c 16777216 /dev/urandom > /tmp/out.bin && sha256sum < /tmp/out.bin > /tmp/out.sum && cat /tmp/out.bin";
       const started = await s.call("box_exec", { box: "flood", command: cmd, background: true });
       const runId = started.structured.runId as string;
       // The default page (utf8 of random bytes: escapes and replacement characters) fits one answer.
@@ -109,7 +119,12 @@ describe("answers that fit a stdio client", () => {
       });
       expect(s.closed()).toBe(false);
       expect(r.isError, r.text).toBeFalsy();
-      expect(r.structured).toMatchObject({ exitCode: 0, truncated: true, stdoutBytes: 16 * MIB, stderrBytes: 16 * MIB });
+      expect(r.structured).toMatchObject({
+        exitCode: 0,
+        truncated: true,
+        stdoutBytes: 16 * MIB,
+        stderrBytes: 16 * MIB,
+      });
       expect((r.structured.stdout as string).length).toBeGreaterThan(0);
       expect(r.text.length).toBeLessThan(512 * 1024);
       expect((await s.call("box_list", {})).isError).toBeFalsy();
@@ -201,7 +216,10 @@ describe("environment guards", () => {
   it("box_create refuses shell-startup, loader and interpreter-startup variables", async () => {
     await attack(FILE, "box_create env BASH_ENV / SHELLOPTS / LD_AUDIT / GCONV_PATH / PYTHONSTARTUP", async () => {
       for (const name of ["BASH_ENV", "SHELLOPTS", "LD_AUDIT", "GCONV_PATH", "PYTHONSTARTUP", "BASHOPTS", "PS4"]) {
-        const err = await h.callErr("box_create", { name: `e-${name.toLowerCase().replace(/_/g, "-")}`, env: { [name]: "x" } });
+        const err = await h.callErr("box_create", {
+          name: `e-${name.toLowerCase().replace(/_/g, "-")}`,
+          env: { [name]: "x" },
+        });
         expect(err.code, name).toBe("INVALID_ARGUMENT");
         expect(err.message).toContain(`"${name}"`);
       }

@@ -49,7 +49,10 @@ describe("env guard", () => {
     ];
     for (const name of refused) {
       expect(refusedEnvReason(name), name).toBeTruthy();
-      expect(codeOf(() => checkEnv({ [name]: "x" })), name).toBe("INVALID_ARGUMENT");
+      expect(
+        codeOf(() => checkEnv({ [name]: "x" })),
+        name,
+      ).toBe("INVALID_ARGUMENT");
     }
     try {
       checkEnv({ SHELLOPTS: "xtrace" });

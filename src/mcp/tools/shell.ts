@@ -86,7 +86,10 @@ export const boxExec = defineTool({
     box: boxRef,
     command: z.string().describe("The command line, run by bash -c (pipes, &&, redirects work)"),
     cwd: z.string().optional().describe("Working directory in the box (default /workspace/home); must exist"),
-    env: z.record(z.string(), z.string()).optional().describe("Extra environment variables for this command"),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe("Extra environment variables for this command (the same names are refused as in box_create)"),
     timeoutSeconds: z
       .number()
       .int()
