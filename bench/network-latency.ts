@@ -40,6 +40,7 @@ async function main(): Promise<void> {
       const script = `for i in $(seq 1 ${N}); do curl -s -o /dev/null -m 5 -w '%{time_total}\\n' ${m.url}; done`;
       const r = await s.runs.exec(box.id, { command: script, timeoutSeconds: 300 });
       const ms = r.stdout
+        .toString("utf8")
         .trim()
         .split("\n")
         .map((x) => Number(x) * 1000)

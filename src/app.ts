@@ -238,9 +238,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     async close() {
       lifecycle.stop();
       diskGuard.stop();
+      // First: a stdio client that went away kills this process a few seconds later, and the runs' output
+      // so far must be recorded by then (deleting pooled boxes can take that long).
+      await liveRuns.detachAll();
       await pool.stop();
       await watch.stop();
-      await liveRuns.detachAll();
       await network.stop(boxStore.list().length);
       engine.execs.close();
       db.close();

@@ -1,10 +1,10 @@
 // Checks on what a client asks a box to be: names, env, labels. Each failure says what is accepted.
 import { invalidArgument } from "../errors.js";
 
+// The env guard lives in env-guard.ts (shared by every path that takes env); re-exported for callers here.
+export { checkEnv } from "./env-guard.js";
+
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-/** Env names that would subvert the box's user, paths or loader. */
-export const FORBIDDEN_ENV = ["PATH", "HOME", "LD_PRELOAD", "LD_LIBRARY_PATH", "NODE_OPTIONS"];
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const MAX_LABELS = 5;
 const LABEL_KEY = /^[a-zA-Z0-9][a-zA-Z0-9._/-]{0,62}$/;
 
@@ -15,18 +15,6 @@ export function checkName(name: string): void {
       `name "${name}" is not valid: use 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit`,
     );
   }
-}
-
-export function checkEnv(env: Record<string, string>): void {
-  for (const [key, value] of Object.entries(env)) {
-    if (!ENV_NAME.test(key)) throw invalidArgument(`env name "${key}" is not valid: use letters, digits and "_"`);
-    if (FORBIDDEN_ENV.includes(key.toUpperCase())) {
-      throw invalidArgument(`env name "${key}" is not allowed (refused: ${FORBIDDEN_ENV.join(", ")})`);
-    }
-    if (key.startsWith("BOXD_")) throw invalidArgument(`env name "${key}" is reserved (BOXD_ prefix)`);
-    if (value.includes("\0")) throw invalidArgument(`env value of "${key}" contains a NUL byte`);
-  }
-  if (Object.keys(env).length > 200) throw invalidArgument("at most 200 env variables");
 }
 
 export function checkLabels(labels: Record<string, string>): void {

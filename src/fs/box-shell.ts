@@ -4,6 +4,7 @@
 // (`boxd-error:CODE:path`, exit 97); other failures are classified from stderr, which is English because
 // every script runs with LC_ALL=C.
 import type { Readable } from "node:stream";
+import { shellSafe } from "../box/env-guard.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { BoxdError, conflict, forbidden, internal, invalidArgument, limitExceeded, notFound } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -82,7 +83,8 @@ export class BoxShell {
     const stop = new AbortController();
     const res = await this.engine.execs.run({
       containerId,
-      cmd: ["/bin/bash", "-c", PRELUDE + script, "bash", ...args],
+      // No shell-startup variable of the box's env (SHELLOPTS=xtrace, BASHOPTS, ...) reaches the script.
+      cmd: shellSafe(["/bin/bash", "-c", PRELUDE + script, "bash", ...args]),
       user: BOX_USER,
       env: SCRIPT_ENV,
       workingDir: "/",
@@ -130,7 +132,7 @@ export class BoxShell {
     try {
       await this.engine.execs.run({
         containerId,
-        cmd: ["/bin/bash", "-c", 'kill -TERM -- "-$1" 2>/dev/null; true', "bash", pid],
+        cmd: shellSafe(["/bin/bash", "-c", 'kill -TERM -- "-$1" 2>/dev/null; true', "bash", pid]),
         user: BOX_USER,
       });
     } catch (err) {

@@ -17,7 +17,7 @@ export const decodeContent = (content: string, enc: ContentEncoding | undefined,
   enc === "base64" ? decodeBase64(content, what) : Buffer.from(content, "utf8");
 
 /** Length of `buf` without a multi-byte UTF-8 character cut off at its end. */
-function wholeUtf8Length(buf: Buffer): number {
+export function wholeUtf8Length(buf: Buffer): number {
   for (let i = buf.length - 1, n = 1; i >= 0 && n <= 4; i--, n++) {
     const b = buf[i] as number;
     if ((b & 0xc0) === 0x80) continue;

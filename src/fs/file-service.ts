@@ -277,15 +277,19 @@ export class FileService {
     return upload(this.shell, containerId, dest, checked, this.deps.maxFileBytes);
   }
 
-  /** A file's bytes or a folder as tar.gz (inline), or written to a host path checked here for `host`. */
+  /**
+   * A file's bytes or a folder as tar.gz (inline, at most the max file size or `maxInline`, whichever is
+   * less), or written to a host path checked here for `host`.
+   */
   async download(
     containerId: string,
     path: string,
-    opts: { hostPath?: string; host?: HostAccess } = {},
+    opts: { hostPath?: string; host?: HostAccess; maxInline?: number } = {},
   ): Promise<DownloadResult> {
     const p = resolveBoxPath(path);
     const target = opts.hostPath === undefined ? undefined : await this.hostTarget(opts.hostPath, opts.host, false);
-    return download(this.shell, containerId, p, target, this.deps.maxFileBytes);
+    const max = Math.min(this.deps.maxFileBytes, opts.maxInline ?? Number.POSITIVE_INFINITY);
+    return download(this.shell, containerId, p, target, max);
   }
 
   /** Without `host` only BOXD_ROOTS count, as for a remote caller of tenant "local". */

@@ -35,7 +35,9 @@ export class BoxLog {
       .map((e) => `${e.timestamp} ${e.level} [${e.source}] ${e.message}`);
     let size = 0;
     let from = lines.length;
-    while (from > 0 && size + (lines[from - 1]?.length ?? 0) < MAX_LOG_TEXT) size += lines[--from]?.length ?? 0;
+    // Counted as the JSON the text travels in (a control byte takes six), so a read fits one message.
+    const cost = (line: string | undefined) => Buffer.byteLength(JSON.stringify(line ?? "")) - 1;
+    while (from > 0 && size + cost(lines[from - 1]) < MAX_LOG_TEXT) size += cost(lines[--from]);
     const head = from > 0 ? `… ${from} older entries: read them with box_logs\n` : "";
     return head + lines.slice(from).join("\n");
   }

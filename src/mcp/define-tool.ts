@@ -3,8 +3,9 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { ContentBlock, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { BoxdError, toBoxdError } from "../errors.js";
+import { BoxdError, limitExceeded, toBoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { jsonBytes, MAX_RESULT_BYTES } from "./fit.js";
 
 export interface ToolContext {
   /** Whose boxes this call may see: "local" over stdio, the token's tenant over HTTP. */
@@ -32,6 +33,8 @@ export interface ToolDefinition<I extends z.ZodRawShape, O extends z.ZodRawShape
   input: I;
   output: O;
   annotations: Omit<ToolAnnotations, "title">;
+  /** How to ask for less when an answer would pass the result ceiling (MAX_RESULT_BYTES). */
+  tooBig?: string;
   handler: (
     args: z.output<z.ZodObject<I>>,
     ctx: ToolContext,
@@ -113,10 +116,12 @@ export function registerTool<I extends z.ZodRawShape, O extends z.ZodRawShape, S
             `tool ${def.name} produced a result outside its schema: ${checked.error.message}`,
           );
         }
-        return {
+        const answer = {
           content: [{ type: "text", text: result.text }, ...(result.content ?? [])],
           structuredContent: result.structured,
         };
+        checkResultSize(def.name, answer, def.tooBig);
+        return answer;
       } catch (err) {
         const e = toBoxdError(err);
         if (e.code === "INTERNAL")
@@ -124,6 +129,18 @@ export function registerTool<I extends z.ZodRawShape, O extends z.ZodRawShape, S
         return errorResult(e);
       }
     }) as never,
+  );
+}
+
+/**
+ * The ceiling on every answer: a client drops a message it cannot take (the SDK's stdio client above 10 MiB,
+ * which also ends a stdio server), so an answer that would pass it is a LIMIT_EXCEEDED saying how to page.
+ */
+export function checkResultSize(tool: string, answer: unknown, hint?: string): void {
+  const size = jsonBytes(answer);
+  if (size <= MAX_RESULT_BYTES) return;
+  throw limitExceeded(
+    `the answer of ${tool} would be ${size} bytes, more than the ${MAX_RESULT_BYTES} one answer may carry: ${hint ?? "ask for less at a time"}`,
   );
 }
 

@@ -1,6 +1,11 @@
 // Output plumbing for runs: a capped buffer that keeps the head of a stream and counts the rest, and the
 // filter that takes boxd-run's trailer line (ASCII RS + "boxd-...") off the end of stderr.
 
+/** What bash in boxd-run prints when the box's pids limit leaves it no process to fork. */
+export const OUT_OF_PROCESSES = "Resource temporarily unavailable";
+/** What the engine answers on the exec's output when it cannot start the process in the container. */
+export const EXEC_FAILED = "OCI runtime exec failed";
+
 export class CappedBuffer {
   private chunks: Buffer[] = [];
   private kept = 0;
@@ -92,4 +97,24 @@ export function usageFromTrailer(t: Trailer | null): { cpuNs: number; memoryPeak
   const [, user, sys, rssKb] = t.fields.map(Number);
   if ([user, sys, rssKb].some((n) => n === undefined || Number.isNaN(n))) return null;
   return { cpuNs: Math.round(((user ?? 0) + (sys ?? 0)) * 1e9), memoryPeakBytes: (rssKb ?? 0) * 1024 };
+}
+
+/**
+ * A failed run whose output says fork failed, in a box whose process count is at its limit (`usage` reads
+ * the container's). Needs both: a command can print the words, but cannot fake the box's process count.
+ */
+export async function saidOutOfProcesses(
+  stdout: CappedBuffer,
+  stderr: CappedBuffer,
+  couldNotStart: boolean | undefined,
+  usage: () => Promise<{ pids: number; pidsLimit: number } | null>,
+): Promise<boolean> {
+  const said =
+    couldNotStart === true ||
+    stderr.toBuffer().includes(OUT_OF_PROCESSES) ||
+    stdout.toBuffer().includes(EXEC_FAILED) ||
+    stdout.toBuffer().includes(OUT_OF_PROCESSES);
+  if (!said) return false;
+  const u = await usage().catch(() => null);
+  return !!u && u.pidsLimit > 0 && u.pids >= u.pidsLimit - 8;
 }

@@ -1,22 +1,24 @@
 // Runs: shell commands (and code) in a box, in the foreground or background, each recorded with its
 // output, exit code, duration and usage. Commands run through boxd-run (in every box image) so that a
 // run's whole process tree can be ended (timeout, box_run_kill) and its CPU and memory measured.
+import { shellSafe } from "../box/env-guard.js";
 import { newRunId } from "../box/ids.js";
 import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../box/types.js";
 import { invalidArgument, notFound, toBoxdError } from "../errors.js";
-import { CappedBuffer, TrailerFilter, usageFromTrailer } from "./output.js";
+import { CappedBuffer, saidOutOfProcesses, TrailerFilter, usageFromTrailer } from "./output.js";
 import {
   BOX_HOME,
   BOX_USER,
   CODE_RUNNERS,
+  detachedCompletion,
   EXEC_FAILED,
   type ExecInput,
   type ExecOutcome,
   type LiveRun,
-  OUT_OF_PROCESSES,
+  newRunRecord,
   type OutputListener,
+  type RunOutput,
   type RunServiceDeps,
-  type RunView,
   type Source,
   validateExec,
 } from "./run-types.js";
@@ -44,13 +46,15 @@ export class RunService {
     const live = this.start(containerId, record, input, timeoutSeconds, onOutput);
     live.source = source;
     if (input.background) {
+      const none = Buffer.alloc(0);
       return {
         runId: record.id,
         exitCode: null,
-        stdout: "",
-        stderr: "",
+        stdout: none,
+        stderr: none,
+        stdoutBytes: 0,
+        stderrBytes: 0,
         durationMs: 0,
-        truncated: false,
         timedOut: false,
         background: true,
       };
@@ -99,7 +103,7 @@ export class RunService {
   }
 
   /** A run with its output so far; `waitSeconds` waits for a live run to end first. */
-  async get(boxId: string, runId: string, waitSeconds = 0): Promise<RunView> {
+  async get(boxId: string, runId: string, waitSeconds = 0): Promise<RunOutput> {
     const live = this.live.get(runId);
     if (live && live.record.boxId === boxId) {
       if (waitSeconds > 0) {
@@ -109,26 +113,29 @@ export class RunService {
         return {
           ...live.record,
           durationMs: Date.now() - Date.parse(live.record.startedAt),
-          stdout: live.stdout.toBuffer().toString("utf8"),
-          stderr: live.stderr.toBuffer().toString("utf8"),
-          truncated: live.stdout.truncated || live.stderr.truncated,
+          stdout: live.stdout.toBuffer(),
+          stderr: live.stderr.toBuffer(),
+          stdoutProduced: live.stdout.total,
+          stderrProduced: live.stderr.total,
         };
       }
     }
     const record = this.deps.runs.get(runId);
     if (!record || record.boxId !== boxId) throw notFound(`no run "${runId}" in this box: box_runs lists its runs`);
     const out = this.deps.runs.output(runId);
+    const stdout = out?.stdout ?? Buffer.alloc(0);
+    const stderr = out?.stderr ?? Buffer.alloc(0);
     return {
       ...record,
-      stdout: out?.stdout.toString("utf8") ?? "",
-      stderr: out?.stderr.toString("utf8") ?? "",
-      truncated:
-        (out?.stdoutBytes ?? 0) > (out?.stdout.length ?? 0) || (out?.stderrBytes ?? 0) > (out?.stderr.length ?? 0),
+      stdout,
+      stderr,
+      stdoutProduced: Math.max(out?.stdoutBytes ?? 0, stdout.length),
+      stderrProduced: Math.max(out?.stderrBytes ?? 0, stderr.length),
     };
   }
 
   /** Ends a live run's whole process tree; a finished run is returned as it is. */
-  async kill(boxId: string, runId: string): Promise<RunView> {
+  async kill(boxId: string, runId: string): Promise<RunOutput> {
     const live = this.live.get(runId);
     if (live && live.record.boxId === boxId) {
       live.cancelled = true;
@@ -161,22 +168,7 @@ export class RunService {
   }
 
   private begin(boxId: string, type: RunType, command: string, source: Source, agent?: AgentRunInfo): RunRecord {
-    const record: RunRecord = {
-      id: newRunId(),
-      boxId,
-      type,
-      command,
-      status: "running",
-      exitCode: null,
-      timedOut: false,
-      cpuNs: null,
-      memoryPeakBytes: null,
-      startedAt: new Date().toISOString(),
-      completedAt: null,
-      durationMs: null,
-      reason: null,
-      ...(agent ? { agent } : {}),
-    };
+    const record = newRunRecord(boxId, type, command, agent);
     this.deps.runs.insert(record);
     this.deps.onActivity(boxId);
     const head = type === "agent" ? `agent (${agent?.harness}): ${command}` : `$ ${command}`;
@@ -232,7 +224,8 @@ export class RunService {
     live.done = this.deps.engine.execs
       .run({
         containerId,
-        cmd: ["boxd-run", record.id, input.cwd ?? BOX_HOME, input.command],
+        // boxd-run is bash: it starts without the box's shell-startup variables (SHELLOPTS, BASH_ENV, ...).
+        cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, input.command]),
         user: BOX_USER,
         // The box's own env rides on every exec: a box claimed from the warm pool was made before it was known.
         env: Object.entries({ ...this.deps.boxes.mustGet(record.boxId).env, ...input.env }).map(
@@ -251,7 +244,13 @@ export class RunService {
         async (res) => {
           this.endOutput(live, filter, input.cwd);
           clearTimeout(giveUp);
-          if (res.exitCode !== 0 && (await this.outOfProcesses(containerId, stdout, stderr, res.couldNotStart))) {
+          if (
+            !this.closing &&
+            res.exitCode !== 0 &&
+            (await saidOutOfProcesses(stdout, stderr, res.couldNotStart, () =>
+              this.deps.engine.containers.usage(containerId),
+            ))
+          ) {
             // The box has no process slot left (a fork bomb outlived its command): nothing can run in it,
             // so restart it: every process ends, files stay. If this run never started, run it again.
             live.couldNotStart =
@@ -292,7 +291,7 @@ export class RunService {
   private finish(live: LiveRun, exitCode: number | null, started: number, error: string | null): void {
     const { record, stdout, stderr } = live;
     if (this.closing) {
-      this.live.delete(record.id);
+      this.recordDetached(live);
       return;
     }
     const measured = live.usage;
@@ -341,36 +340,33 @@ export class RunService {
     }
   }
 
+  /**
+   * The server is stopping (a stdio client went away, SIGTERM) while this run goes on in its box: keep what
+   * it wrote so far and mark it interrupted now, as the next start would, so no output is lost.
+   */
+  private recordDetached(live: LiveRun): void {
+    const { record } = live;
+    try {
+      this.deps.runs.complete(record.id, detachedCompletion(live));
+    } catch (err) {
+      this.deps.log.warn("could not record a detached run", { run: record.id, error: String(err) });
+    } finally {
+      this.live.delete(record.id);
+    }
+  }
+
   private outcome(live: LiveRun): ExecOutcome {
     const cap = this.deps.maxOutputBytes;
-    const out = live.stdout.toBuffer();
-    const err = live.stderr.toBuffer();
     return {
       runId: live.record.id,
       exitCode: live.record.exitCode,
-      stdout: out.subarray(0, cap).toString("utf8"),
-      stderr: err.subarray(0, cap).toString("utf8"),
+      stdout: live.stdout.toBuffer().subarray(0, cap),
+      stderr: live.stderr.toBuffer().subarray(0, cap),
+      stdoutBytes: live.stdout.total,
+      stderrBytes: live.stderr.total,
       durationMs: live.record.durationMs ?? 0,
-      truncated: live.stdout.total > cap || live.stderr.total > cap,
       timedOut: live.timedOut,
     };
-  }
-
-  /** A failed run whose output says fork failed, in a box whose process count is at its limit. */
-  private async outOfProcesses(
-    containerId: string,
-    stdout: CappedBuffer,
-    stderr: CappedBuffer,
-    couldNotStart = false,
-  ): Promise<boolean> {
-    const said =
-      couldNotStart ||
-      stderr.toBuffer().includes(OUT_OF_PROCESSES) ||
-      stdout.toBuffer().includes(EXEC_FAILED) ||
-      stdout.toBuffer().includes(OUT_OF_PROCESSES);
-    if (!said) return false;
-    const usage = await this.deps.engine.containers.usage(containerId).catch(() => null);
-    return !!usage && usage.pidsLimit > 0 && usage.pids >= usage.pidsLimit - 8;
   }
 
   /** Sends SIGKILL to the run's process group, from inside the box, as the box's user. */
@@ -378,7 +374,7 @@ export class RunService {
     const box = this.deps.boxes.mustGet(boxId);
     if (!box.containerId) return;
     const res = await this.deps.engine.execs
-      .run({ containerId: box.containerId, cmd: ["boxd-kill", runId, "KILL"], user: BOX_USER })
+      .run({ containerId: box.containerId, cmd: shellSafe(["boxd-kill", runId, "KILL"]), user: BOX_USER })
       .catch(() => ({ exitCode: null }));
     // boxd-kill exits 0 even when the run is already gone. If it could not run, or the run is still alive a
     // moment later (a fork bomb has used up the box's processes), restart the container: every process ends.

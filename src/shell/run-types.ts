@@ -1,18 +1,17 @@
 // The shapes runs are made of: inputs, outcomes, views, the live-run record and the service's deps. Kept
 // apart from run-service.ts so that file holds behaviour only.
 import type { BoxService } from "../box/box-service.js";
-import type { AgentRunHooks, RunRecord } from "../box/types.js";
+import { checkEnv } from "../box/env-guard.js";
+import { newRunId } from "../box/ids.js";
+import type { AgentRunHooks, AgentRunInfo, RunRecord, RunType } from "../box/types.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { type BoxdError, invalidArgument } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { RunStore } from "../state/run-store.js";
+import type { RunCompletion, RunStore } from "../state/run-store.js";
 import type { CappedBuffer } from "./output.js";
 
 export const BOX_USER = "1000:1000";
-/** What bash in boxd-run prints when the box's pids limit leaves it no process to fork. */
-export const OUT_OF_PROCESSES = "Resource temporarily unavailable";
-/** What the engine answers on the exec's output when it cannot start the process in the container. */
-export const EXEC_FAILED = "OCI runtime exec failed";
+export { EXEC_FAILED, OUT_OF_PROCESSES } from "./output.js";
 export const BOX_HOME = "/workspace/home";
 
 export type OutputListener = (stream: "stdout" | "stderr", text: string) => void;
@@ -29,17 +28,23 @@ export interface ExecInput {
 export interface ExecOutcome {
   runId: string;
   exitCode: number | null;
-  stdout: string;
-  stderr: string;
+  /** The head of each stream, at most BOXD_MAX_OUTPUT_BYTES (the tool fits it to one answer). */
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Bytes each stream produced in all. */
+  stdoutBytes: number;
+  stderrBytes: number;
   durationMs: number;
-  truncated: boolean;
   timedOut: boolean;
 }
 
-export interface RunView extends RunRecord {
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
+/** A run with the output its record keeps (the head of each stream, up to BOXD_MAX_RUN_OUTPUT_BYTES). */
+export interface RunOutput extends RunRecord {
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Bytes each stream produced in all (more than kept when the run passed the record's cap). */
+  stdoutProduced: number;
+  stderrProduced: number;
 }
 
 export interface LiveRun {
@@ -91,11 +96,60 @@ export const CODE_RUNNERS: Record<string, { ext: string; run: (file: string) => 
   ts: { ext: "ts", run: (f) => `boxd-ts ${f}` },
 };
 
-/** Checks what no run can start with. */
+/** Linux's limit on one argument (MAX_ARG_STRLEN, NUL included): the command travels as one. */
+export const MAX_COMMAND_BYTES = 128 * 1024 - 1;
+
+/** Checks what no run can start with (the client's env included: the same guard as box_create's). */
 export function validateExec(input: ExecInput): void {
   if (!input.command.trim()) throw invalidArgument("command is empty: pass the shell command to run");
   if (input.command.includes("\0")) throw invalidArgument("command contains a NUL byte");
+  const size = Buffer.byteLength(input.command);
+  if (size > MAX_COMMAND_BYTES) {
+    throw invalidArgument(
+      `command is ${size} bytes, more than the ${MAX_COMMAND_BYTES} one argument may hold: write a script with box_write_file and run that`,
+    );
+  }
+  if (input.env) checkEnv(input.env);
   if (input.cwd !== undefined && (input.cwd.includes("\0") || input.cwd === "")) {
     throw invalidArgument("cwd must be a non-empty path");
   }
+}
+
+/** A new run's record, as it is stored when the run starts. */
+export function newRunRecord(boxId: string, type: RunType, command: string, agent?: AgentRunInfo): RunRecord {
+  return {
+    id: newRunId(),
+    boxId,
+    type,
+    command,
+    status: "running",
+    exitCode: null,
+    timedOut: false,
+    cpuNs: null,
+    memoryPeakBytes: null,
+    startedAt: new Date().toISOString(),
+    completedAt: null,
+    durationMs: null,
+    reason: null,
+    ...(agent ? { agent } : {}),
+  };
+}
+
+/** How a run the server stopped following (shutdown) is recorded: interrupted, with its output so far. */
+export function detachedCompletion(live: LiveRun): RunCompletion {
+  return {
+    status: "failed",
+    exitCode: null,
+    timedOut: false,
+    cpuNs: null,
+    memoryPeakBytes: null,
+    completedAt: new Date().toISOString(),
+    durationMs: Date.now() - Date.parse(live.record.startedAt),
+    stdout: live.stdout.toBuffer(),
+    stderr: live.stderr.toBuffer(),
+    stdoutBytes: live.stdout.total,
+    stderrBytes: live.stderr.total,
+    error: "interrupted: the server stopped while this run was in progress (its processes may go on in the box)",
+    agent: live.record.agent ?? null,
+  };
 }

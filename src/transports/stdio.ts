@@ -22,6 +22,8 @@ export async function serveStdio(config: Config, log: Logger): Promise<void> {
   process.on("SIGTERM", () => void shutdown("SIGTERM"));
   process.on("SIGINT", () => void shutdown("SIGINT"));
   process.stdin.on("end", () => void shutdown("stdin ended"));
+  // A client that closed its end makes writes fail (EPIPE): shut down cleanly instead of crashing on it.
+  process.stdout.on("error", (err) => void shutdown(`stdout: ${(err as NodeJS.ErrnoException).code ?? err}`));
   await server.connect(transport);
   log.info("boxd serving MCP over stdio", { instance: app.instanceId, dataDir: config.dataDir });
   if (process.stdin.isTTY) {

@@ -52,10 +52,19 @@ describe("boxes", () => {
     const id = await run("id -un; id -u; pwd; echo $HOME");
     expect(id.stdout.split("\n").slice(0, 4)).toEqual(["boxuser", "1000", "/workspace/home", "/workspace/home"]);
 
-    const caps = await run("grep -E '^(CapEff|CapPrm|CapBnd|NoNewPrivs)' /proc/self/status");
-    expect(caps.stdout).toMatch(/CapEff:\s+0000000000000000/);
-    expect(caps.stdout).toMatch(/CapBnd:\s+0000000000000000/);
+    const caps = await run("grep -E '^(CapInh|CapEff|CapPrm|CapAmb|CapBnd|NoNewPrivs)' /proc/self/status");
+    for (const set of ["CapInh", "CapEff", "CapPrm", "CapAmb"]) {
+      expect(caps.stdout).toMatch(new RegExp(`${set}:\\s+0000000000000000`));
+    }
+    // The bounding set holds only setuid/setgid (0xc0), which the privilege-separated executor needs to
+    // start processes as boxuser; a box process can never gain them: its permitted set is empty and
+    // no-new-privileges keeps setuid binaries and file capabilities from adding any.
+    expect(caps.stdout).toMatch(/CapBnd:\s+00000000000000c0/);
     expect(caps.stdout).toMatch(/NoNewPrivs:\s+1/);
+    const setuid = await run(
+      "python3 -c 'import os; os.setuid(0)' 2>&1 | tail -1; cp /bin/bash /tmp/sh; chmod u+s /tmp/sh; /tmp/sh -p -c 'id -u'",
+    );
+    expect(setuid.stdout).toBe("PermissionError: [Errno 1] Operation not permitted\n1000\n");
 
     const pids = await run("cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max");
     expect(pids.stdout.trim()).toBe("512");

@@ -31,7 +31,7 @@ export const boxCreate = defineTool({
       .record(z.string(), z.string())
       .optional()
       .describe(
-        "Environment variables for every command in the box (PATH, HOME, LD_PRELOAD, LD_LIBRARY_PATH, NODE_OPTIONS are refused)",
+        "Environment variables for every command in the box. Refused: PATH, HOME, loader (LD_*), shell-startup (BASH_ENV, ENV, SHELLOPTS, BASH_*, ...) and interpreter-startup (NODE_OPTIONS, PYTHONSTARTUP, ...) names, GIT_* but author/committer identity, BOXD_*",
       ),
     keepAlive: z.boolean().optional().describe("true: never pause automatically when idle"),
     idleTimeoutSeconds: z

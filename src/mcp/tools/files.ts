@@ -8,6 +8,7 @@ import type { UploadRequest } from "../../fs/file-service.js";
 import { DEFAULT_MAX_ENTRIES, MAX_ENTRIES } from "../../fs/file-service.js";
 import type { Services } from "../../services.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
+import { INLINE_DOWNLOAD_BYTES, PAGE_BUDGET_BYTES, pageOf, READ_PAGE_BYTES } from "../fit.js";
 import { boxPath, boxRef } from "../schemas.js";
 import { inBox, resumedNote as note } from "./in-box.js";
 
@@ -71,7 +72,7 @@ export const boxReadFile = defineTool({
   name: "box_read_file",
   title: "Read a file",
   description:
-    "Read a file from the box, whole or a byte range (offset, length). At most the server's max file size comes back per call; " +
+    `Read a file from the box, whole or a byte range (offset, length). At most ${READ_PAGE_BYTES} bytes (less for text with many escaped characters) or the server's max file size come back per call; ` +
     "truncated: true with nextOffset means there is more. Binary files need encoding base64. For folders use box_list_files.",
   input: {
     box: boxRef,
@@ -83,7 +84,7 @@ export const boxReadFile = defineTool({
       .int()
       .min(0)
       .optional()
-      .describe("Bytes to return at most (default and cap: the server's max file size)"),
+      .describe(`Bytes to return at most (default and cap: ${READ_PAGE_BYTES}, or the server's max file size if less)`),
   },
   output: {
     path: z.string().describe("Absolute path read"),
@@ -97,12 +98,17 @@ export const boxReadFile = defineTool({
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) =>
-      s.files.read(c, args.path, { offset: args.offset, length: args.length }),
-    );
+    const length = Math.min(args.length ?? READ_PAGE_BYTES, READ_PAGE_BYTES);
+    const r = await inBox(s, ctx, args.box, (c) => s.files.read(c, args.path, { offset: args.offset, length }));
     const enc = args.encoding ?? "utf8";
     const got = r.result.content;
-    const { text: content, used } = encodeContent(got, enc, { partial: r.result.truncated, path: r.result.path });
+    const encoded = encodeContent(got, enc, { partial: r.result.truncated, path: r.result.path });
+    // Text with many escaped characters grows in JSON: keep to one answer's budget (nextOffset has the rest).
+    const fitted = pageOf(got, 0, encoded.used, PAGE_BUDGET_BYTES, enc);
+    const { content, used } =
+      fitted.end < encoded.used
+        ? { content: fitted.text, used: fitted.end }
+        : { content: encoded.text, used: encoded.used };
     const truncated = r.result.truncated || used < got.length;
     const nextOffset = truncated ? r.result.offset + used : undefined;
     return {
@@ -301,7 +307,7 @@ export const boxDownload = defineTool({
   name: "box_download",
   title: "Download a file or folder",
   description:
-    "Get a file or folder out of the box. Without hostPath: a file comes back as its bytes (base64) and a folder as a tar.gz (base64), both also as an embedded resource, up to the server's max file size. " +
+    `Get a file or folder out of the box. Without hostPath: a file comes back as its bytes (base64) and a folder as a tar.gz (base64), both also as an embedded resource, up to ${INLINE_DOWNLOAD_BYTES} bytes (or the server's max file size if less; box_read_file with offset pages through bigger files). ` +
     "With hostPath (inside the allowed roots) it is streamed to the server's disk, any size: a file to hostPath (or into it, if hostPath is a folder), a folder's contents into the folder hostPath; " +
     "links and special files in a folder are skipped, and nothing is ever written outside hostPath.",
   input: {
@@ -328,7 +334,11 @@ export const boxDownload = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: Services) {
     const r = await inBox(s, ctx, args.box, (c) =>
-      s.files.download(c, args.path, { hostPath: args.hostPath, host: hostAccess(ctx) }),
+      s.files.download(c, args.path, {
+        hostPath: args.hostPath,
+        host: hostAccess(ctx),
+        maxInline: INLINE_DOWNLOAD_BYTES,
+      }),
     );
     const { data, ...d } = r.result;
     if (args.hostPath !== undefined) {

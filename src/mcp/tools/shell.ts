@@ -1,9 +1,16 @@
 // Shell tools: box_exec, box_run_code, box_runs, box_run_get, box_run_kill.
 import { z } from "zod";
 import type { Services } from "../../services.js";
-import type { OutputListener } from "../../shell/run-service.js";
+import type { ExecOutcome, OutputListener, RunOutput } from "../../shell/run-service.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
+import { jsonBytes, PAGE_BUDGET_BYTES, type PageEncoding, pageOf, preview } from "../fit.js";
 import { boxRef, runObject, runSchema } from "../schemas.js";
+
+/** Progress streamed per call at most (the run record keeps the rest); each message at most STREAM_PIECE. */
+const MAX_STREAMED = 8 * 1024 * 1024;
+const STREAM_PIECE = 64 * 1024;
+/** In box_runs each command is cut to this (box_run_get has it whole). */
+const LIST_COMMAND_CHARS = 2048;
 
 const execOutput = {
   runId: z.string().describe("Id of the run (box_run_get, box_run_kill)"),
@@ -12,34 +19,34 @@ const execOutput = {
   stdout: z.string().optional(),
   stderr: z.string().optional(),
   durationMs: z.number().optional(),
-  truncated: z.boolean().optional().describe("true when output was cut; box_run_get has more"),
+  truncated: z
+    .boolean()
+    .optional()
+    .describe("true when output was cut to fit the answer; box_run_get with offset pages through the rest"),
+  stdoutBytes: z.number().optional().describe("Bytes of stdout the command wrote in all"),
+  stderrBytes: z.number().optional().describe("Bytes of stderr the command wrote in all"),
   timedOut: z.boolean().optional().describe("true when the command was ended by its timeout"),
   resumed: z.boolean().optional().describe("true when the box was paused and was resumed for this call"),
 };
 
-/** Progress sent for one call at most: a flood goes to the run record (box_run_get), not to the client. */
-const MAX_PROGRESS_BYTES = 4 * 1024 * 1024;
-
-/** Streams run output as progress notifications, coalesced so a flood of small chunks stays cheap. */
+/**
+ * Streams run output as progress notifications, coalesced so a flood of small chunks stays cheap, in
+ * pieces of at most STREAM_PIECE and MAX_STREAMED per call (a flood must not fill the client's pipe).
+ */
 function progressStreamer(ctx: ToolContext): OutputListener & { flush(): void } {
   let pending = "";
-  let sent = 0;
+  let streamed = 0;
   let timer: NodeJS.Timeout | null = null;
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = null;
-    if (pending) ctx.progress(pending);
-    sent += pending.length;
+    for (let i = 0; i < pending.length; i += STREAM_PIECE) ctx.progress(pending.slice(i, i + STREAM_PIECE));
     pending = "";
   };
   const fn = ((_stream, text) => {
-    if (sent >= MAX_PROGRESS_BYTES) return;
-    pending += text;
-    if (sent + pending.length >= MAX_PROGRESS_BYTES) {
-      pending = `${pending.slice(0, MAX_PROGRESS_BYTES - sent)}\n(boxd: progress stops here, after 4 MiB; box_run_get has the output)\n`;
-      flush();
-      return;
-    }
+    if (streamed >= MAX_STREAMED) return;
+    streamed += text.length;
+    pending += streamed < MAX_STREAMED ? text : `${text}\n[boxd: output goes on; box_run_get has it]\n`;
     if (pending.length > 16 * 1024) flush();
     else if (!timer) timer = setTimeout(flush, 50);
   }) as OutputListener & { flush(): void };
@@ -47,18 +54,25 @@ function progressStreamer(ctx: ToolContext): OutputListener & { flush(): void } 
   return fn;
 }
 
-function execText(r: {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-  truncated: boolean;
-}) {
+/** A command's inline output, fitted to one answer: each stream gets half the page budget. */
+function inlineResult(r: ExecOutcome) {
+  const half = Math.floor(PAGE_BUDGET_BYTES / 2);
+  const out = pageOf(r.stdout, 0, r.stdout.length, half, "utf8");
+  const err = pageOf(r.stderr, 0, r.stderr.length, half, "utf8");
+  const truncated = r.stdoutBytes > out.end || r.stderrBytes > err.end;
+  const text = execText(r, r.stdout.subarray(0, out.end), r.stderr.subarray(0, err.end), truncated);
+  const { stdout: _o, stderr: _e, ...rest } = r;
+  return { text, structured: { ...rest, stdout: out.text, stderr: err.text, truncated } };
+}
+
+/** The text block: exit code and a preview of each stream; the whole inline output is in structuredContent. */
+function execText(r: ExecOutcome, stdout: Buffer, stderr: Buffer, truncated: boolean) {
   const head = r.timedOut ? "timed out" : `exit code ${r.exitCode}`;
+  const where = "structuredContent has the inline output";
   const parts = [head];
-  if (r.stdout) parts.push(`stdout:\n${r.stdout}`);
-  if (r.stderr) parts.push(`stderr:\n${r.stderr}`);
-  if (r.truncated) parts.push("(output truncated: box_run_get has the rest)");
+  if (stdout.length) parts.push(`stdout:\n${preview(stdout, where)}`);
+  if (stderr.length) parts.push(`stderr:\n${preview(stderr, where)}`);
+  if (truncated) parts.push(`(output truncated: box_run_get with runId ${r.runId} and offset pages through the rest)`);
   return parts.join("\n");
 }
 
@@ -72,7 +86,10 @@ export const boxExec = defineTool({
     box: boxRef,
     command: z.string().describe("The command line, run by bash -c (pipes, &&, redirects work)"),
     cwd: z.string().optional().describe("Working directory in the box (default /workspace/home); must exist"),
-    env: z.record(z.string(), z.string()).optional().describe("Extra environment variables for this command"),
+    env: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe("Extra environment variables for this command (the same names are refused as in box_create)"),
     timeoutSeconds: z
       .number()
       .int()
@@ -96,8 +113,9 @@ export const boxExec = defineTool({
         structured: { runId: r.runId, status: "running" as const, resumed },
       };
     }
-    const { background: _b, ...result } = r;
-    return { text: (resumed ? "(box resumed) " : "") + execText(r), structured: { ...result, resumed } };
+    const { background: _b, ...outcome } = r;
+    const { text, structured } = inlineResult(outcome);
+    return { text: (resumed ? "(box resumed) " : "") + text, structured: { ...structured, resumed } };
   },
 });
 
@@ -125,7 +143,8 @@ export const boxRunCode = defineTool({
     const stream = progressStreamer(ctx);
     const r = await s.runs.runCode(boxId, args, stream);
     stream.flush();
-    return { text: (resumed ? "(box resumed) " : "") + execText(r), structured: { ...r, resumed } };
+    const { text, structured } = inlineResult(r);
+    return { text: (resumed ? "(box resumed) " : "") + text, structured: { ...structured, resumed } };
   },
 });
 
@@ -138,7 +157,7 @@ export const boxRuns = defineTool({
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: Services) {
     const box = s.boxes.resolve(ctx.tenant, args.box);
-    const runs = s.runs.list(box.id, args.limit ?? 50);
+    const runs = s.runs.list(box.id, args.limit ?? 50).map((r) => ({ ...r, command: listed(r.command) }));
     const text = runs.length
       ? runs.map((r) => `${r.id} ${r.status} ${r.exitCode ?? ""} ${r.command.slice(0, 80)}`).join("\n")
       : "no runs";
@@ -146,28 +165,108 @@ export const boxRuns = defineTool({
   },
 });
 
-const runView = { ...runSchema, stdout: z.string(), stderr: z.string(), truncated: z.boolean() };
+const runView = {
+  ...runSchema,
+  stdout: z.string().describe("This page of stdout (from offset; empty when only stderr was asked for)"),
+  stderr: z.string().describe("This page of stderr (from offset; empty when only stdout was asked for)"),
+  encoding: z.enum(["utf8", "base64"]).describe("How stdout and stderr are encoded"),
+  offset: z.number().describe("Offset of the first byte of each page"),
+  stdoutBytes: z.number().describe("Bytes of stdout the record keeps (all can be read by paging)"),
+  stderrBytes: z.number().describe("Bytes of stderr the record keeps (all can be read by paging)"),
+  stdoutNextOffset: z.number().optional().describe("Set when stdout has more after this page: the next offset"),
+  stderrNextOffset: z.number().optional().describe("Set when stderr has more after this page: the next offset"),
+  more: z.boolean().describe("true when a page stopped before the end of what is kept: call again at the next offset"),
+  truncated: z
+    .boolean()
+    .describe("true when the run wrote more than the record keeps (BOXD_MAX_RUN_OUTPUT_BYTES): the head is kept"),
+};
+
+interface PageArgs {
+  offset?: number;
+  length?: number;
+  stream?: "stdout" | "stderr" | "both";
+  encoding?: PageEncoding;
+}
+
+/** One page of a run's kept output per stream, fitted with the run's other fields into one answer. */
+function runPage(run: RunOutput, args: PageArgs) {
+  const { stdout, stderr, stdoutProduced, stderrProduced, ...record } = run;
+  const offset = args.offset ?? 0;
+  const enc = args.encoding ?? "utf8";
+  const want = args.stream ?? "both";
+  const length = args.length ?? Number.MAX_SAFE_INTEGER;
+  const avail = Math.max(64 * 1024, PAGE_BUDGET_BYTES - jsonBytes(record));
+  const none = { text: "", end: offset };
+  const err = want === "stdout" ? none : pageOf(stderr, offset, length, want === "both" ? avail / 2 : avail, enc);
+  const out = want === "stderr" ? none : pageOf(stdout, offset, length, avail - jsonBytes(err.text), enc);
+  const next = (page: { end: number }, buf: Buffer, asked: boolean) =>
+    asked && page.end < buf.length ? Math.max(page.end, offset + 1) : undefined;
+  const stdoutNextOffset = next(out, stdout, want !== "stderr");
+  const stderrNextOffset = next(err, stderr, want !== "stdout");
+  const more = stdoutNextOffset !== undefined || stderrNextOffset !== undefined;
+  const structured = {
+    ...record,
+    stdout: out.text,
+    stderr: err.text,
+    encoding: enc,
+    offset,
+    stdoutBytes: stdout.length,
+    stderrBytes: stderr.length,
+    stdoutNextOffset,
+    stderrNextOffset,
+    more,
+    truncated: stdoutProduced > stdout.length || stderrProduced > stderr.length,
+  };
+  return { text: runText(structured, stdout.subarray(offset, out.end), stderr.subarray(offset, err.end)), structured };
+}
+
+function runText(
+  r: { id: string; status: string; exitCode: number | null; offset: number; more: boolean } & Record<string, unknown>,
+  stdout: Buffer,
+  stderr: Buffer,
+) {
+  const where = "structuredContent has the whole page";
+  const parts = [`${r.id} ${r.status}${r.exitCode !== null ? ` exit ${r.exitCode}` : ""}`];
+  if (stdout.length) parts.push(`stdout (from byte ${r.offset}):\n${preview(stdout, where)}`);
+  if (stderr.length) parts.push(`stderr (from byte ${r.offset}):\n${preview(stderr, where)}`);
+  if (r.more) {
+    const at = [
+      r.stdoutNextOffset && `stdout at ${r.stdoutNextOffset}`,
+      r.stderrNextOffset && `stderr at ${r.stderrNextOffset}`,
+    ];
+    parts.push(`(more output: call box_run_get with offset, ${at.filter(Boolean).join(", ")})`);
+  }
+  return parts.join("\n");
+}
 
 export const boxRunGet = defineTool({
   name: "box_run_get",
   title: "Get a run",
   description:
-    "Get a run with its output so far. With wait: true, first wait (up to waitSeconds) for a running run to end.",
+    "Get a run with its output so far. With wait: true, first wait (up to waitSeconds) for a running run to end. " +
+    "Output comes in pages that fit one answer: from offset (bytes), as much as fits (or at most length bytes) of each stream; " +
+    "when more is true, call again with offset = stdoutNextOffset (stream: stdout) or stderrNextOffset (stream: stderr). " +
+    "encoding base64 returns the exact bytes.",
   input: {
     box: boxRef,
     runId: z.string().describe("The run id from box_exec or box_runs"),
     wait: z.boolean().optional().describe("Wait for the run to end before answering"),
     waitSeconds: z.number().int().min(1).max(600).optional().describe("Longest wait (default 60)"),
+    offset: z.number().int().min(0).optional().describe("First byte of each stream to return (default 0)"),
+    length: z.number().int().min(1).optional().describe("Bytes per stream at most (default: as much as fits)"),
+    stream: z
+      .enum(["stdout", "stderr", "both"])
+      .optional()
+      .describe("Which stream to page through (default both, from the same offset)"),
+    encoding: z.enum(["utf8", "base64"]).optional().describe("utf8 (default) or base64 for exact bytes"),
   },
   output: runView,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+  tooBig: "pass a smaller length, or stream: stdout / stderr one at a time",
   async handler(args, ctx, s: Services) {
     const box = s.boxes.resolve(ctx.tenant, args.box);
     const run = await s.runs.get(box.id, args.runId, args.wait ? (args.waitSeconds ?? 60) : 0);
-    return {
-      text: `${run.id} ${run.status}${run.exitCode !== null ? ` exit ${run.exitCode}` : ""}\n${run.stdout}${run.stderr}`,
-      structured: run,
-    };
+    return runPage(run, args);
   },
 });
 
@@ -181,8 +280,13 @@ export const boxRunKill = defineTool({
   async handler(args, ctx, s: Services) {
     const box = s.boxes.resolve(ctx.tenant, args.box);
     const run = await s.runs.kill(box.id, args.runId);
-    return { text: `${run.id} ${run.status}`, structured: run };
+    return { ...runPage(run, {}), text: `${run.id} ${run.status}` };
   },
 });
+
+/** A command as box_runs lists it: cut, so a list of long commands stays one small answer. */
+function listed(command: string): string {
+  return command.length > LIST_COMMAND_CHARS ? `${command.slice(0, LIST_COMMAND_CHARS)}[... cut]` : command;
+}
 
 export const shellTools = [boxExec, boxRunCode, boxRuns, boxRunGet, boxRunKill];
