@@ -70,12 +70,10 @@ export class Firewall {
         // Replies to connections a box opened (and its rules allowed). Needed where the other end is on
         // another Docker bridge: the engine's inter-network isolation would drop the replies otherwise.
         `-A ${f} -o bx+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
-        // The proxy and the DNS gate listen on every address (each box reaches them on its own gateway);
-        // they serve boxes only, so nothing from outside the box bridges reaches their ports.
-        ...[ports.http, ports.tls]
-          .filter((p) => p > 0)
-          .map((p) => `-A ${i} ! -i bx+ -p tcp --dport ${p} -j REJECT --reject-with tcp-reset`),
-        ...(ports.dns > 0 ? [`-A ${i} ! -i bx+ -p udp --dport ${ports.dns} -j REJECT`] : []),
+        // The proxy and the DNS gate listen on every address (each box reaches them on its own gateway) and
+        // serve only sources that are boxes of this instance. No host rule guards their ports: their port
+        // numbers are random and the rules outlive the server, so another program that later binds one of
+        // those numbers would have its connections reset.
       ],
       nat: [`:${n} - [0:0]`],
     };
