@@ -46,13 +46,13 @@ export class ExecClient {
     this.resident?.closeAll();
   }
 
-  private async dockerExec(req: ExecRequest): Promise<ExecResult> {
-    const container = this.docker.getContainer(req.containerId);
-    const short = req.containerId.slice(0, 12);
-    let exec: Docker.Exec;
-    let raw: NodeJS.ReadWriteStream;
+  /** Creates and starts a Docker exec with a hijacked stream. */
+  private async startExec(
+    req: ExecRequest,
+    short: string,
+  ): Promise<{ exec: Docker.Exec; raw: NodeJS.ReadWriteStream }> {
     try {
-      exec = await container.exec({
+      const exec = await this.docker.getContainer(req.containerId).exec({
         Cmd: req.cmd,
         AttachStdin: req.stdin !== undefined,
         AttachStdout: true,
@@ -62,13 +62,19 @@ export class ExecClient {
         Env: req.env,
         WorkingDir: req.workingDir,
       });
-      raw = (await exec.start({
+      const raw = (await exec.start({
         hijack: true,
         stdin: req.stdin !== undefined,
       })) as unknown as NodeJS.ReadWriteStream;
+      return { exec, raw };
     } catch (err) {
       throw asBoxdError(err, `exec in container ${short}`);
     }
+  }
+
+  private async dockerExec(req: ExecRequest): Promise<ExecResult> {
+    const short = req.containerId.slice(0, 12);
+    const { exec, raw } = await this.startExec(req, short);
 
     const stdout = new PassThrough();
     const stderr = new PassThrough();
