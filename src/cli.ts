@@ -20,7 +20,13 @@ async function main(argv: string[]): Promise<void> {
     .description("Durable Linux sandboxes (boxes) for AI agents, over MCP")
     .showHelpAfterError();
   withSettings(program);
+  addServe(program);
+  addImages(program);
+  addBoxCommands(program);
+  await program.parseAsync(argv);
+}
 
+function addServe(program: Command): void {
   program
     .command("serve")
     .description(
@@ -38,7 +44,9 @@ async function main(argv: string[]): Promise<void> {
       const { serveStdio } = await import("./transports/stdio.js");
       await serveStdio(config, createLogger(config.logLevel));
     });
+}
 
+function addImages(program: Command): void {
   const images = program.command("images").description("box images");
   images
     .command("build")
@@ -56,7 +64,10 @@ async function main(argv: string[]): Promise<void> {
       const config = configFrom(cmd);
       await imagesList(config, createLogger(config.logLevel));
     });
+}
 
+/** doctor, ls and rm: commands that look at this instance's state. */
+function addBoxCommands(program: Command): void {
   program
     .command("doctor")
     .description("check the engine, images and data dir, and say how to fix what is wrong")
@@ -84,8 +95,6 @@ async function main(argv: string[]): Promise<void> {
       const { removeBoxes } = await import("./cli/box-commands.js");
       process.exitCode = await removeBoxes(config, createLogger(config.logLevel), boxes);
     });
-
-  await program.parseAsync(argv);
 }
 
 main(process.argv).catch((err: unknown) => {

@@ -94,13 +94,18 @@ function structuralProblem(s: unknown, at: string, depth: number): string | null
   if (depth > MAX_DEPTH) return `${at}: nested deeper than ${MAX_DEPTH} levels`;
   if (typeof s === "boolean") return depth === 0 ? `${at} must be an object` : null;
   if (!isObject(s)) return `${at} must be an object (or a boolean inside a schema), not ${JSON.stringify(s)}`;
-  const sub = (v: unknown, where: string) => structuralProblem(v, where, depth + 1);
   if ("type" in s) {
     const types = Array.isArray(s.type) ? s.type : [s.type];
     if (types.length === 0 || !types.every((t) => typeof t === "string" && TYPES.has(t))) {
       return `${at}.type must be one of ${[...TYPES].join(", ")} (or a list of them), not ${JSON.stringify(s.type)}`;
     }
   }
+  return subschemaProblem(s, at, depth) ?? keywordProblem(s, at);
+}
+
+/** The first problem in the schemas nested in `s` (properties, anyOf, items, not, ...). */
+function subschemaProblem(s: Record<string, unknown>, at: string, depth: number): string | null {
+  const sub = (v: unknown, where: string) => structuralProblem(v, where, depth + 1);
   for (const k of SCHEMA_MAPS) {
     if (!(k in s)) continue;
     const map = s[k];
@@ -131,6 +136,11 @@ function structuralProblem(s: unknown, at: string, depth: number): string | null
     const p = sub(s[k], `${at}.${k}`);
     if (p) return p;
   }
+  return null;
+}
+
+/** The first keyword of `s` whose value has the wrong shape (required, enum, numbers, counts, pattern, ...). */
+function keywordProblem(s: Record<string, unknown>, at: string): string | null {
   if ("required" in s && !(Array.isArray(s.required) && s.required.every((r) => typeof r === "string"))) {
     return `${at}.required must be a list of property names`;
   }

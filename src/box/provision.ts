@@ -3,13 +3,11 @@
 // and box ids. Called by BoxService.create under the box's lock.
 import { instanceLabels, LABEL_BOX_ID, LABEL_KIND, LABEL_RUNTIME } from "../docker/labels.js";
 import { limitExceeded } from "../errors.js";
+import { BOX_HOME, BOX_USER } from "../model/box-user.js";
 import type { BoxServiceDeps } from "./box-service.js";
 import { SUBNETS_PER_POOL, subnetAt } from "./network-pool.js";
 import { limitsFor } from "./sizes.js";
 import type { BoxRecord } from "./types.js";
-
-export const BOX_HOME = "/workspace/home";
-export const BOX_USER = "1000:1000";
 
 export async function provisionBox(deps: BoxServiceDeps, box: BoxRecord, hostCpus: number): Promise<void> {
   const { engine, boxes, instanceId } = deps;

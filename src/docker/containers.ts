@@ -90,31 +90,7 @@ export class ContainerClient {
         Tty: false,
         OpenStdin: true,
         StdinOnce: false,
-        HostConfig: {
-          // Hardening that every box gets; see docs/SECURITY notes in ARCHITECTURE.md.
-          CapDrop: ["ALL"],
-          ...(capAdd.length ? { CapAdd: capAdd } : {}),
-          SecurityOpt: ["no-new-privileges:true"],
-          PidsLimit: spec.limits.pids,
-          Memory: spec.limits.memoryBytes,
-          MemorySwap: spec.limits.memoryBytes, // no swap beyond the memory limit
-          NanoCpus: spec.limits.nanoCpus,
-          Init: true, // a real PID 1 that reaps orphaned processes of runs
-          Privileged: false,
-          ReadonlyRootfs: false,
-          NetworkMode: spec.network?.name ?? "none",
-          RestartPolicy: { Name: "no" },
-          LogConfig: { Type: "none", Config: {} },
-          ...(spec.dns?.length ? { Dns: spec.dns } : {}),
-          // No IPv6 in the box, whatever the engine's default: the host firewall filters IPv4 only, and
-          // the bridge's link-local address would otherwise reach the host's services.
-          // (A kernel booted without IPv6 has no such sysctls, and the engine would refuse them.)
-          ...(KERNEL_HAS_IPV6 ? { Sysctls: NO_IPV6 } : {}),
-          // glibc sends A and AAAA at once from one socket; through Docker's DNS NAT one answer is sometimes
-          // dropped (a conntrack race), which stalls a lookup for the default 5 s. Separate sockets and a
-          // short retry keep name lookups in boxes quick.
-          DnsOptions: ["single-request-reopen", "timeout:2", "attempts:3"],
-        },
+        HostConfig: hostConfig(spec, capAdd),
         NetworkingConfig: spec.network
           ? {
               EndpointsConfig: {
@@ -265,4 +241,33 @@ export class ContainerClient {
       throw asBoxdError(err, `read usage of container ${id.slice(0, 12)}`);
     }
   }
+}
+
+/** The host side of every box container: the hardening, the limits, its network and DNS. */
+function hostConfig(spec: ContainerSpec, capAdd: string[]): Docker.ContainerCreateOptions["HostConfig"] {
+  return {
+    // Hardening that every box gets; see docs/SECURITY notes in ARCHITECTURE.md.
+    CapDrop: ["ALL"],
+    ...(capAdd.length ? { CapAdd: capAdd } : {}),
+    SecurityOpt: ["no-new-privileges:true"],
+    PidsLimit: spec.limits.pids,
+    Memory: spec.limits.memoryBytes,
+    MemorySwap: spec.limits.memoryBytes, // no swap beyond the memory limit
+    NanoCpus: spec.limits.nanoCpus,
+    Init: true, // a real PID 1 that reaps orphaned processes of runs
+    Privileged: false,
+    ReadonlyRootfs: false,
+    NetworkMode: spec.network?.name ?? "none",
+    RestartPolicy: { Name: "no" },
+    LogConfig: { Type: "none", Config: {} },
+    ...(spec.dns?.length ? { Dns: spec.dns } : {}),
+    // No IPv6 in the box, whatever the engine's default: the host firewall filters IPv4 only, and
+    // the bridge's link-local address would otherwise reach the host's services.
+    // (A kernel booted without IPv6 has no such sysctls, and the engine would refuse them.)
+    ...(KERNEL_HAS_IPV6 ? { Sysctls: NO_IPV6 } : {}),
+    // glibc sends A and AAAA at once from one socket; through Docker's DNS NAT one answer is sometimes
+    // dropped (a conntrack race), which stalls a lookup for the default 5 s. Separate sockets and a
+    // short retry keep name lookups in boxes quick.
+    DnsOptions: ["single-request-reopen", "timeout:2", "attempts:3"],
+  };
 }

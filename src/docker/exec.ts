@@ -6,34 +6,10 @@ import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { asBoxdError } from "./docker-errors.js";
+import type { ExecRequest, ExecResult } from "./exec-types.js";
 import { ResidentExec } from "./resident-exec.js";
 
-export interface ExecRequest {
-  containerId: string;
-  cmd: string[];
-  /**
-   * Who runs it, always given: a container with the privilege-separated executor runs as root (with
-   * CAP_SETUID/CAP_SETGID), so a Docker exec without a user would too.
-   */
-  user: string;
-  env?: string[];
-  workingDir?: string;
-  stdin?: Readable | Buffer;
-  onStdout?: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
-  /** Aborting stops reading output and returns; the process itself is not killed (see boxd-kill). */
-  signal?: AbortSignal;
-  /** Large byte streams (downloads): kept on Docker exec's raw stream, never the executor's lines. */
-  bulk?: boolean;
-}
-
-export interface ExecResult {
-  /** null when reading stopped before the process exited (aborted), or the container stopped under it. */
-  exitCode: number | null;
-  aborted: boolean;
-  /** The process could not be started at all (no process slot or memory left in the box). */
-  couldNotStart?: boolean;
-}
+export type { ExecRequest, ExecResult } from "./exec-types.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -70,13 +46,13 @@ export class ExecClient {
     this.resident?.closeAll();
   }
 
-  private async dockerExec(req: ExecRequest): Promise<ExecResult> {
-    const container = this.docker.getContainer(req.containerId);
-    const short = req.containerId.slice(0, 12);
-    let exec: Docker.Exec;
-    let raw: NodeJS.ReadWriteStream;
+  /** Creates and starts a Docker exec with a hijacked stream. */
+  private async startExec(
+    req: ExecRequest,
+    short: string,
+  ): Promise<{ exec: Docker.Exec; raw: NodeJS.ReadWriteStream }> {
     try {
-      exec = await container.exec({
+      const exec = await this.docker.getContainer(req.containerId).exec({
         Cmd: req.cmd,
         AttachStdin: req.stdin !== undefined,
         AttachStdout: true,
@@ -86,13 +62,19 @@ export class ExecClient {
         Env: req.env,
         WorkingDir: req.workingDir,
       });
-      raw = (await exec.start({
+      const raw = (await exec.start({
         hijack: true,
         stdin: req.stdin !== undefined,
       })) as unknown as NodeJS.ReadWriteStream;
+      return { exec, raw };
     } catch (err) {
       throw asBoxdError(err, `exec in container ${short}`);
     }
+  }
+
+  private async dockerExec(req: ExecRequest): Promise<ExecResult> {
+    const short = req.containerId.slice(0, 12);
+    const { exec, raw } = await this.startExec(req, short);
 
     const stdout = new PassThrough();
     const stderr = new PassThrough();

@@ -5,7 +5,7 @@
 // which requests and containers use it.
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../log.js";
-import type { ExecRequest, ExecResult } from "./exec.js";
+import type { ExecRequest, ExecResult } from "./exec-types.js";
 
 /** How long a new connection waits for the executor's hello before this call uses Docker exec. */
 const HELLO_TIMEOUT_MS = 3000;

@@ -10,13 +10,14 @@
 import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
+import { BOX_USER } from "../model/box-user.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
-import type { ExecRequest, ExecResult } from "./exec.js";
+import type { ExecRequest, ExecResult } from "./exec-types.js";
 import { Channel, type Pending } from "./executor-channel.js";
 import { EXECUTOR_VERSION, LABEL_EXECUTOR } from "./labels.js";
 
 /** The user the executor runs processes as: requests as this user may use it. */
-const EXECUTOR_SERVES = "1000:1000";
+const EXECUTOR_SERVES = BOX_USER;
 const EXECUTOR_PATH = "/usr/local/bin/boxd-executor";
 /** After a failed hello, Docker exec serves the container for this long before the next try. */
 const RETRY_AFTER_MS = 10_000;

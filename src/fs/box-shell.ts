@@ -8,8 +8,8 @@ import { shellSafe } from "../box/env-guard.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { BoxdError, conflict, forbidden, internal, invalidArgument, limitExceeded, notFound } from "../errors.js";
 import type { Logger } from "../log.js";
+import { BOX_USER } from "../model/box-user.js";
 
-export const BOX_USER = "1000:1000";
 const FAIL_EXIT = 97;
 const MAX_STDERR = 64 * 1024;
 /**

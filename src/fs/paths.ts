@@ -3,8 +3,9 @@
 // box's own business, enforced by running as the box user).
 import path from "node:path";
 import { invalidArgument } from "../errors.js";
+import { BOX_HOME } from "../model/box-user.js";
 
-export const BOX_HOME = "/workspace/home";
+export { BOX_HOME };
 
 /**
  * Absolute, normalised path in the box. Relative paths resolve from /workspace/home. `..` is refused

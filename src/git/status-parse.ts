@@ -71,50 +71,61 @@ export function parseStatus(out: string, maxEntries: number): RepoStatus {
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as string;
     if (!r) continue;
-    if (r.startsWith("# ")) {
-      const [key, ...rest] = r.slice(2).split(" ");
-      const value = rest.join(" ");
-      if (key === "branch.oid") s.commit = value === "(initial)" ? null : value;
-      else if (key === "branch.head") {
-        s.detached = value === "(detached)";
-        s.branch = s.detached ? null : value;
-      } else if (key === "branch.upstream") s.upstream = value;
-      else if (key === "branch.ab") {
-        const m = /^\+(\d+) -(\d+)$/.exec(value);
-        if (m) {
-          s.ahead = Number(m[1]);
-          s.behind = Number(m[2]);
-        }
-      }
-      continue;
-    }
-    const type = r[0];
-    if (type === "1") {
-      const { head, rest } = fields(r, 8);
-      const xy = head[1] ?? "..";
-      add({ path: rest, index: xy[0] ?? ".", worktree: xy[1] ?? ".", kind: "changed" });
-    } else if (type === "2") {
-      const { head, rest } = fields(r, 9);
-      const xy = head[1] ?? "..";
-      const score = head[8] ?? "";
-      const originalPath = records[i + 1] ?? "";
-      i += 1;
-      add({
-        path: rest,
-        originalPath,
-        index: xy[0] ?? ".",
-        worktree: xy[1] ?? ".",
-        kind: score.startsWith("C") ? "copied" : "renamed",
-      });
-    } else if (type === "u") {
-      const { head, rest } = fields(r, 10);
-      const xy = head[1] ?? "UU";
-      add({ path: rest, index: xy[0] ?? "U", worktree: xy[1] ?? "U", kind: "unmerged" });
-    } else if (type === "?") {
-      add({ path: r.slice(2), index: "?", worktree: "?", kind: "untracked" });
+    if (r.startsWith("# ")) headerLine(s, r);
+    else {
+      const entry = entryOf(r, records[i + 1] ?? "");
+      if (entry?.kind === "renamed" || entry?.kind === "copied") i += 1; // the original path's record
+      if (entry) add(entry);
     }
   }
   return s;
+}
+
+/** A `# branch.*` header line of `git status --porcelain=v2 --branch`. */
+function headerLine(s: RepoStatus, r: string): void {
+  const [key, ...rest] = r.slice(2).split(" ");
+  const value = rest.join(" ");
+  if (key === "branch.oid") s.commit = value === "(initial)" ? null : value;
+  else if (key === "branch.head") {
+    s.detached = value === "(detached)";
+    s.branch = s.detached ? null : value;
+  } else if (key === "branch.upstream") s.upstream = value;
+  else if (key === "branch.ab") {
+    const m = /^\+(\d+) -(\d+)$/.exec(value);
+    if (m) {
+      s.ahead = Number(m[1]);
+      s.behind = Number(m[2]);
+    }
+  }
+}
+
+/** One entry record (`next` is the record after it: a rename's or copy's original path). */
+function entryOf(r: string, next: string): StatusEntry | null {
+  const type = r[0];
+  if (type === "1") {
+    const { head, rest } = fields(r, 8);
+    const xy = head[1] ?? "..";
+    return { path: rest, index: xy[0] ?? ".", worktree: xy[1] ?? ".", kind: "changed" };
+  }
+  if (type === "2") {
+    const { head, rest } = fields(r, 9);
+    const xy = head[1] ?? "..";
+    const score = head[8] ?? "";
+    return {
+      path: rest,
+      originalPath: next,
+      index: xy[0] ?? ".",
+      worktree: xy[1] ?? ".",
+      kind: score.startsWith("C") ? "copied" : "renamed",
+    };
+  }
+  if (type === "u") {
+    const { head, rest } = fields(r, 10);
+    const xy = head[1] ?? "UU";
+    return { path: rest, index: xy[0] ?? "U", worktree: xy[1] ?? "U", kind: "unmerged" };
+  }
+  if (type === "?") return { path: r.slice(2), index: "?", worktree: "?", kind: "untracked" };
+  return null;
 }
 
 export interface DiffFileStat {

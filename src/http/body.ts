@@ -15,68 +15,51 @@ export type BodyResult = { ok: true; body: unknown } | { ok: false; refusal: Ref
 const isJsonMediaType = (ct: string | undefined) =>
   !!ct && ct.split(";")[0]?.trim().toLowerCase() === "application/json";
 
+/** A refusal as a BodyResult. */
+const refused = (status: number, message: string, rpcCode?: number, headers?: Record<string, string>): BodyResult => ({
+  ok: false,
+  refusal: {
+    status,
+    code: status === 413 ? "LIMIT_EXCEEDED" : "INVALID_ARGUMENT",
+    message,
+    ...(rpcCode === undefined ? {} : { rpcCode }),
+    ...(headers ? { headers } : {}),
+  },
+});
+
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
-  if (!isJsonMediaType(req.headers["content-type"])) {
-    return {
-      ok: false,
-      refusal: { status: 415, code: "INVALID_ARGUMENT", message: "Content-Type must be application/json" },
-    };
-  }
-  const tooLarge: BodyResult = {
-    ok: false,
-    refusal: {
-      status: 413,
-      code: "LIMIT_EXCEEDED",
-      message: `request body over ${maxBytes} bytes (BOXD_HTTP_MAX_BODY_BYTES): send large files as box_upload archives in parts, or with hostPath`,
-      // The rest of the body is read and thrown away (so the client sees this answer); the connection ends.
-      headers: { Connection: "close" },
-    },
-  };
+  if (!isJsonMediaType(req.headers["content-type"])) return refused(415, "Content-Type must be application/json");
+  const tooLarge = refused(
+    413,
+    `request body over ${maxBytes} bytes (BOXD_HTTP_MAX_BODY_BYTES): send large files as box_upload archives in parts, or with hostPath`,
+    undefined,
+    // The rest of the body is read and thrown away (so the client sees this answer); the connection ends.
+    { Connection: "close" },
+  );
   const declared = Number(req.headers["content-length"] ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     req.resume();
     return tooLarge;
   }
-
-  let raw: Buffer;
+  let raw: Buffer | null;
   try {
-    const read = await readUpTo(req, maxBytes);
-    if (read === null) return tooLarge;
-    raw = read;
+    raw = await readUpTo(req, maxBytes);
   } catch (err) {
-    return {
-      ok: false,
-      refusal: {
-        status: 400,
-        code: "INVALID_ARGUMENT",
-        message: `request body not received: ${(err as Error).message}`,
-      },
-    };
+    return refused(400, `request body not received: ${(err as Error).message}`);
   }
+  if (raw === null) return tooLarge;
   let body: unknown;
   try {
     body = JSON.parse(raw.toString("utf8"));
   } catch {
-    return {
-      ok: false,
-      refusal: {
-        status: 400,
-        code: "INVALID_ARGUMENT",
-        rpcCode: RPC_PARSE_ERROR,
-        message: "parse error: invalid JSON",
-      },
-    };
+    return refused(400, "parse error: invalid JSON", RPC_PARSE_ERROR);
   }
   if (Array.isArray(body) && (body.length === 0 || body.length > MAX_BATCH)) {
-    return {
-      ok: false,
-      refusal: {
-        status: 400,
-        code: "INVALID_ARGUMENT",
-        rpcCode: RPC_INVALID_REQUEST,
-        message: `a batch must hold 1 to ${MAX_BATCH} messages (send one message per request)`,
-      },
-    };
+    return refused(
+      400,
+      `a batch must hold 1 to ${MAX_BATCH} messages (send one message per request)`,
+      RPC_INVALID_REQUEST,
+    );
   }
   return { ok: true, body };
 }

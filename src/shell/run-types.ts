@@ -10,9 +10,8 @@ import type { Logger } from "../log.js";
 import type { RunCompletion, RunStore } from "../state/run-store.js";
 import type { CappedBuffer } from "./output.js";
 
-export const BOX_USER = "1000:1000";
+export { BOX_HOME, BOX_USER } from "../model/box-user.js";
 export { EXEC_FAILED, OUT_OF_PROCESSES } from "./output.js";
-export const BOX_HOME = "/workspace/home";
 
 export type OutputListener = (stream: "stdout" | "stderr", text: string) => void;
 

@@ -4,11 +4,11 @@
 // (made by an older boxd) and requests the executor does not serve fall back to Docker exec.
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BOX_HOME, BOX_USER } from "../../src/box/provision.js";
 import { DockerEngine } from "../../src/docker/engine.js";
 import type { ExecRequest } from "../../src/docker/exec.js";
 import { instanceLabels, LABEL_KIND } from "../../src/docker/labels.js";
 import { silentLogger } from "../../src/log.js";
+import { BOX_HOME, BOX_USER } from "../../src/model/box-user.js";
 import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
 
 interface Seen {

@@ -5,8 +5,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BOX_USER } from "../../src/box/provision.js";
 import { createServer } from "../../src/mcp/server.js";
+import { BOX_USER } from "../../src/model/box-user.js";
 import { attack } from "../helpers/abuse-tally.js";
 import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
 

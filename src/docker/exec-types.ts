@@ -1,0 +1,30 @@
+// What a caller asks of an exec and what it gets back, shared by both exec paths (exec.ts: Docker exec;
+// resident-exec.ts and executor-channel.ts: the box's resident executor) without an import cycle.
+import type { Readable } from "node:stream";
+
+export interface ExecRequest {
+  containerId: string;
+  cmd: string[];
+  /**
+   * Who runs it, always given: a container with the privilege-separated executor runs as root (with
+   * CAP_SETUID/CAP_SETGID), so a Docker exec without a user would too.
+   */
+  user: string;
+  env?: string[];
+  workingDir?: string;
+  stdin?: Readable | Buffer;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  /** Aborting stops reading output and returns; the process itself is not killed (see boxd-kill). */
+  signal?: AbortSignal;
+  /** Large byte streams (downloads): kept on Docker exec's raw stream, never the executor's lines. */
+  bulk?: boolean;
+}
+
+export interface ExecResult {
+  /** null when reading stopped before the process exited (aborted), or the container stopped under it. */
+  exitCode: number | null;
+  aborted: boolean;
+  /** The process could not be started at all (no process slot or memory left in the box). */
+  couldNotStart?: boolean;
+}
