@@ -1,20 +1,21 @@
 // Runs: shell commands (and code) in a box, in the foreground or background, each recorded with its
 // output, exit code, duration and usage. Commands run through boxd-run (in every box image) so that a
-// run's whole process tree can be ended (timeout, box_run_kill) and its CPU and memory measured.
+// run's whole process tree can be ended (timeout, box_run_kill) and its CPU and memory measured. Each live
+// run is a RunHandle (run-handle.ts) that ends in one result; this service keeps the registry of live
+// handles, writes their records and runs a command once more when the box's process limit kept it from
+// starting.
 import { shellSafe } from "../box/env-guard.js";
 import { newRunId } from "../box/ids.js";
 import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../box/types.js";
-import { invalidArgument, notFound, toBoxdError } from "../errors.js";
-import { CappedBuffer, saidOutOfProcesses, TrailerFilter, usageFromTrailer } from "./output.js";
+import { invalidArgument, notFound } from "../errors.js";
+import { badCwdReason, RunHandle, type RunHandleDeps, type RunResult, type RunSpec, runEnd } from "./run-handle.js";
 import {
   BOX_HOME,
   BOX_USER,
   CODE_RUNNERS,
   detachedCompletion,
-  EXEC_FAILED,
   type ExecInput,
   type ExecOutcome,
-  type LiveRun,
   newRunRecord,
   type OutputListener,
   type RunOutput,
@@ -25,46 +26,40 @@ import {
 
 export * from "./run-types.js";
 
-export class RunService {
-  private readonly live = new Map<string, LiveRun>();
-  private closing = false;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-  constructor(private readonly deps: RunServiceDeps) {}
+export class RunService {
+  private readonly live = new Map<string, RunHandle>();
+  private closing = false;
+  private readonly handleDeps: RunHandleDeps;
+
+  constructor(private readonly deps: RunServiceDeps) {
+    this.handleDeps = {
+      execs: { run: (req) => deps.engine.execs.run(req) },
+      maxRunOutputBytes: deps.maxRunOutputBytes,
+      signal: (handle) => this.signalRun(handle.record.boxId, handle.record.id),
+      processCount: (containerId) => deps.engine.containers.usage(containerId),
+      closing: () => this.closing,
+      restartBox: deps.restartBox,
+      onEnd: (handle, result) => this.finish(handle, result),
+    };
+  }
 
   /** Runs a command; with `background` returns at once with the run id. */
   async exec(
     boxId: string,
     input: ExecInput & { source?: "system" | "user" },
     onOutput?: OutputListener,
-    retried = false,
   ): Promise<ExecOutcome & { background?: boolean }> {
     validateExec(input);
-    const { containerId } = await this.deps.ensureLive(boxId);
-    const source = this.deps.boxes.admitRun(boxId, input.source ?? "user", this.live.values());
-    const record = this.begin(boxId, "shell", input.command, source);
-    const timeoutSeconds = input.timeoutSeconds ?? (input.background ? 0 : this.deps.execTimeoutSeconds);
-    const live = this.start(containerId, record, input, timeoutSeconds, onOutput);
-    live.source = source;
-    if (input.background) {
-      const none = Buffer.alloc(0);
-      return {
-        runId: record.id,
-        exitCode: null,
-        stdout: none,
-        stderr: none,
-        stdoutBytes: 0,
-        stderrBytes: 0,
-        durationMs: 0,
-        timedOut: false,
-        background: true,
-      };
+    for (let attempt = 1; ; attempt += 1) {
+      const handle = await this.startCommand(boxId, input, onOutput);
+      if (input.background) return backgroundOutcome(handle.record.id);
+      const result = await handle.wait();
+      // Nothing ran and the box was restarted to free it: run the command once more, in the fresh box.
+      if (result.kind === "could-not-start" && attempt === 1) continue;
+      return this.outcome(handle, result);
     }
-    await live.done;
-    if (live.startFailure) throw live.startFailure;
-    // Nothing ran and the box was restarted to free it: run the command once more, in the fresh box.
-    if (live.couldNotStart && !retried) return this.exec(boxId, input, onOutput, true);
-    if (live.badInput) throw invalidArgument(`${live.badInput}: create it first (box_make_dir) or pass another cwd`);
-    return this.outcome(live);
   }
 
   async runCode(
@@ -92,10 +87,17 @@ export class RunService {
     const { containerId } = await this.deps.ensureLive(boxId);
     const source = this.deps.boxes.admitRun(boxId, "agent", this.live.values());
     const record = this.begin(boxId, "agent", input.prompt, source, input.agent);
-    const live = this.start(containerId, record, input, input.timeoutSeconds, undefined, hooks.onStdout);
-    Object.assign(live, { source: "agent", settle: hooks.settle });
-    const recorded = () => (live.startFailure ? Promise.reject(live.startFailure) : this.deps.runs.get(record.id));
-    return { runId: record.id, done: live.done.then(recorded) };
+    const handle = this.start(containerId, record, source, input, {
+      timeoutSeconds: input.timeoutSeconds,
+      onRawStdout: hooks.onStdout,
+      settle: hooks.settle,
+    });
+    const done = handle
+      .wait()
+      .then((result) =>
+        result.kind === "start-failed" ? Promise.reject(result.error) : this.deps.runs.get(record.id),
+      );
+    return { runId: record.id, done };
   }
 
   list(boxId: string, limit: number): RunRecord[] {
@@ -104,21 +106,10 @@ export class RunService {
 
   /** A run with its output so far; `waitSeconds` waits for a live run to end first. */
   async get(boxId: string, runId: string, waitSeconds = 0): Promise<RunOutput> {
-    const live = this.live.get(runId);
-    if (live && live.record.boxId === boxId) {
-      if (waitSeconds > 0) {
-        await Promise.race([live.done, new Promise((r) => setTimeout(r, waitSeconds * 1000))]);
-      }
-      if (this.live.has(runId)) {
-        return {
-          ...live.record,
-          durationMs: Date.now() - Date.parse(live.record.startedAt),
-          stdout: live.stdout.toBuffer(),
-          stderr: live.stderr.toBuffer(),
-          stdoutProduced: live.stdout.total,
-          stderrProduced: live.stderr.total,
-        };
-      }
+    const handle = this.live.get(runId);
+    if (handle && handle.record.boxId === boxId) {
+      if (waitSeconds > 0) await Promise.race([handle.wait(), sleep(waitSeconds * 1000)]);
+      if (this.live.has(runId)) return handle.snapshot();
     }
     const record = this.deps.runs.get(runId);
     if (!record || record.boxId !== boxId) throw notFound(`no run "${runId}" in this box: box_runs lists its runs`);
@@ -136,24 +127,23 @@ export class RunService {
 
   /** Ends a live run's whole process tree; a finished run is returned as it is. */
   async kill(boxId: string, runId: string): Promise<RunOutput> {
-    const live = this.live.get(runId);
-    if (live && live.record.boxId === boxId) {
-      live.cancelled = true;
-      await this.signalRun(boxId, runId);
-      await Promise.race([live.done, new Promise((r) => setTimeout(r, 5000))]);
+    const handle = this.live.get(runId);
+    if (handle && handle.record.boxId === boxId) {
+      await handle.kill();
+      await Promise.race([handle.wait(), sleep(5000)]);
     }
     return this.get(boxId, runId);
   }
 
   /** Ends every live run of a box (disk guard, delete). */
   async killAll(boxId: string): Promise<number> {
-    const mine = [...this.live.values()].filter((r) => r.record.boxId === boxId);
-    await Promise.all(mine.map((r) => this.kill(boxId, r.record.id).catch(() => null)));
+    const mine = [...this.live.values()].filter((h) => h.record.boxId === boxId);
+    await Promise.all(mine.map((h) => this.kill(boxId, h.record.id).catch(() => null)));
     return mine.length;
   }
 
   hasLiveRun(boxId: string): boolean {
-    for (const r of this.live.values()) if (r.record.boxId === boxId) return true;
+    for (const h of this.live.values()) if (h.record.boxId === boxId) return true;
     return false;
   }
 
@@ -163,8 +153,20 @@ export class RunService {
    */
   async detachAll(): Promise<void> {
     this.closing = true;
-    for (const r of this.live.values()) r.stop.abort();
-    await Promise.allSettled([...this.live.values()].map((r) => r.done));
+    for (const h of this.live.values()) h.detach();
+    await Promise.allSettled([...this.live.values()].map((h) => h.wait()));
+  }
+
+  private async startCommand(
+    boxId: string,
+    input: ExecInput & { source?: "system" | "user" },
+    onOutput?: OutputListener,
+  ): Promise<RunHandle> {
+    const { containerId } = await this.deps.ensureLive(boxId);
+    const source = this.deps.boxes.admitRun(boxId, input.source ?? "user", this.live.values());
+    const record = this.begin(boxId, "shell", input.command, source);
+    const timeoutSeconds = input.timeoutSeconds ?? (input.background ? 0 : this.deps.execTimeoutSeconds);
+    return this.start(containerId, record, source, input, { timeoutSeconds, onOutput });
   }
 
   private begin(boxId: string, type: RunType, command: string, source: Source, agent?: AgentRunInfo): RunRecord {
@@ -176,53 +178,20 @@ export class RunService {
     return record;
   }
 
+  /** Starts boxd-run for the record and registers its handle. */
   private start(
     containerId: string,
     record: RunRecord,
+    source: Source,
     input: ExecInput,
-    timeoutSeconds: number,
-    onOutput?: OutputListener,
-    onRawStdout?: (chunk: Buffer) => void,
-  ): LiveRun {
-    const stdout = new CappedBuffer(this.deps.maxRunOutputBytes);
-    const stderr = new CappedBuffer(this.deps.maxRunOutputBytes);
-    const started = Date.now();
-    const stop = new AbortController();
-    const filter = new TrailerFilter((chunk) => {
-      stderr.push(chunk);
-      onOutput?.("stderr", chunk.toString("utf8"));
-    });
-    // The trailer means the command has exited; background processes it left may keep the streams open.
-    const live: LiveRun = {
+    how: Pick<RunSpec, "timeoutSeconds" | "onOutput" | "onRawStdout" | "settle">,
+  ): RunHandle {
+    const handle = new RunHandle(this.handleDeps, {
+      ...how,
       record,
-      stdout,
-      stderr,
-      done: Promise.resolve(),
-      cancelled: false,
-      timedOut: false,
-      usage: null,
-      badInput: null,
-      stop,
-      source: "user",
-    };
-    // A trailer (probably) means the command has exited: stop reading 10 s later if the streams stay open.
-    // That only guards against a helper that never ends its relays (a busy engine may take seconds to
-    // end the streams); output after the trailer cancels it, as the command printed that trailer itself.
-    let giveUp: NodeJS.Timeout | undefined;
-    filter.onTrailer = (t) => {
-      clearTimeout(giveUp);
-      if (t) giveUp = setTimeout(() => stop.abort(), 10_000).unref();
-    };
-    let timer: NodeJS.Timeout | undefined;
-    if (timeoutSeconds > 0) {
-      timer = setTimeout(() => {
-        live.timedOut = true;
-        this.signalRun(record.boxId, record.id).catch(() => {});
-      }, timeoutSeconds * 1000);
-    }
-
-    live.done = this.deps.engine.execs
-      .run({
+      source,
+      cwd: input.cwd,
+      request: {
         containerId,
         // boxd-run is bash: it starts without the box's shell-startup variables (SHELLOPTS, BASH_ENV, ...).
         cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, input.command]),
@@ -232,86 +201,37 @@ export class RunService {
           ([k, v]) => `${k}=${v}`,
         ),
         stdin: input.stdin !== undefined ? Buffer.from(input.stdin, "utf8") : undefined,
-        onStdout: (chunk) => {
-          stdout.push(chunk);
-          onRawStdout?.(chunk);
-          onOutput?.("stdout", chunk.toString("utf8"));
-        },
-        onStderr: (chunk) => filter.push(chunk),
-        signal: stop.signal,
-      })
-      .then(
-        async (res) => {
-          this.endOutput(live, filter, input.cwd);
-          clearTimeout(giveUp);
-          if (
-            !this.closing &&
-            res.exitCode !== 0 &&
-            (await saidOutOfProcesses(stdout, stderr, res.couldNotStart, () =>
-              this.deps.engine.containers.usage(containerId),
-            ))
-          ) {
-            // The box has no process slot left (a fork bomb outlived its command): nothing can run in it,
-            // so restart it: every process ends, files stay. If this run never started, run it again.
-            live.couldNotStart =
-              res.couldNotStart === true ||
-              (res.exitCode === 126 && stdout.toBuffer().includes(EXEC_FAILED)) ||
-              (filter.trailer === null && stderr.toBuffer().includes("boxd-run: fork:"));
-            if (this.deps.restartBox) await this.deps.restartBox(record.boxId).catch(() => {});
-            this.finish(
-              live,
-              res.exitCode,
-              started,
-              "the box reached its process limit; it was restarted: every process ended, files kept",
-            );
-            return;
-          }
-          this.finish(live, res.exitCode, started, live.badInput);
-        },
-        (err: unknown) => {
-          live.startFailure = toBoxdError(err);
-          this.endOutput(live, filter, input.cwd);
-          clearTimeout(giveUp);
-          this.finish(live, null, started, err instanceof Error ? err.message : String(err));
-        },
-      )
-      .finally(() => clearTimeout(timer));
-    this.live.set(record.id, live);
-    return live;
+      },
+    });
+    this.live.set(record.id, handle);
+    return handle;
   }
 
-  /** The stream has ended: only now is the trailer known to be boxd-run's own (the last thing it printed). */
-  private endOutput(live: LiveRun, filter: TrailerFilter, cwd: string | undefined): void {
-    filter.end();
-    const t = filter.trailer;
-    live.usage = usageFromTrailer(t);
-    if (t?.kind === "error" && t.fields[0] === "cwd") live.badInput = `cwd "${cwd}" does not exist in the box`;
-  }
-
-  private finish(live: LiveRun, exitCode: number | null, started: number, error: string | null): void {
-    const { record, stdout, stderr } = live;
+  /** Records a handle's result (its onEnd): the record, the box's activity and log; then forgets it. */
+  private finish(handle: RunHandle, result: RunResult): void {
+    const { record, stdout, stderr } = handle;
     if (this.closing) {
-      this.recordDetached(live);
+      this.recordDetached(handle);
       return;
     }
-    const measured = live.usage;
-    const verdict = live.settle?.({ exitCode, timedOut: live.timedOut, cancelled: live.cancelled, error });
-    const failure = error ?? verdict?.failure ?? null;
+    const end = runEnd(result, handle.cwd);
+    const verdict = handle.settle(end);
+    const failure = end.error ?? verdict?.failure ?? null;
     if (verdict) record.agent = verdict.agent;
-    record.exitCode = exitCode;
-    record.timedOut = live.timedOut;
-    record.durationMs = Date.now() - started;
+    record.exitCode = end.exitCode;
+    record.timedOut = end.timedOut;
+    record.durationMs = handle.elapsedMs();
     record.completedAt = new Date().toISOString();
-    record.reason = failure ?? (live.timedOut ? "timed out" : null);
-    record.cpuNs = measured?.cpuNs ?? null;
-    record.memoryPeakBytes = measured?.memoryPeakBytes ?? null;
-    const ok = !failure && !live.timedOut && (verdict !== undefined || exitCode === 0);
-    record.status = live.cancelled ? "cancelled" : ok ? "completed" : "failed";
+    record.reason = failure ?? (end.timedOut ? "timed out" : null);
+    record.cpuNs = result.usage?.cpuNs ?? null;
+    record.memoryPeakBytes = result.usage?.memoryPeakBytes ?? null;
+    const ok = !failure && !end.timedOut && (verdict !== undefined || end.exitCode === 0);
+    record.status = end.cancelled ? "cancelled" : ok ? "completed" : "failed";
     try {
       this.deps.runs.complete(record.id, {
         status: record.status,
-        exitCode,
-        timedOut: live.timedOut,
+        exitCode: end.exitCode,
+        timedOut: end.timedOut,
         cpuNs: record.cpuNs,
         memoryPeakBytes: record.memoryPeakBytes,
         completedAt: record.completedAt,
@@ -323,16 +243,8 @@ export class RunService {
         error: record.reason,
         agent: record.agent ?? null,
       });
-      this.deps.onActivity(record.boxId, measured ?? undefined);
-      // An agent run's stdout is its raw event stream, already logged event by event by the agent layer.
-      const out = `${record.type === "agent" ? "" : stdout.toBuffer().toString("utf8")}${stderr.toBuffer().toString("utf8")}`;
-      const end = live.cancelled ? "cancelled" : live.timedOut ? "timed out" : `exit ${exitCode}`;
-      this.deps.onLog?.(
-        record.boxId,
-        record.status === "completed" ? "info" : "warn",
-        live.source,
-        `${out}${out && !out.endsWith("\n") ? "\n" : ""}[${record.id}] ${end} in ${record.durationMs} ms${failure ? ` (${failure})` : ""}`,
-      );
+      this.deps.onActivity(record.boxId, result.usage ?? undefined);
+      this.logEnd(handle, end.cancelled ? "cancelled" : end.timedOut ? "timed out" : `exit ${end.exitCode}`, failure);
     } catch (err) {
       this.deps.log.warn("could not record the end of a run", { run: record.id, error: String(err) });
     } finally {
@@ -340,14 +252,27 @@ export class RunService {
     }
   }
 
+  /** The run's output and end in the box's log. */
+  private logEnd(handle: RunHandle, end: string, failure: string | null): void {
+    const { record, stdout, stderr } = handle;
+    // An agent run's stdout is its raw event stream, already logged event by event by the agent layer.
+    const out = `${record.type === "agent" ? "" : stdout.toBuffer().toString("utf8")}${stderr.toBuffer().toString("utf8")}`;
+    this.deps.onLog?.(
+      record.boxId,
+      record.status === "completed" ? "info" : "warn",
+      handle.source,
+      `${out}${out && !out.endsWith("\n") ? "\n" : ""}[${record.id}] ${end} in ${record.durationMs} ms${failure ? ` (${failure})` : ""}`,
+    );
+  }
+
   /**
    * The server is stopping (a stdio client went away, SIGTERM) while this run goes on in its box: keep what
    * it wrote so far and mark it interrupted now, as the next start would, so no output is lost.
    */
-  private recordDetached(live: LiveRun): void {
-    const { record } = live;
+  private recordDetached(handle: RunHandle): void {
+    const { record } = handle;
     try {
-      this.deps.runs.complete(record.id, detachedCompletion(live));
+      this.deps.runs.complete(record.id, detachedCompletion(handle));
     } catch (err) {
       this.deps.log.warn("could not record a detached run", { run: record.id, error: String(err) });
     } finally {
@@ -355,17 +280,23 @@ export class RunService {
     }
   }
 
-  private outcome(live: LiveRun): ExecOutcome {
+  /** What exec answers for a result: the run's outcome, or the error that kept it from running as asked. */
+  private outcome(handle: RunHandle, result: RunResult): ExecOutcome {
+    if (result.kind === "start-failed") throw result.error;
+    if (result.kind === "bad-cwd" || (result.kind === "out-of-processes" && result.cwdMissing)) {
+      throw invalidArgument(`${badCwdReason(handle.cwd)}: create it first (box_make_dir) or pass another cwd`);
+    }
+    const { record, stdout, stderr } = handle;
     const cap = this.deps.maxOutputBytes;
     return {
-      runId: live.record.id,
-      exitCode: live.record.exitCode,
-      stdout: live.stdout.toBuffer().subarray(0, cap),
-      stderr: live.stderr.toBuffer().subarray(0, cap),
-      stdoutBytes: live.stdout.total,
-      stderrBytes: live.stderr.total,
-      durationMs: live.record.durationMs ?? 0,
-      timedOut: live.timedOut,
+      runId: record.id,
+      exitCode: record.exitCode,
+      stdout: stdout.toBuffer().subarray(0, cap),
+      stderr: stderr.toBuffer().subarray(0, cap),
+      stdoutBytes: stdout.total,
+      stderrBytes: stderr.total,
+      durationMs: record.durationMs ?? 0,
+      timedOut: runEnd(result, handle.cwd).timedOut,
     };
   }
 
@@ -378,10 +309,13 @@ export class RunService {
       .catch(() => ({ exitCode: null }));
     // boxd-kill exits 0 even when the run is already gone. If it could not run, or the run is still alive a
     // moment later (a fork bomb has used up the box's processes), restart the container: every process ends.
-    const live = this.live.get(runId);
+    const handle = this.live.get(runId);
     const ended =
-      !live ||
-      (await Promise.race([live.done.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]));
+      !handle ||
+      (await Promise.race([
+        handle.wait().then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 3000)),
+      ]));
     if ((res.exitCode !== 0 || !ended) && this.live.has(runId) && this.deps.restartBox) {
       this.deps.onLog?.(
         boxId,
@@ -392,4 +326,19 @@ export class RunService {
       await this.deps.restartBox(boxId);
     }
   }
+}
+
+function backgroundOutcome(runId: string): ExecOutcome & { background: true } {
+  const none = Buffer.alloc(0);
+  return {
+    runId,
+    exitCode: null,
+    stdout: none,
+    stderr: none,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    durationMs: 0,
+    timedOut: false,
+    background: true,
+  };
 }

@@ -1,11 +1,11 @@
-// The shapes runs are made of: inputs, outcomes, views, the live-run record and the service's deps. Kept
-// apart from run-service.ts so that file holds behaviour only.
+// The shapes runs are made of: inputs, outcomes, views and the service's deps. Kept apart from
+// run-service.ts so that file holds behaviour only (a live run is a RunHandle, run-handle.ts).
 import type { BoxService } from "../box/box-service.js";
 import { checkEnv } from "../box/env-guard.js";
 import { newRunId } from "../box/ids.js";
-import type { AgentRunHooks, AgentRunInfo, RunRecord, RunType } from "../box/types.js";
+import type { AgentRunInfo, RunRecord, RunType } from "../box/types.js";
 import type { DockerEngine } from "../docker/engine.js";
-import { type BoxdError, invalidArgument } from "../errors.js";
+import { invalidArgument } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { RunCompletion, RunStore } from "../state/run-store.js";
 import type { CappedBuffer } from "./output.js";
@@ -46,25 +46,6 @@ export interface RunOutput extends RunRecord {
   stderrProduced: number;
 }
 
-export interface LiveRun {
-  record: RunRecord;
-  stdout: CappedBuffer;
-  stderr: CappedBuffer;
-  done: Promise<void>;
-  cancelled: boolean;
-  timedOut: boolean;
-  usage: { cpuNs: number; memoryPeakBytes: number } | null;
-  /** Set when the run could not start as asked (e.g. its cwd does not exist). */
-  badInput: string | null;
-  stop: AbortController;
-  source: Source;
-  /** Why the run could not be carried out at all (engine unreachable, container gone). */
-  startFailure?: BoxdError;
-  /** The engine could not start boxd-run in the box (the box was restarted). */
-  couldNotStart?: boolean;
-  settle?: AgentRunHooks["settle"];
-}
-
 export type Source = "system" | "user" | "agent";
 
 export interface RunServiceDeps {
@@ -74,9 +55,9 @@ export interface RunServiceDeps {
   /** Applied to every box before a run (the lifecycle layer resumes paused boxes here). */
   ensureLive: (boxId: string) => Promise<{ containerId: string; resumed: boolean }>;
   onActivity: (boxId: string, usage?: { cpuNs: number; memoryPeakBytes: number }) => void;
-  /** Appends to the box's log (every run with its output). */
   /** Last resort when a run cannot be ended from inside the box: restart its container (files kept). */
   restartBox?: (boxId: string) => Promise<void>;
+  /** Appends to the box's log (every run with its output). */
   onLog?: (
     boxId: string,
     level: "info" | "warn" | "error",
@@ -135,7 +116,11 @@ export function newRunRecord(boxId: string, type: RunType, command: string, agen
 }
 
 /** How a run the server stopped following (shutdown) is recorded: interrupted, with its output so far. */
-export function detachedCompletion(live: LiveRun): RunCompletion {
+export function detachedCompletion(live: {
+  record: RunRecord;
+  stdout: CappedBuffer;
+  stderr: CappedBuffer;
+}): RunCompletion {
   return {
     status: "failed",
     exitCode: null,
