@@ -1,6 +1,6 @@
 // Box tools: box_create, box_list, box_get, box_delete.
 import { z } from "zod";
-import type { Services } from "../../services.js";
+import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import { boxObject, boxRef, boxSchema, networkPolicySchema } from "../schemas.js";
 
@@ -54,7 +54,7 @@ export const boxCreate = defineTool({
   },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     ctx.progress("creating box");
     const box = await s.boxes.create(ctx.tenant, args);
     return { text: `created box ${summary(box)}`, structured: box };
@@ -74,7 +74,7 @@ export const boxList = defineTool({
   },
   output: { boxes: z.array(boxObject).describe("The boxes, oldest first") },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const boxes = s.boxes.list(ctx.tenant, args);
     const text = boxes.length ? boxes.map(summary).join("\n") : "no boxes";
     return { text, structured: { boxes } };
@@ -88,7 +88,7 @@ export const boxGet = defineTool({
   input: { box: boxRef },
   output: boxSchema,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const box = s.boxes.view(s.boxes.resolve(ctx.tenant, args.box));
     return { text: summary(box), structured: box };
   },
@@ -101,7 +101,7 @@ export const boxDelete = defineTool({
   input: { box: boxRef },
   output: { id: z.string(), deleted: z.literal(true) },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const res = await s.boxes.delete(ctx.tenant, args.box);
     return { text: `deleted box ${res.id}`, structured: res };
   },
