@@ -1,8 +1,14 @@
 // Box tools: box_create, box_list, box_get, box_delete.
 import { z } from "zod";
+import { BOX_STATUSES, SIZES } from "../../box/types.js";
+import { RUNTIMES } from "../../images/definitions.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import { boxObject, boxRef, boxSchema, networkPolicySchema } from "../schemas.js";
+
+/** The base runtimes as box_create lists them: "node (default), python, golang, ruby or rust". */
+const runtimeNames = RUNTIMES.map((r) => (r === "node" ? `${r} (default)` : r));
+const runtimeList = `${runtimeNames.slice(0, -1).join(", ")} or ${runtimeNames.at(-1)}`;
 
 const summary = (b: { name: string; id: string; runtime: string; status: string }) =>
   `${b.name} (${b.id}) ${b.runtime} ${b.status}`;
@@ -18,11 +24,9 @@ export const boxCreate = defineTool({
     runtime: z
       .string()
       .optional()
-      .describe(
-        "node (default), python, golang, ruby or rust; each also as -alpine (needs its image built where a registry is reachable)",
-      ),
+      .describe(`${runtimeList}; each also as -alpine (needs its image built where a registry is reachable)`),
     size: z
-      .enum(["small", "medium", "large"])
+      .enum(SIZES)
       .optional()
       .describe(
         "small (1 CPU, 1 GiB; default), medium (2 CPU, 4 GiB), large (4 CPU, 8 GiB); CPUs are capped at the host's",
@@ -66,10 +70,7 @@ export const boxList = defineTool({
   title: "List boxes",
   description: "List your boxes with their status, optionally filtered by status or label.",
   input: {
-    status: z
-      .enum(["creating", "idle", "running", "paused", "error", "deleted"])
-      .optional()
-      .describe("Only boxes in this status"),
+    status: z.enum(BOX_STATUSES).optional().describe("Only boxes in this status"),
     label: z.string().optional().describe('Only boxes with this label: "key" or "key=value"'),
   },
   output: { boxes: z.array(boxObject).describe("The boxes, oldest first") },

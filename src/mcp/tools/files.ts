@@ -3,18 +3,22 @@
 // caller's roots) and FileService, which does the work inside the box; they never touch Docker themselves.
 import { z } from "zod";
 import { invalidArgument } from "../../errors.js";
-import { decodeBase64, decodeContent, encodeContent, mimeTypeOf } from "../../fs/content-encoding.js";
+import {
+  CONTENT_ENCODINGS,
+  decodeBase64,
+  decodeContent,
+  encodeContent,
+  mimeTypeOf,
+} from "../../fs/content-encoding.js";
 import type { UploadRequest } from "../../fs/file-service.js";
-import { DEFAULT_MAX_ENTRIES, MAX_ENTRIES } from "../../fs/file-service.js";
+import { DEFAULT_MAX_ENTRIES, ENTRY_TYPES, MAX_ENTRIES } from "../../fs/file-service.js";
 import { defineBoxTool } from "../define-box-tool.js";
 import type { ToolContext } from "../define-tool.js";
 import { INLINE_DOWNLOAD_BYTES, PAGE_BUDGET_BYTES, pageOf, READ_PAGE_BYTES } from "../fit.js";
 import { boxPath } from "../schemas.js";
 
-const encoding = z.enum(["utf8", "base64"]).optional().describe("utf8 (default) for text; base64 for binary content");
-const entryType = z
-  .enum(["file", "directory", "symlink", "other"])
-  .describe("What the path is (symlinks are not followed)");
+const encoding = z.enum(CONTENT_ENCODINGS).optional().describe("utf8 (default) for text; base64 for binary content");
+const entryType = z.enum(ENTRY_TYPES).describe("What the path is (symlinks are not followed)");
 const statShape = {
   path: z.string().describe("Absolute path in the box"),
   type: entryType,
@@ -83,7 +87,7 @@ export const boxReadFile = defineBoxTool({
   output: {
     path: z.string().describe("Absolute path read"),
     content: z.string().describe("The bytes read, as text or base64 (see encoding)"),
-    encoding: z.enum(["utf8", "base64"]).describe("How content is encoded"),
+    encoding: z.enum(CONTENT_ENCODINGS).describe("How content is encoded"),
     bytes: z.number().describe("Total size of the file in bytes"),
     truncated: z.boolean().describe("true when the file has more bytes after what was returned"),
     offset: z.number().describe("Offset of the first byte returned"),

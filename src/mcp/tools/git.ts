@@ -3,6 +3,7 @@
 // git itself, credentials and the box's files are GitService's business.
 import { z } from "zod";
 import type { OpContext } from "../../git/git-service.js";
+import { CHANGE_KINDS } from "../../git/status-parse.js";
 import { defineBoxTool } from "../define-box-tool.js";
 import type { ToolContext } from "../define-tool.js";
 import { boxPath } from "../schemas.js";
@@ -54,7 +55,7 @@ const statusEntry = z.object({
   originalPath: z.string().optional().describe("Path before a rename or copy"),
   index: z.string().describe('Staged state, git\'s X letter: M modified, A added, D deleted, R renamed, "." none'),
   worktree: z.string().describe("Unstaged state, git's Y letter (same letters)"),
-  kind: z.enum(["changed", "renamed", "copied", "unmerged", "untracked"]).describe("What kind of change"),
+  kind: z.enum(CHANGE_KINDS).describe("What kind of change"),
 });
 
 export const boxGitStatus = defineBoxTool({

@@ -1,6 +1,7 @@
 // Box logs: the box_logs tool (the resource box://{boxId}/logs is in src/mcp/resources/box-logs.ts).
 import { z } from "zod";
 import type { ToolServices } from "../../services.js";
+import { LOG_LEVELS, LOG_SOURCES } from "../../state/log-store.js";
 import { defineTool } from "../define-tool.js";
 import { jsonBytes, PAGE_BUDGET_BYTES } from "../fit.js";
 import { boxRef } from "../schemas.js";
@@ -8,8 +9,8 @@ import { boxRef } from "../schemas.js";
 const entrySchema = z.object({
   seq: z.number(),
   timestamp: z.string(),
-  level: z.enum(["info", "warn", "error"]),
-  source: z.enum(["system", "agent", "user"]),
+  level: z.enum(LOG_LEVELS),
+  source: z.enum(LOG_SOURCES),
   message: z.string(),
 });
 

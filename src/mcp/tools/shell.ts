@@ -1,7 +1,10 @@
 // Shell tools: box_exec, box_run_code, box_runs, box_run_get, box_run_kill.
 import { z } from "zod";
+import { RUN_STATUSES } from "../../box/types.js";
+import { CONTENT_ENCODINGS } from "../../fs/content-encoding.js";
 import type { ToolServices } from "../../services.js";
 import type { ExecOutcome, OutputListener, RunOutput } from "../../shell/run-service.js";
+import { CODE_LANGS } from "../../shell/run-types.js";
 import { defineBoxTool } from "../define-box-tool.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
 import { jsonBytes, PAGE_BUDGET_BYTES, type PageEncoding, pageOf, preview } from "../fit.js";
@@ -15,7 +18,7 @@ const LIST_COMMAND_CHARS = 2048;
 
 const execOutput = {
   runId: z.string().describe("Id of the run (box_run_get, box_run_kill)"),
-  status: z.enum(["running", "completed", "failed", "cancelled"]).optional().describe("Set for background runs"),
+  status: z.enum(RUN_STATUSES).optional().describe("Set for background runs"),
   exitCode: z.number().nullable().optional().describe("The command's exit code (non-zero is a result, not an error)"),
   stdout: z.string().optional(),
   stderr: z.string().optional(),
@@ -123,7 +126,7 @@ export const boxRunCode = defineBoxTool({
     "Run a snippet of code in the box: js (Node.js), ts (TypeScript, transpiled) or python. Returns like box_exec.",
   input: {
     code: z.string().min(1).describe("The program text"),
-    lang: z.enum(["js", "ts", "python"]).describe("js and ts need a node box, python works in every box"),
+    lang: z.enum(CODE_LANGS).describe("js and ts need a node box, python works in every box"),
     timeoutSeconds: z
       .number()
       .int()
@@ -163,7 +166,7 @@ const runView = {
   ...runSchema,
   stdout: z.string().describe("This page of stdout (from offset; empty when only stderr was asked for)"),
   stderr: z.string().describe("This page of stderr (from offset; empty when only stdout was asked for)"),
-  encoding: z.enum(["utf8", "base64"]).describe("How stdout and stderr are encoded"),
+  encoding: z.enum(CONTENT_ENCODINGS).describe("How stdout and stderr are encoded"),
   offset: z.number().describe("Offset of the first byte of each page"),
   stdoutBytes: z.number().describe("Bytes of stdout the record keeps (all can be read by paging)"),
   stderrBytes: z.number().describe("Bytes of stderr the record keeps (all can be read by paging)"),
@@ -252,7 +255,7 @@ export const boxRunGet = defineTool({
       .enum(["stdout", "stderr", "both"])
       .optional()
       .describe("Which stream to page through (default both, from the same offset)"),
-    encoding: z.enum(["utf8", "base64"]).optional().describe("utf8 (default) or base64 for exact bytes"),
+    encoding: z.enum(CONTENT_ENCODINGS).optional().describe("utf8 (default) or base64 for exact bytes"),
   },
   output: runView,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },

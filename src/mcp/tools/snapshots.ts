@@ -1,6 +1,7 @@
 // Snapshot tools: box_snapshot, box_snapshot_list, box_snapshot_delete.
 import { z } from "zod";
 import type { ToolServices } from "../../services.js";
+import { SNAPSHOT_STATUSES } from "../../state/snapshot-store.js";
 import { defineTool } from "../define-tool.js";
 import { boxRef } from "../schemas.js";
 
@@ -10,7 +11,7 @@ const snapshotSchema = {
   boxId: z.string(),
   runtime: z.string(),
   sizeBytes: z.number(),
-  status: z.enum(["creating", "ready", "error"]),
+  status: z.enum(SNAPSHOT_STATUSES),
   createdAt: z.string(),
   reason: z.string().optional().describe("Why the snapshot is in error"),
 };
