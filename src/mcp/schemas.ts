@@ -80,3 +80,13 @@ export const runObject = z.object(runSchema);
 /** Relative paths resolve from the box's working directory /workspace/home. */
 export const boxPath = (what: string) =>
   z.string().min(1).max(4096).describe(`${what}: absolute in the box, or relative to /workspace/home`);
+
+/** A command's time limit (box_exec, box_run_code, box_agent_run): whole seconds, at most a day. */
+export const timeoutSeconds = (what: string) =>
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 3600)
+    .optional()
+    .describe(what);

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { HARNESSES } from "../../agent/events.js";
 import { defineBoxTool } from "../define-box-tool.js";
+import { timeoutSeconds } from "../schemas.js";
 
 const usageShape = z.object({
   inputTokens: z.number().describe("Input tokens, cached ones included"),
@@ -29,13 +30,9 @@ export const boxAgentRun = defineBoxTool({
       .describe(
         "A JSON Schema the final answer must match: the agent is asked to answer with JSON, which is parsed and validated into `structured`",
       ),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .optional()
-      .describe("End the agent and every process it started after this many seconds (default from the server)"),
+    timeoutSeconds: timeoutSeconds(
+      "End the agent and every process it started after this many seconds (default from the server)",
+    ),
     sessionId: z.string().optional().describe("Continue this earlier session of the agent in the same box"),
     command: z
       .string()

@@ -8,7 +8,7 @@ import { CODE_LANGS } from "../../shell/run-types.js";
 import { defineBoxTool } from "../define-box-tool.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
 import { jsonBytes, PAGE_BUDGET_BYTES, type PageEncoding, pageOf, preview } from "../fit.js";
-import { boxRef, runObject, runSchema } from "../schemas.js";
+import { boxRef, runObject, runSchema, timeoutSeconds } from "../schemas.js";
 
 /** Progress streamed per call at most (the run record keeps the rest); each message at most STREAM_PIECE. */
 const MAX_STREAMED = 8 * 1024 * 1024;
@@ -92,13 +92,9 @@ export const boxExec = defineBoxTool({
       .record(z.string(), z.string())
       .optional()
       .describe("Extra environment variables for this command (the same names are refused as in box_create)"),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .optional()
-      .describe("End the command after this many seconds (default from the server; none for background runs)"),
+    timeoutSeconds: timeoutSeconds(
+      "End the command after this many seconds (default from the server; none for background runs)",
+    ),
     stdin: z.string().optional().describe("Text fed to the command's standard input"),
     background: z.boolean().optional().describe("Return at once with a runId; the command goes on"),
   },
@@ -127,13 +123,7 @@ export const boxRunCode = defineBoxTool({
   input: {
     code: z.string().min(1).describe("The program text"),
     lang: z.enum(CODE_LANGS).describe("js and ts need a node box, python works in every box"),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .optional()
-      .describe("End the program after this many seconds"),
+    timeoutSeconds: timeoutSeconds("End the program after this many seconds"),
   },
   output: execOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
