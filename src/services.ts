@@ -1,4 +1,7 @@
 // The services MCP tools (and the CLI) call. Built once by createApp() and passed in: no singletons.
+// `Services` is the full set (the CLI and the tests reach internals through it); `ToolServices` is what the
+// MCP layer may see: the methods its tools call, and no engine, raw config or warm pool (createServer keeps
+// only these fields, and test/unit/layering.test.ts checks that src/mcp/ never reaches for the others).
 import type { AgentService } from "./agent/agent-service.js";
 import type { BoxService } from "./box/box-service.js";
 import type { WarmPool } from "./box/warm-pool.js";
@@ -13,9 +16,33 @@ import type { BoxLog } from "./logs/box-log.js";
 import type { NetworkService } from "./network/network-service.js";
 import type { RunService } from "./shell/run-service.js";
 
-export interface Services {
-  config: Config;
+/** A box of the tenant, awake and ready to run commands. */
+export interface LiveBox {
+  boxId: string;
+  containerId: string;
+  /** The box was paused and this call woke it. */
+  resumed: boolean;
+}
+
+export interface ToolServices {
   log: Logger;
+  boxes: Pick<
+    BoxService,
+    "create" | "list" | "view" | "resolve" | "resolveAny" | "delete" | "setNetworkPolicy" | "touch"
+  >;
+  runs: Pick<RunService, "exec" | "runCode" | "list" | "get" | "kill">;
+  files: Pick<FileService, "write" | "read" | "list" | "stat" | "makeDir" | "move" | "delete" | "upload" | "download">;
+  git: Pick<GitService, "clone" | "status" | "diff" | "commit" | "checkout" | "push" | "pullRequest">;
+  lifecycle: Pick<LifecycleService, "pause" | "resume">;
+  snapshots: Pick<SnapshotService, "create" | "list" | "delete">;
+  boxLog: Pick<BoxLog, "entries" | "text" | "subscribe">;
+  agents: Pick<AgentService, "run">;
+  /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
+  liveBox: (tenant: string, ref: string) => Promise<LiveBox>;
+}
+
+export interface Services extends ToolServices {
+  config: Config;
   engine: DockerEngine;
   boxes: BoxService;
   runs: RunService;
@@ -27,6 +54,10 @@ export interface Services {
   network: NetworkService;
   pool: WarmPool;
   agents: AgentService;
-  /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
-  liveBox: (tenant: string, ref: string) => Promise<{ boxId: string; containerId: string; resumed: boolean }>;
+}
+
+/** The tools' view of the services: a new object with only ToolServices' fields (so no engine, config or pool). */
+export function toolServices(s: ToolServices): ToolServices {
+  const { log, boxes, runs, files, git, lifecycle, snapshots, boxLog, agents, liveBox } = s;
+  return { log, boxes, runs, files, git, lifecycle, snapshots, boxLog, agents, liveBox };
 }

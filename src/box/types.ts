@@ -10,10 +10,13 @@ export const SIZES = ["small", "medium", "large"] as const;
 export type Size = (typeof SIZES)[number];
 
 /** How a paused box is paused: frozen (cgroup freezer, memory kept) or stopped (memory released). */
-export type PauseKind = "frozen" | "stopped";
+export const PAUSE_KINDS = ["frozen", "stopped"] as const;
+export type PauseKind = (typeof PAUSE_KINDS)[number];
+
+export const NETWORK_MODES = ["allow-all", "deny-all", "custom"] as const;
 
 export interface NetworkPolicy {
-  mode: "allow-all" | "deny-all" | "custom";
+  mode: (typeof NETWORK_MODES)[number];
   allowedDomains?: string[];
   allowedCidrs?: string[];
   deniedCidrs?: string[];
@@ -78,7 +81,8 @@ export interface BoxView {
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export type RunType = "shell" | "agent";
+export const RUN_TYPES = ["shell", "agent"] as const;
+export type RunType = (typeof RUN_TYPES)[number];
 
 export interface RunRecord {
   id: string;

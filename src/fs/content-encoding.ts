@@ -2,7 +2,8 @@
 // guessed from a file name. Pure functions, shared by the file tools; no I/O here.
 import { invalidArgument } from "../errors.js";
 
-export type ContentEncoding = "utf8" | "base64";
+export const CONTENT_ENCODINGS = ["utf8", "base64"] as const;
+export type ContentEncoding = (typeof CONTENT_ENCODINGS)[number];
 
 /** Strict base64: Buffer.from() silently drops junk, which would corrupt a file without a word. */
 export function decodeBase64(text: string, what: string): Buffer {

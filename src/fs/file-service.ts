@@ -10,7 +10,8 @@ import { checkHostPath, type HostAccess } from "./host-paths.js";
 import { resolveBoxPath } from "./paths.js";
 import { type DownloadResult, download, type UploadSource, upload } from "./transfer.js";
 
-export type EntryType = "file" | "directory" | "symlink" | "other";
+export const ENTRY_TYPES = ["file", "directory", "symlink", "other"] as const;
+export type EntryType = (typeof ENTRY_TYPES)[number];
 
 export interface FileEntry {
   name: string;

@@ -2,7 +2,8 @@
 // `git diff --numstat -z`. NUL-separated forms only, so that any file name (spaces, newlines, leading
 // dashes, quotes) comes through exactly. Pure: no I/O.
 
-export type ChangeKind = "changed" | "renamed" | "copied" | "unmerged" | "untracked";
+export const CHANGE_KINDS = ["changed", "renamed", "copied", "unmerged", "untracked"] as const;
+export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
 export interface StatusEntry {
   path: string;

@@ -1,5 +1,6 @@
 // Zod shapes shared by several tools' inputs and outputs (the contract's Box, Run, network policy).
 import { z } from "zod";
+import { BOX_STATUSES, NETWORK_MODES, PAUSE_KINDS, RUN_STATUSES, RUN_TYPES, SIZES } from "../box/types.js";
 
 export const boxRef = z
   .string()
@@ -9,7 +10,7 @@ export const boxRef = z
 
 export const networkPolicySchema = z
   .object({
-    mode: z.enum(["allow-all", "deny-all", "custom"]).describe("allow-all (default), deny-all, or custom rules"),
+    mode: z.enum(NETWORK_MODES).describe("allow-all (default), deny-all, or custom rules"),
     allowedDomains: z
       .array(z.string())
       .optional()
@@ -29,8 +30,8 @@ export const boxSchema = {
   id: z.string(),
   name: z.string(),
   runtime: z.string(),
-  size: z.enum(["small", "medium", "large"]),
-  status: z.enum(["creating", "idle", "running", "paused", "error", "deleted"]),
+  size: z.enum(SIZES),
+  status: z.enum(BOX_STATUSES),
   keepAlive: z.boolean(),
   idleTimeoutSeconds: z.number(),
   networkPolicy: networkPolicySchema,
@@ -38,7 +39,7 @@ export const boxSchema = {
   createdAt: z.string(),
   lastActiveAt: z.string(),
   pausedAt: z.string().optional(),
-  pauseKind: z.enum(["frozen", "stopped"]).optional(),
+  pauseKind: z.enum(PAUSE_KINDS).optional(),
   fromSnapshot: z.string().optional(),
   labels: z.record(z.string(), z.string()),
   envKeys: z.array(z.string()),
@@ -52,9 +53,9 @@ export const boxObject = z.object(boxSchema);
 export const runSchema = {
   id: z.string(),
   boxId: z.string(),
-  type: z.enum(["shell", "agent"]),
+  type: z.enum(RUN_TYPES),
   command: z.string(),
-  status: z.enum(["running", "completed", "failed", "cancelled"]),
+  status: z.enum(RUN_STATUSES),
   exitCode: z.number().nullable(),
   timedOut: z.boolean(),
   cpuNs: z.number().nullable(),
@@ -79,3 +80,13 @@ export const runObject = z.object(runSchema);
 /** Relative paths resolve from the box's working directory /workspace/home. */
 export const boxPath = (what: string) =>
   z.string().min(1).max(4096).describe(`${what}: absolute in the box, or relative to /workspace/home`);
+
+/** A command's time limit (box_exec, box_run_code, box_agent_run): whole seconds, at most a day. */
+export const timeoutSeconds = (what: string) =>
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 3600)
+    .optional()
+    .describe(what);

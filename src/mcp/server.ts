@@ -1,13 +1,15 @@
 // createServer(): one MCP server bound to the app's services. Transports (stdio, HTTP) connect to it; this
 // module knows nothing about them.
+import { createRequire } from "node:module";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { Services } from "../services.js";
+import { type ToolServices, toolServices } from "../services.js";
 import { useContractErrorsForValidation } from "./define-tool.js";
+import { registerLogResources } from "./resources/box-logs.js";
 import { registerAllTools } from "./tools/index.js";
-import { registerLogResources } from "./tools/logs.js";
 
 export const SERVER_NAME = "boxd";
-export const SERVER_VERSION = "0.1.0";
+/** package.json's version: two folders up both from src/mcp/ (tsx) and from dist/mcp/ (the build). */
+export const SERVER_VERSION: string = createRequire(import.meta.url)("../../package.json").version;
 
 export interface CreateServerOptions {
   /** The tenant of calls that carry no auth info (stdio: the local user). */
@@ -19,7 +21,9 @@ export interface CreateServerOptions {
   remote?: boolean;
 }
 
-export function createServer(services: Services, opts: CreateServerOptions = {}) {
+/** `services` may be the app's full set: the tools get only their narrow view of it (no engine, config or pool). */
+export function createServer(services: ToolServices, opts: CreateServerOptions = {}) {
+  const tools = toolServices(services);
   const server = new McpServer(
     { name: SERVER_NAME, version: SERVER_VERSION },
     {
@@ -35,8 +39,8 @@ export function createServer(services: Services, opts: CreateServerOptions = {})
     const t = (extra as { authInfo?: { extra?: Record<string, unknown> } } | undefined)?.authInfo?.extra?.tenant;
     return typeof t === "string" && t ? t : defaultTenant;
   };
-  registerAllTools(server, services, { log: services.log.child("mcp"), tenantOf, remote: opts.remote ?? false });
-  const stopLogUpdates = registerLogResources(server, services, tenantOf);
+  registerAllTools(server, tools, { log: tools.log.child("mcp"), tenantOf, remote: opts.remote ?? false });
+  const stopLogUpdates = registerLogResources(server, tools, tenantOf);
   return {
     server,
     async close() {

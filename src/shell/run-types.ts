@@ -70,11 +70,15 @@ export interface RunServiceDeps {
   log: Logger;
 }
 
-export const CODE_RUNNERS: Record<string, { ext: string; run: (file: string) => string }> = {
+/** The languages box_run_code takes: exactly the keys of CODE_RUNNERS (checked by `satisfies`). */
+export const CODE_LANGS = ["js", "ts", "python"] as const;
+type CodeRunner = { ext: string; run: (file: string) => string };
+
+export const CODE_RUNNERS: Record<string, CodeRunner> = {
   python: { ext: "py", run: (f) => `python3 ${f}` },
   js: { ext: "mjs", run: (f) => `node ${f}` },
   ts: { ext: "ts", run: (f) => `boxd-ts ${f}` },
-};
+} satisfies Record<(typeof CODE_LANGS)[number], CodeRunner>;
 
 /** Linux's limit on one argument (MAX_ARG_STRLEN, NUL included): the command travels as one. */
 export const MAX_COMMAND_BYTES = 128 * 1024 - 1;

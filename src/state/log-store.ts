@@ -1,11 +1,14 @@
 // Persistence of box logs: an append-only table, bounded per box (oldest entries dropped first).
 import type { Db } from "./db.js";
 
+export const LOG_LEVELS = ["info", "warn", "error"] as const;
+export const LOG_SOURCES = ["system", "agent", "user"] as const;
+
 export interface LogEntry {
   seq: number;
   timestamp: string;
-  level: "info" | "warn" | "error";
-  source: "system" | "agent" | "user";
+  level: (typeof LOG_LEVELS)[number];
+  source: (typeof LOG_SOURCES)[number];
   message: string;
 }
 

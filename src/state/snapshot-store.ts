@@ -1,7 +1,8 @@
 // Persistence of snapshots.
 import type { Db } from "./db.js";
 
-export type SnapshotStatus = "creating" | "ready" | "error";
+export const SNAPSHOT_STATUSES = ["creating", "ready", "error"] as const;
+export type SnapshotStatus = (typeof SNAPSHOT_STATUSES)[number];
 
 export interface SnapshotRecord {
   id: string;

@@ -51,6 +51,17 @@ describe("layering", () => {
     expect(offenders.map(rel)).toEqual([]);
   });
 
+  it("the MCP layer never reaches the engine, the raw config or the warm pool", () => {
+    const mcp = files.filter((f) => rel(f).startsWith("mcp/"));
+    expect(mcp.length).toBeGreaterThan(5);
+    const offenders = mcp.filter(
+      (f) =>
+        imports(f).some((i) => /(^|\/)docker\//.test(i)) ||
+        /\.(engine|pool)\b|\.config\./.test(readFileSync(f, "utf8")),
+    );
+    expect(offenders.map(rel)).toEqual([]);
+  });
+
   it("keeps files under 400 lines", () => {
     const big = files.filter((f) => readFileSync(f, "utf8").split("\n").length > 400);
     expect(big.map(rel)).toEqual([]);

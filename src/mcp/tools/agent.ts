@@ -1,9 +1,8 @@
 // Agent tool: box_agent_run hands a whole task to a coding agent working inside the box.
 import { z } from "zod";
 import { HARNESSES } from "../../agent/events.js";
-import type { Services } from "../../services.js";
-import { defineTool } from "../define-tool.js";
-import { boxRef } from "../schemas.js";
+import { defineBoxTool } from "../define-box-tool.js";
+import { timeoutSeconds } from "../schemas.js";
 
 const usageShape = z.object({
   inputTokens: z.number().describe("Input tokens, cached ones included"),
@@ -11,7 +10,7 @@ const usageShape = z.object({
   cachedInputTokens: z.number().describe("Input tokens served from the provider's cache"),
 });
 
-export const boxAgentRun = defineTool({
+export const boxAgentRun = defineBoxTool({
   name: "box_agent_run",
   title: "Run a coding agent in a box",
   description:
@@ -22,7 +21,6 @@ export const boxAgentRun = defineTool({
     "notifications when you pass a progressToken. Pass the returned sessionId to continue the same agent session. " +
     "The run is listed by box_runs (type agent) and can be ended with box_run_kill.",
   input: {
-    box: boxRef,
     prompt: z.string().describe("The task for the agent"),
     harness: z.enum(HARNESSES).optional().describe("claude-code (default), codex or custom"),
     model: z.string().optional().describe("Model name passed to the harness (default: the harness's own default)"),
@@ -32,13 +30,9 @@ export const boxAgentRun = defineTool({
       .describe(
         "A JSON Schema the final answer must match: the agent is asked to answer with JSON, which is parsed and validated into `structured`",
       ),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .optional()
-      .describe("End the agent and every process it started after this many seconds (default from the server)"),
+    timeoutSeconds: timeoutSeconds(
+      "End the agent and every process it started after this many seconds (default from the server)",
+    ),
     sessionId: z.string().optional().describe("Continue this earlier session of the agent in the same box"),
     command: z
       .string()
@@ -61,12 +55,11 @@ export const boxAgentRun = defineTool({
     costUsd: z.number().nullable().describe("Cost the harness reported, in US dollars (codex reports none)"),
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  async handler(args, ctx, s: Services) {
-    const { boxId, resumed } = await s.liveBox(ctx.tenant, args.box);
+  async handler(args, ctx, box, s) {
     const { box: _box, ...input } = args;
-    const r = await s.agents.run(boxId, input, { progress: ctx.progress, signal: ctx.signal });
+    const r = await s.agents.run(box.boxId, input, { progress: ctx.progress, signal: ctx.signal });
     const u = r.usage;
-    const head = `${resumed ? "(box resumed) " : ""}agent run ${r.runId} ${r.status} in ${r.durationMs} ms (${u.inputTokens} in / ${u.outputTokens} out tokens${r.costUsd !== null ? `, $${r.costUsd.toFixed(4)}` : ""})`;
+    const head = `agent run ${r.runId} ${r.status} in ${r.durationMs} ms (${u.inputTokens} in / ${u.outputTokens} out tokens${r.costUsd !== null ? `, $${r.costUsd.toFixed(4)}` : ""})`;
     return { text: `${head}\n${r.output}${r.truncated ? "\n(output truncated)" : ""}`, structured: r };
   },
 });

@@ -1,8 +1,14 @@
 // Box tools: box_create, box_list, box_get, box_delete.
 import { z } from "zod";
-import type { Services } from "../../services.js";
+import { BOX_STATUSES, SIZES } from "../../box/types.js";
+import { RUNTIMES } from "../../images/definitions.js";
+import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import { boxObject, boxRef, boxSchema, networkPolicySchema } from "../schemas.js";
+
+/** The base runtimes as box_create lists them: "node (default), python, golang, ruby or rust". */
+const runtimeNames = RUNTIMES.map((r) => (r === "node" ? `${r} (default)` : r));
+const runtimeList = `${runtimeNames.slice(0, -1).join(", ")} or ${runtimeNames.at(-1)}`;
 
 const summary = (b: { name: string; id: string; runtime: string; status: string }) =>
   `${b.name} (${b.id}) ${b.runtime} ${b.status}`;
@@ -18,11 +24,9 @@ export const boxCreate = defineTool({
     runtime: z
       .string()
       .optional()
-      .describe(
-        "node (default), python, golang, ruby or rust; each also as -alpine (needs its image built where a registry is reachable)",
-      ),
+      .describe(`${runtimeList}; each also as -alpine (needs its image built where a registry is reachable)`),
     size: z
-      .enum(["small", "medium", "large"])
+      .enum(SIZES)
       .optional()
       .describe(
         "small (1 CPU, 1 GiB; default), medium (2 CPU, 4 GiB), large (4 CPU, 8 GiB); CPUs are capped at the host's",
@@ -54,7 +58,7 @@ export const boxCreate = defineTool({
   },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     ctx.progress("creating box");
     const box = await s.boxes.create(ctx.tenant, args);
     return { text: `created box ${summary(box)}`, structured: box };
@@ -66,15 +70,12 @@ export const boxList = defineTool({
   title: "List boxes",
   description: "List your boxes with their status, optionally filtered by status or label.",
   input: {
-    status: z
-      .enum(["creating", "idle", "running", "paused", "error", "deleted"])
-      .optional()
-      .describe("Only boxes in this status"),
+    status: z.enum(BOX_STATUSES).optional().describe("Only boxes in this status"),
     label: z.string().optional().describe('Only boxes with this label: "key" or "key=value"'),
   },
   output: { boxes: z.array(boxObject).describe("The boxes, oldest first") },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const boxes = s.boxes.list(ctx.tenant, args);
     const text = boxes.length ? boxes.map(summary).join("\n") : "no boxes";
     return { text, structured: { boxes } };
@@ -88,7 +89,7 @@ export const boxGet = defineTool({
   input: { box: boxRef },
   output: boxSchema,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const box = s.boxes.view(s.boxes.resolve(ctx.tenant, args.box));
     return { text: summary(box), structured: box };
   },
@@ -101,7 +102,7 @@ export const boxDelete = defineTool({
   input: { box: boxRef },
   output: { id: z.string(), deleted: z.literal(true) },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const res = await s.boxes.delete(ctx.tenant, args.box);
     return { text: `deleted box ${res.id}`, structured: res };
   },

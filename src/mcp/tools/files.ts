@@ -3,20 +3,22 @@
 // caller's roots) and FileService, which does the work inside the box; they never touch Docker themselves.
 import { z } from "zod";
 import { invalidArgument } from "../../errors.js";
-import { decodeBase64, decodeContent, encodeContent, mimeTypeOf } from "../../fs/content-encoding.js";
+import {
+  CONTENT_ENCODINGS,
+  decodeBase64,
+  decodeContent,
+  encodeContent,
+  mimeTypeOf,
+} from "../../fs/content-encoding.js";
 import type { UploadRequest } from "../../fs/file-service.js";
-import { DEFAULT_MAX_ENTRIES, MAX_ENTRIES } from "../../fs/file-service.js";
-import type { Services } from "../../services.js";
-import { defineTool, type ToolContext } from "../define-tool.js";
+import { DEFAULT_MAX_ENTRIES, ENTRY_TYPES, MAX_ENTRIES } from "../../fs/file-service.js";
+import { defineBoxTool } from "../define-box-tool.js";
+import type { ToolContext } from "../define-tool.js";
 import { INLINE_DOWNLOAD_BYTES, PAGE_BUDGET_BYTES, pageOf, READ_PAGE_BYTES } from "../fit.js";
-import { boxPath, boxRef } from "../schemas.js";
-import { inBox, resumedNote as note } from "./in-box.js";
+import { boxPath } from "../schemas.js";
 
-const encoding = z.enum(["utf8", "base64"]).optional().describe("utf8 (default) for text; base64 for binary content");
-const resumed = z.boolean().optional().describe("true when the box was paused and was resumed for this call");
-const entryType = z
-  .enum(["file", "directory", "symlink", "other"])
-  .describe("What the path is (symlinks are not followed)");
+const encoding = z.enum(CONTENT_ENCODINGS).optional().describe("utf8 (default) for text; base64 for binary content");
+const entryType = z.enum(ENTRY_TYPES).describe("What the path is (symlinks are not followed)");
 const statShape = {
   path: z.string().describe("Absolute path in the box"),
   type: entryType,
@@ -37,14 +39,13 @@ const hostPathField = z
 /** Who asks and over what: the file service decides from this which host folders hostPath may use. */
 const hostAccess = (ctx: ToolContext) => ({ tenant: ctx.tenant, remote: ctx.remote, clientRoots: ctx.clientRoots });
 
-export const boxWriteFile = defineTool({
+export const boxWriteFile = defineBoxTool({
   name: "box_write_file",
   title: "Write a file",
   description:
     "Write a file in the box as boxuser, creating missing parent folders. The write is atomic (a temp file renamed into place) unless append is set; an existing file keeps its mode unless mode is given. " +
     "Content is limited to the server's max file size: beyond it use box_upload with an archive or a hostPath.",
   input: {
-    box: boxRef,
     path: boxPath("File to write"),
     content: z.string().describe("The content: text, or base64 when encoding is base64"),
     encoding,
@@ -54,28 +55,25 @@ export const boxWriteFile = defineTool({
       .describe('Permission bits in octal, e.g. "755" for a script (default: keep, or 644 for a new file)'),
     append: z.boolean().optional().describe("Append to the file instead of replacing it"),
   },
-  output: { path: z.string().describe("Absolute path written"), bytes: z.number().describe("Bytes written"), resumed },
+  output: { path: z.string().describe("Absolute path written"), bytes: z.number().describe("Bytes written") },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, _ctx, box, s) {
     const content = decodeContent(args.content, args.encoding, "content");
-    const r = await inBox(s, ctx, args.box, (c) =>
-      s.files.write(c, args.path, content, { mode: args.mode, append: args.append }),
-    );
+    const r = await s.files.write(box.containerId, args.path, content, { mode: args.mode, append: args.append });
     return {
-      text: `${args.append ? "appended" : "wrote"} ${r.result.bytes} bytes to ${r.result.path}${note(r)}`,
-      structured: { ...r.result, resumed: r.resumed },
+      text: `${args.append ? "appended" : "wrote"} ${r.bytes} bytes to ${r.path}`,
+      structured: r,
     };
   },
 });
 
-export const boxReadFile = defineTool({
+export const boxReadFile = defineBoxTool({
   name: "box_read_file",
   title: "Read a file",
   description:
     `Read a file from the box, whole or a byte range (offset, length). At most ${READ_PAGE_BYTES} bytes (less for text with many escaped characters) or the server's max file size come back per call; ` +
     "truncated: true with nextOffset means there is more. Binary files need encoding base64. For folders use box_list_files.",
   input: {
-    box: boxRef,
     path: boxPath("File to read"),
     encoding,
     offset: z.number().int().min(0).optional().describe("First byte to return (default 0)"),
@@ -89,51 +87,48 @@ export const boxReadFile = defineTool({
   output: {
     path: z.string().describe("Absolute path read"),
     content: z.string().describe("The bytes read, as text or base64 (see encoding)"),
-    encoding: z.enum(["utf8", "base64"]).describe("How content is encoded"),
+    encoding: z.enum(CONTENT_ENCODINGS).describe("How content is encoded"),
     bytes: z.number().describe("Total size of the file in bytes"),
     truncated: z.boolean().describe("true when the file has more bytes after what was returned"),
     offset: z.number().describe("Offset of the first byte returned"),
     nextOffset: z.number().optional().describe("Where to continue reading when truncated"),
-    resumed,
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, _ctx, box, s) {
     const length = Math.min(args.length ?? READ_PAGE_BYTES, READ_PAGE_BYTES);
-    const r = await inBox(s, ctx, args.box, (c) => s.files.read(c, args.path, { offset: args.offset, length }));
+    const r = await s.files.read(box.containerId, args.path, { offset: args.offset, length });
     const enc = args.encoding ?? "utf8";
-    const got = r.result.content;
-    const encoded = encodeContent(got, enc, { partial: r.result.truncated, path: r.result.path });
+    const got = r.content;
+    const encoded = encodeContent(got, enc, { partial: r.truncated, path: r.path });
     // Text with many escaped characters grows in JSON: keep to one answer's budget (nextOffset has the rest).
     const fitted = pageOf(got, 0, encoded.used, PAGE_BUDGET_BYTES, enc);
     const { content, used } =
       fitted.end < encoded.used
         ? { content: fitted.text, used: fitted.end }
         : { content: encoded.text, used: encoded.used };
-    const truncated = r.result.truncated || used < got.length;
-    const nextOffset = truncated ? r.result.offset + used : undefined;
+    const truncated = r.truncated || used < got.length;
+    const nextOffset = truncated ? r.offset + used : undefined;
     return {
-      text: `read ${used} of ${r.result.bytes} bytes from ${r.result.path}${truncated ? " (more remains)" : ""}${note(r)}`,
+      text: `read ${used} of ${r.bytes} bytes from ${r.path}${truncated ? " (more remains)" : ""}`,
       structured: {
-        path: r.result.path,
+        path: r.path,
         content,
         encoding: enc,
-        bytes: r.result.bytes,
+        bytes: r.bytes,
         truncated,
-        offset: r.result.offset,
+        offset: r.offset,
         nextOffset,
-        resumed: r.resumed,
       },
     };
   },
 });
 
-export const boxListFiles = defineTool({
+export const boxListFiles = defineBoxTool({
   name: "box_list_files",
   title: "List files",
   description:
     "List a folder in the box (its entries, or every entry below it with recursive). Sorted by path; entries the box user cannot read are left out.",
   input: {
-    box: boxRef,
     path: boxPath("Folder to list")
       .default(".")
       .describe("Folder to list: absolute, or relative to /workspace/home (default: /workspace/home)"),
@@ -150,104 +145,99 @@ export const boxListFiles = defineTool({
     path: z.string().describe("Absolute path listed"),
     entries: z.array(z.object({ name: z.string().describe("File name"), ...statShape })).describe("The entries"),
     truncated: z.boolean().describe("true when there were more than maxEntries entries"),
-    resumed,
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) =>
-      s.files.list(c, args.path, { recursive: args.recursive, maxEntries: args.maxEntries }),
-    );
-    const more = r.result.truncated ? " (truncated: raise maxEntries or list a subfolder)" : "";
+  async handler(args, _ctx, box, s) {
+    const r = await s.files.list(box.containerId, args.path, {
+      recursive: args.recursive,
+      maxEntries: args.maxEntries,
+    });
+    const more = r.truncated ? " (truncated: raise maxEntries or list a subfolder)" : "";
     return {
-      text: `${r.result.entries.length} entries in ${r.result.path}${more}${note(r)}`,
-      structured: { ...r.result, resumed: r.resumed },
+      text: `${r.entries.length} entries in ${r.path}${more}`,
+      structured: r,
     };
   },
 });
 
-export const boxStatFile = defineTool({
+export const boxStatFile = defineBoxTool({
   name: "box_stat_file",
   title: "File information",
   description:
     "Type, size, permissions and modification time of a path in the box (a symlink is described itself, not its target).",
-  input: { box: boxRef, path: boxPath("Path to describe") },
-  output: { ...statShape, resumed },
+  input: { path: boxPath("Path to describe") },
+  output: statShape,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) => s.files.stat(c, args.path));
-    const st = r.result;
+  async handler(args, _ctx, box, s) {
+    const st = await s.files.stat(box.containerId, args.path);
     return {
-      text: `${st.path}: ${st.type}, ${st.size} bytes, mode ${st.mode}${note(r)}`,
-      structured: { ...st, resumed: r.resumed },
+      text: `${st.path}: ${st.type}, ${st.size} bytes, mode ${st.mode}`,
+      structured: st,
     };
   },
 });
 
-export const boxMakeDir = defineTool({
+export const boxMakeDir = defineBoxTool({
   name: "box_make_dir",
   title: "Make a folder",
   description:
     "Create a folder in the box. With parents: true, missing parent folders are created and an existing folder is fine.",
   input: {
-    box: boxRef,
     path: boxPath("Folder to create"),
     parents: z
       .boolean()
       .optional()
       .describe("Create missing parents too, and accept an existing folder (like mkdir -p)"),
   },
-  output: { path: z.string().describe("Absolute path of the folder"), resumed },
+  output: { path: z.string().describe("Absolute path of the folder") },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) => s.files.makeDir(c, args.path, { parents: args.parents }));
-    return { text: `folder ${r.result.path} ready${note(r)}`, structured: { ...r.result, resumed: r.resumed } };
+  async handler(args, _ctx, box, s) {
+    const r = await s.files.makeDir(box.containerId, args.path, { parents: args.parents });
+    return { text: `folder ${r.path} ready`, structured: r };
   },
 });
 
-export const boxMoveFile = defineTool({
+export const boxMoveFile = defineBoxTool({
   name: "box_move_file",
   title: "Move or rename",
   description:
     "Move or rename a file or folder in the box; `to` is the new path itself (not a folder to move into). Missing parents of `to` are created. An existing `to` is an error unless overwrite is set.",
   input: {
-    box: boxRef,
     from: boxPath("Path to move"),
     to: boxPath("New path"),
     overwrite: z.boolean().optional().describe("Replace an existing file (or empty folder) at `to`"),
   },
-  output: { from: z.string().describe("Old absolute path"), to: z.string().describe("New absolute path"), resumed },
+  output: { from: z.string().describe("Old absolute path"), to: z.string().describe("New absolute path") },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) => s.files.move(c, args.from, args.to, { overwrite: args.overwrite }));
+  async handler(args, _ctx, box, s) {
+    const r = await s.files.move(box.containerId, args.from, args.to, { overwrite: args.overwrite });
     return {
-      text: `moved ${r.result.from} to ${r.result.to}${note(r)}`,
-      structured: { ...r.result, resumed: r.resumed },
+      text: `moved ${r.from} to ${r.to}`,
+      structured: r,
     };
   },
 });
 
-export const boxDeleteFile = defineTool({
+export const boxDeleteFile = defineBoxTool({
   name: "box_delete_file",
   title: "Delete a file or folder",
   description: "Delete a file, symlink or folder in the box. A folder that is not empty needs recursive: true.",
   input: {
-    box: boxRef,
     path: boxPath("Path to delete"),
     recursive: z.boolean().optional().describe("Delete a folder with everything in it"),
   },
   output: {
     path: z.string().describe("Absolute path deleted"),
     deleted: z.boolean().describe("true once it is gone"),
-    resumed,
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) => s.files.delete(c, args.path, { recursive: args.recursive }));
-    return { text: `deleted ${r.result.path}${note(r)}`, structured: { ...r.result, resumed: r.resumed } };
+  async handler(args, _ctx, box, s) {
+    const r = await s.files.delete(box.containerId, args.path, { recursive: args.recursive });
+    return { text: `deleted ${r.path}`, structured: r };
   },
 });
 
-export const boxUpload = defineTool({
+export const boxUpload = defineBoxTool({
   name: "box_upload",
   title: "Upload files",
   description:
@@ -257,7 +247,6 @@ export const boxUpload = defineTool({
     "Nothing is ever written through a symlink already in the destination: when a member would go into a folder that is (or lies under) a symlink leading outside the destination, " +
     "the whole upload is refused with INVALID_ARGUMENT before anything is extracted (a symlink that stays inside the destination is fine).",
   input: {
-    box: boxRef,
     destination: boxPath("Folder to put the files in"),
     files: z
       .array(
@@ -276,10 +265,9 @@ export const boxUpload = defineTool({
     destination: z.string().describe("Absolute path of the folder in the box"),
     files: z.number().describe("Files (and links) put in place"),
     bytes: z.number().describe("Bytes of file content transferred"),
-    resumed,
   },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, box, s) {
     const given = [args.files, args.archive, args.hostPath].filter((x) => x !== undefined).length;
     if (given !== 1) throw invalidArgument("give exactly one of files, archive or hostPath");
     let source: UploadRequest;
@@ -295,15 +283,15 @@ export const boxUpload = defineTool({
     } else {
       source = { hostPath: args.hostPath as string };
     }
-    const r = await inBox(s, ctx, args.box, (c) => s.files.upload(c, args.destination, source, hostAccess(ctx)));
+    const r = await s.files.upload(box.containerId, args.destination, source, hostAccess(ctx));
     return {
-      text: `uploaded ${r.result.files} files (${r.result.bytes} bytes) to ${r.result.destination}${note(r)}`,
-      structured: { ...r.result, resumed: r.resumed },
+      text: `uploaded ${r.files} files (${r.bytes} bytes) to ${r.destination}`,
+      structured: r,
     };
   },
 });
 
-export const boxDownload = defineTool({
+export const boxDownload = defineBoxTool({
   name: "box_download",
   title: "Download a file or folder",
   description:
@@ -311,7 +299,6 @@ export const boxDownload = defineTool({
     "With hostPath (inside the allowed roots) it is streamed to the server's disk, any size: a file to hostPath (or into it, if hostPath is a folder), a folder's contents into the folder hostPath; " +
     "links and special files in a folder are skipped, and nothing is ever written outside hostPath.",
   input: {
-    box: boxRef,
     path: boxPath("File or folder to download"),
     hostPath: hostPathField.optional(),
   },
@@ -328,33 +315,33 @@ export const boxDownload = defineTool({
       .number()
       .optional()
       .describe("hostPath only: archive members skipped (links, special files, unsafe names)"),
-    resumed,
   },
   // With hostPath it writes (and may replace) files on the server's machine, so it is not read-only.
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) =>
-      s.files.download(c, args.path, {
-        hostPath: args.hostPath,
-        host: hostAccess(ctx),
-        maxInline: INLINE_DOWNLOAD_BYTES,
-      }),
-    );
-    const { data, ...d } = r.result;
+  async handler(args, ctx, box, s) {
+    const r = await s.files.download(box.containerId, args.path, {
+      hostPath: args.hostPath,
+      host: hostAccess(ctx),
+      maxInline: INLINE_DOWNLOAD_BYTES,
+    });
+    const { data, ...d } = r;
     if (args.hostPath !== undefined) {
       const skipped = d.skipped ? `, ${d.skipped} skipped` : "";
       return {
-        text: `downloaded ${d.type} ${d.path} to ${d.hostPath} (${d.files} files, ${d.bytes} bytes${skipped})${note(r)}`,
-        structured: { ...d, resumed: r.resumed },
+        text: `downloaded ${d.type} ${d.path} to ${d.hostPath} (${d.files} files, ${d.bytes} bytes${skipped})`,
+        structured: d,
       };
     }
     const blob = (data ?? Buffer.alloc(0)).toString("base64");
     const mimeType = d.type === "directory" ? "application/gzip" : mimeTypeOf(d.path);
     return {
-      text: `downloaded ${d.type} ${d.path} (${d.bytes} bytes${d.type === "directory" ? " as tar.gz" : ""})${note(r)}`,
-      structured: { ...d, encoding: "base64" as const, content: blob, resumed: r.resumed },
+      text: `downloaded ${d.type} ${d.path} (${d.bytes} bytes${d.type === "directory" ? " as tar.gz" : ""})`,
+      structured: { ...d, encoding: "base64" as const, content: blob },
       content: [
-        { type: "resource" as const, resource: { uri: `box://${r.boxId}/files${encodeURI(d.path)}`, mimeType, blob } },
+        {
+          type: "resource" as const,
+          resource: { uri: `box://${box.boxId}/files${encodeURI(d.path)}`, mimeType, blob },
+        },
       ],
     };
   },

@@ -3,25 +3,23 @@
 // git itself, credentials and the box's files are GitService's business.
 import { z } from "zod";
 import type { OpContext } from "../../git/git-service.js";
-import type { Services } from "../../services.js";
-import { defineTool, type ToolContext } from "../define-tool.js";
-import { boxPath, boxRef } from "../schemas.js";
-import { inBox, resumedNote as note } from "./in-box.js";
+import { CHANGE_KINDS } from "../../git/status-parse.js";
+import { defineBoxTool } from "../define-box-tool.js";
+import type { ToolContext } from "../define-tool.js";
+import { boxPath } from "../schemas.js";
 
-const resumed = z.boolean().optional().describe("true when the box was paused and was resumed for this call");
 const directory = boxPath("Folder of the repository (its working tree, or a folder inside it)");
 const branchName = (what: string) => z.string().min(1).max(255).describe(what);
 
 const op = (ctx: ToolContext): OpContext => ({ progress: ctx.progress, signal: ctx.signal });
 
-export const boxGitClone = defineTool({
+export const boxGitClone = defineBoxTool({
   name: "box_git_clone",
   title: "Clone a git repository",
   description:
     "Clone a repository into the box. The server fetches it with its own configured credentials (the box never sees a token and needs no network access) and copies it in, owned by boxuser, with the remote stored without credentials. " +
     "The target folder must not exist or be empty; on failure nothing is left behind. Progress is reported while it runs.",
   input: {
-    box: boxRef,
     repo: z.string().min(1).max(2048).describe("Repository URL: https://, http:// or git:// (no credentials in it)"),
     directory: boxPath("Folder to clone into")
       .optional()
@@ -40,15 +38,14 @@ export const boxGitClone = defineTool({
     branch: z.string().nullable().describe("Branch checked out (null for a detached HEAD)"),
     commit: z.string().nullable().describe("Commit checked out (null for an empty repository)"),
     url: z.string().describe("The remote's URL as stored in the clone (origin)"),
-    resumed,
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) => s.git.clone(c, args, op(ctx)));
-    const at = r.result.commit ? ` at ${r.result.commit.slice(0, 12)}` : " (empty repository)";
+  async handler(args, ctx, box, s) {
+    const r = await s.git.clone(box.containerId, args, op(ctx));
+    const at = r.commit ? ` at ${r.commit.slice(0, 12)}` : " (empty repository)";
     return {
-      text: `cloned ${r.result.url} into ${r.result.directory} (${r.result.branch ?? "detached"}${at})${note(r)}`,
-      structured: { ...r.result, resumed: r.resumed },
+      text: `cloned ${r.url} into ${r.directory} (${r.branch ?? "detached"}${at})`,
+      structured: r,
     };
   },
 });
@@ -58,15 +55,15 @@ const statusEntry = z.object({
   originalPath: z.string().optional().describe("Path before a rename or copy"),
   index: z.string().describe('Staged state, git\'s X letter: M modified, A added, D deleted, R renamed, "." none'),
   worktree: z.string().describe("Unstaged state, git's Y letter (same letters)"),
-  kind: z.enum(["changed", "renamed", "copied", "unmerged", "untracked"]).describe("What kind of change"),
+  kind: z.enum(CHANGE_KINDS).describe("What kind of change"),
 });
 
-export const boxGitStatus = defineTool({
+export const boxGitStatus = defineBoxTool({
   name: "box_git_status",
   title: "Git status",
   description:
     "Branch, upstream, commits ahead/behind, and the changed, staged, untracked and conflicted files of a repository in the box (ignored files are left out).",
-  input: { box: boxRef, directory },
+  input: { directory },
   output: {
     directory: z.string().describe("Absolute path of the folder"),
     branch: z.string().nullable().describe("Current branch (null when HEAD is detached)"),
@@ -82,12 +79,10 @@ export const boxGitStatus = defineTool({
     conflicted: z.number().describe("Files with merge conflicts"),
     files: z.array(statusEntry).describe("The changed files (at most 1000)"),
     truncated: z.boolean().describe("true when there were more files than listed"),
-    resumed,
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) => s.git.status(c, args.directory));
-    const st = r.result;
+  async handler(args, _ctx, box, s) {
+    const st = await s.git.status(box.containerId, args.directory);
     const where = st.branch ?? `detached at ${st.commit?.slice(0, 12) ?? "nothing"}`;
     const track = st.upstream ? `, ${st.ahead} ahead / ${st.behind} behind ${st.upstream}` : "";
     const clean = st.total === 0;
@@ -95,7 +90,7 @@ export const boxGitStatus = defineTool({
       ? "clean"
       : `${st.staged} staged, ${st.unstaged} unstaged, ${st.untracked} untracked, ${st.conflicted} conflicted`;
     return {
-      text: `${st.directory}: on ${where}${track}; ${summary}${note(r)}`,
+      text: `${st.directory}: on ${where}${track}; ${summary}`,
       structured: {
         directory: st.directory,
         branch: st.branch,
@@ -111,20 +106,18 @@ export const boxGitStatus = defineTool({
         conflicted: st.conflicted,
         files: st.entries,
         truncated: st.truncated,
-        resumed: r.resumed,
       },
     };
   },
 });
 
-export const boxGitDiff = defineTool({
+export const boxGitDiff = defineBoxTool({
   name: "box_git_diff",
   title: "Git diff",
   description:
     "Unified diff of a repository in the box with per-file line counts: unstaged changes (working tree vs index) by default, or staged ones (index vs HEAD) with staged: true. " +
     "Untracked files do not appear (see box_git_status). Long diffs are cut at the server's output limit (truncated: true); narrow them with paths.",
   input: {
-    box: boxRef,
     directory,
     staged: z.boolean().optional().describe("Diff what is staged for the next commit instead of unstaged changes"),
     paths: z
@@ -150,31 +143,26 @@ export const boxGitDiff = defineTool({
     additions: z.number().describe("Lines added in total"),
     deletions: z.number().describe("Lines deleted in total"),
     truncated: z.boolean().describe("true when the diff was cut at the server's output limit"),
-    resumed,
   },
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) =>
-      s.git.diff(c, args.directory, { staged: args.staged, paths: args.paths }),
-    );
-    const d = r.result;
+  async handler(args, _ctx, box, s) {
+    const d = await s.git.diff(box.containerId, args.directory, { staged: args.staged, paths: args.paths });
     const cut = d.truncated ? " (truncated)" : "";
-    const head = `${d.files.length} files changed, +${d.additions} -${d.deletions}${args.staged ? " (staged)" : ""}${cut}${note(r)}`;
+    const head = `${d.files.length} files changed, +${d.additions} -${d.deletions}${args.staged ? " (staged)" : ""}${cut}`;
     return {
-      text: d.diff ? `${head}\n\n${d.diff}` : `no ${args.staged ? "staged " : ""}changes${note(r)}`,
-      structured: { ...d, resumed: r.resumed },
+      text: d.diff ? `${head}\n\n${d.diff}` : `no ${args.staged ? "staged " : ""}changes`,
+      structured: d,
     };
   },
 });
 
-export const boxGitCommit = defineTool({
+export const boxGitCommit = defineBoxTool({
   name: "box_git_commit",
   title: "Git commit",
   description:
     "Commit in a repository in the box. By default every change is staged first (like git add -A: new, changed and deleted files); with all: false only what is already staged is committed; with paths only those. " +
     "Author: authorName/authorEmail, else the repository's or boxuser's own git config, else the server's default. Nothing to commit is a CONFLICT.",
   input: {
-    box: boxRef,
     directory,
     message: z.string().min(1).max(100_000).describe("Commit message (first line: the summary)"),
     authorName: z.string().min(1).max(200).optional().describe("Author and committer name for this commit"),
@@ -196,27 +184,24 @@ export const boxGitCommit = defineTool({
     branch: z.string().nullable().describe("Branch the commit is on (null when detached)"),
     author: z.object({ name: z.string(), email: z.string() }).describe("Who the commit is by"),
     summary: z.string().describe('git\'s short statistics, e.g. "2 files changed, 10 insertions(+)"'),
-    resumed,
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) => s.git.commit(c, args.directory, args));
-    const c = r.result;
+  async handler(args, _ctx, box, s) {
+    const c = await s.git.commit(box.containerId, args.directory, args);
     return {
-      text: `committed ${c.sha.slice(0, 12)} on ${c.branch ?? "detached HEAD"}: ${c.message.split("\n")[0]}${c.summary ? ` (${c.summary})` : ""}${note(r)}`,
-      structured: { ...c, resumed: r.resumed },
+      text: `committed ${c.sha.slice(0, 12)} on ${c.branch ?? "detached HEAD"}: ${c.message.split("\n")[0]}${c.summary ? ` (${c.summary})` : ""}`,
+      structured: c,
     };
   },
 });
 
-export const boxGitCheckout = defineTool({
+export const boxGitCheckout = defineBoxTool({
   name: "box_git_checkout",
   title: "Git checkout",
   description:
     "Switch a repository in the box to a branch, or create a new branch from the current commit and switch to it (create: true). " +
     "A branch that exists only on the remote (e.g. origin/feature) is checked out as a new local branch tracking it. Uncommitted changes that would be lost make it a CONFLICT.",
   input: {
-    box: boxRef,
     directory,
     branch: branchName("Branch to switch to (or to create)"),
     create: z.boolean().optional().describe("Create the branch at the current commit (fails if it exists)"),
@@ -226,29 +211,25 @@ export const boxGitCheckout = defineTool({
     branch: z.string().describe("The branch now checked out"),
     commit: z.string().nullable().describe("Its commit (null before the first commit)"),
     created: z.boolean().describe("true when the branch was created"),
-    resumed,
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) =>
-      s.git.checkout(c, args.directory, args.branch, args.create ?? false),
-    );
-    const at = r.result.commit ? ` at ${r.result.commit.slice(0, 12)}` : "";
+  async handler(args, _ctx, box, s) {
+    const r = await s.git.checkout(box.containerId, args.directory, args.branch, args.create ?? false);
+    const at = r.commit ? ` at ${r.commit.slice(0, 12)}` : "";
     return {
-      text: `${r.result.created ? "created and switched to" : "switched to"} ${r.result.branch}${at}${note(r)}`,
-      structured: { ...r.result, resumed: r.resumed },
+      text: `${r.created ? "created and switched to" : "switched to"} ${r.branch}${at}`,
+      structured: r,
     };
   },
 });
 
-export const boxGitPush = defineTool({
+export const boxGitPush = defineBoxTool({
   name: "box_git_push",
   title: "Git push",
   description:
     "Push a branch of a repository in the box to its remote. The server does the push with its own credentials (the box never sees a token and needs no network access); the branch is created on the remote if new. " +
     "A push the remote rejects because it has commits the box lacks (non-fast-forward) is a CONFLICT. Progress is reported while it runs.",
   input: {
-    box: boxRef,
     directory,
     remote: z.string().min(1).max(100).optional().describe('Remote name in the repository (default "origin")'),
     branch: branchName("Branch to push (default: the current branch)").optional(),
@@ -258,29 +239,24 @@ export const boxGitPush = defineTool({
     branch: z.string().describe("Branch pushed (same name on the remote)"),
     commit: z.string().describe("Commit the remote branch now points at"),
     url: z.string().describe("The remote's URL"),
-    resumed,
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) =>
-      s.git.push(c, args.directory, { remote: args.remote, branch: args.branch }, op(ctx)),
-    );
-    const p = r.result;
+  async handler(args, ctx, box, s) {
+    const p = await s.git.push(box.containerId, args.directory, { remote: args.remote, branch: args.branch }, op(ctx));
     return {
-      text: `pushed ${p.branch} (${p.commit.slice(0, 12)}) to ${p.remote} ${p.url}${note(r)}`,
-      structured: { ...p, resumed: r.resumed },
+      text: `pushed ${p.branch} (${p.commit.slice(0, 12)}) to ${p.remote} ${p.url}`,
+      structured: p,
     };
   },
 });
 
-export const boxGitPullRequest = defineTool({
+export const boxGitPullRequest = defineBoxTool({
   name: "box_git_pull_request",
   title: "Open a pull request",
   description:
     "Open a GitHub pull request from a branch of a repository in the box (the current branch unless head is given) into base (default: the repository's default branch). " +
     "The repository is taken from the remote's URL (…/OWNER/REPO.git); push the branch first with box_git_push. The server calls the GitHub API with its own token.",
   input: {
-    box: boxRef,
     directory,
     title: z.string().min(1).max(256).describe("Pull request title"),
     body: z.string().max(65_536).optional().describe("Pull request description (Markdown)"),
@@ -296,15 +272,13 @@ export const boxGitPullRequest = defineTool({
     base: z.string().describe("Branch it merges into"),
     head: z.string().describe("Branch it merges from"),
     repository: z.string().describe("OWNER/REPO"),
-    resumed,
   },
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
-  async handler(args, ctx, s: Services) {
-    const r = await inBox(s, ctx, args.box, (c) => s.git.pullRequest(c, args.directory, args, op(ctx)));
-    const p = r.result;
+  async handler(args, ctx, box, s) {
+    const p = await s.git.pullRequest(box.containerId, args.directory, args, op(ctx));
     return {
-      text: `opened pull request #${p.number} ${p.url} (${p.head} → ${p.base})${note(r)}`,
-      structured: { ...p, resumed: r.resumed },
+      text: `opened pull request #${p.number} ${p.url} (${p.head} → ${p.base})`,
+      structured: p,
     };
   },
 });

@@ -1,6 +1,6 @@
 // Every MCP tool of boxd, registered in one place.
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { Services } from "../../services.js";
+import type { ToolServices } from "../../services.js";
 import { type RegisterOptions, registerTool } from "../define-tool.js";
 import { agentTools } from "./agent.js";
 import { boxTools } from "./boxes.js";
@@ -24,6 +24,6 @@ export const allTools = [
   ...agentTools,
 ];
 
-export function registerAllTools(server: McpServer, services: Services, opts: RegisterOptions): void {
+export function registerAllTools(server: McpServer, services: ToolServices, opts: RegisterOptions): void {
   for (const tool of allTools) registerTool(server, tool as Parameters<typeof registerTool>[1], services, opts);
 }

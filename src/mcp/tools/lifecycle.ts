@@ -1,5 +1,5 @@
 // Lifecycle tools: box_pause, box_resume.
-import type { Services } from "../../services.js";
+import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import { boxRef, boxSchema } from "../schemas.js";
 
@@ -12,7 +12,7 @@ export const boxPause = defineTool({
   input: { box: boxRef },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const box = await s.lifecycle.pause(ctx.tenant, args.box);
     return { text: `paused ${box.name} (${box.id})`, structured: box };
   },
@@ -25,7 +25,7 @@ export const boxResume = defineTool({
   input: { box: boxRef },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const { box, resumed } = await s.lifecycle.resume(ctx.tenant, args.box);
     return { text: `${resumed ? "resumed" : "already up:"} ${box.name} (${box.id})`, structured: box };
   },

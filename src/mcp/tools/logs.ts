@@ -1,8 +1,7 @@
-// Box logs: the box_logs tool, and the resource template box://{boxId}/logs with subscriptions.
-import { type McpServer, ResourceTemplate } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { SubscribeRequestSchema, UnsubscribeRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+// Box logs: the box_logs tool (the resource box://{boxId}/logs is in src/mcp/resources/box-logs.ts).
 import { z } from "zod";
-import type { Services } from "../../services.js";
+import type { ToolServices } from "../../services.js";
+import { LOG_LEVELS, LOG_SOURCES } from "../../state/log-store.js";
 import { defineTool } from "../define-tool.js";
 import { jsonBytes, PAGE_BUDGET_BYTES } from "../fit.js";
 import { boxRef } from "../schemas.js";
@@ -10,8 +9,8 @@ import { boxRef } from "../schemas.js";
 const entrySchema = z.object({
   seq: z.number(),
   timestamp: z.string(),
-  level: z.enum(["info", "warn", "error"]),
-  source: z.enum(["system", "agent", "user"]),
+  level: z.enum(LOG_LEVELS),
+  source: z.enum(LOG_SOURCES),
   message: z.string(),
 });
 
@@ -35,7 +34,7 @@ export const boxLogs = defineTool({
       .describe("Set when fewer entries than asked fit in one answer: pass it as offset for the next ones"),
   },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const box = s.boxes.resolveAny(ctx.tenant, args.box);
     const asked = s.boxLog.entries(box.id, { offset: args.offset, limit: args.limit ?? 200, since: args.since });
     // Each entry travels twice (text and structured): stop at what fits one answer; nextOffset has the rest.
@@ -54,50 +53,3 @@ export const boxLogs = defineTool({
 });
 
 export const logTools = [boxLogs];
-
-const LOG_URI = /^box:\/\/(box_[0-9a-z]{12})\/logs$/;
-
-/** Registers the log resource template and resources/subscribe for this server (one per session). */
-export function registerLogResources(server: McpServer, s: Services, tenantOf: (extra: unknown) => string): () => void {
-  server.registerResource(
-    "box-logs",
-    new ResourceTemplate("box://{boxId}/logs", {
-      list: async (extra) => ({
-        resources: s.boxes.list(tenantOf(extra)).map((b) => ({
-          uri: `box://${b.id}/logs`,
-          name: `${b.name} logs`,
-          mimeType: "text/plain",
-          description: `Lifecycle events and runs of box ${b.name} (${b.id})`,
-        })),
-      }),
-    }),
-    {
-      title: "Box log",
-      description: "A box's lifecycle events and every command with its output",
-      mimeType: "text/plain",
-    },
-    async (uri, variables, extra) => {
-      const box = s.boxes.resolveAny(tenantOf(extra), String(variables.boxId));
-      return { contents: [{ uri: uri.href, mimeType: "text/plain", text: s.boxLog.text(box.id) }] };
-    },
-  );
-
-  const subscribed = new Set<string>();
-  server.server.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
-  server.server.setRequestHandler(SubscribeRequestSchema, async (req, extra) => {
-    const m = LOG_URI.exec(req.params.uri);
-    if (!m) throw new Error(`cannot subscribe to ${req.params.uri}: only box://{boxId}/logs`);
-    s.boxes.resolveAny(tenantOf(extra), m[1] as string); // NOT_FOUND for other tenants' boxes
-    subscribed.add(m[1] as string);
-    return {};
-  });
-  server.server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
-    const m = LOG_URI.exec(req.params.uri);
-    if (m) subscribed.delete(m[1] as string);
-    return {};
-  });
-  return s.boxLog.subscribe((boxId) => {
-    if (!subscribed.has(boxId)) return;
-    server.server.sendResourceUpdated({ uri: `box://${boxId}/logs` }).catch(() => {});
-  });
-}

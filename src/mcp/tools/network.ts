@@ -1,5 +1,5 @@
 // Network tool: box_set_network_policy.
-import type { Services } from "../../services.js";
+import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import { boxRef, boxSchema, networkPolicySchema } from "../schemas.js";
 
@@ -13,7 +13,7 @@ export const boxSetNetworkPolicy = defineTool({
   input: { box: boxRef, networkPolicy: networkPolicySchema },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const box = await s.boxes.setNetworkPolicy(ctx.tenant, args.box, args.networkPolicy);
     const notes = box.notes?.length ? `\n${box.notes.join("\n")}` : "";
     return { text: `network policy of ${box.name} is now ${box.networkPolicy.mode}${notes}`, structured: box };

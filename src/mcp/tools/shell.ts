@@ -1,10 +1,14 @@
 // Shell tools: box_exec, box_run_code, box_runs, box_run_get, box_run_kill.
 import { z } from "zod";
-import type { Services } from "../../services.js";
+import { RUN_STATUSES } from "../../box/types.js";
+import { CONTENT_ENCODINGS } from "../../fs/content-encoding.js";
+import type { ToolServices } from "../../services.js";
 import type { ExecOutcome, OutputListener, RunOutput } from "../../shell/run-service.js";
+import { CODE_LANGS } from "../../shell/run-types.js";
+import { defineBoxTool } from "../define-box-tool.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
 import { jsonBytes, PAGE_BUDGET_BYTES, type PageEncoding, pageOf, preview } from "../fit.js";
-import { boxRef, runObject, runSchema } from "../schemas.js";
+import { boxRef, runObject, runSchema, timeoutSeconds } from "../schemas.js";
 
 /** Progress streamed per call at most (the run record keeps the rest); each message at most STREAM_PIECE. */
 const MAX_STREAMED = 8 * 1024 * 1024;
@@ -14,7 +18,7 @@ const LIST_COMMAND_CHARS = 2048;
 
 const execOutput = {
   runId: z.string().describe("Id of the run (box_run_get, box_run_kill)"),
-  status: z.enum(["running", "completed", "failed", "cancelled"]).optional().describe("Set for background runs"),
+  status: z.enum(RUN_STATUSES).optional().describe("Set for background runs"),
   exitCode: z.number().nullable().optional().describe("The command's exit code (non-zero is a result, not an error)"),
   stdout: z.string().optional(),
   stderr: z.string().optional(),
@@ -26,7 +30,6 @@ const execOutput = {
   stdoutBytes: z.number().optional().describe("Bytes of stdout the command wrote in all"),
   stderrBytes: z.number().optional().describe("Bytes of stderr the command wrote in all"),
   timedOut: z.boolean().optional().describe("true when the command was ended by its timeout"),
-  resumed: z.boolean().optional().describe("true when the box was paused and was resumed for this call"),
 };
 
 /**
@@ -76,75 +79,59 @@ function execText(r: ExecOutcome, stdout: Buffer, stderr: Buffer, truncated: boo
   return parts.join("\n");
 }
 
-export const boxExec = defineTool({
+export const boxExec = defineBoxTool({
   name: "box_exec",
   title: "Run a shell command",
   description:
     "Run a command with bash in the box as boxuser and return its exit code, stdout and stderr. A non-zero exit code is a normal result. " +
     "Output streams as progress notifications when you pass a progressToken. With background: true it returns a runId at once; poll box_run_get.",
   input: {
-    box: boxRef,
     command: z.string().describe("The command line, run by bash -c (pipes, &&, redirects work)"),
     cwd: z.string().optional().describe("Working directory in the box (default /workspace/home); must exist"),
     env: z
       .record(z.string(), z.string())
       .optional()
       .describe("Extra environment variables for this command (the same names are refused as in box_create)"),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .optional()
-      .describe("End the command after this many seconds (default from the server; none for background runs)"),
+    timeoutSeconds: timeoutSeconds(
+      "End the command after this many seconds (default from the server; none for background runs)",
+    ),
     stdin: z.string().optional().describe("Text fed to the command's standard input"),
     background: z.boolean().optional().describe("Return at once with a runId; the command goes on"),
   },
   output: execOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  async handler(args, ctx, s: Services) {
-    const { boxId, resumed } = await s.liveBox(ctx.tenant, args.box);
+  async handler(args, ctx, box, s) {
     const stream = progressStreamer(ctx);
-    const r = await s.runs.exec(boxId, args, stream);
+    const r = await s.runs.exec(box.boxId, args, stream);
     stream.flush();
     if (r.background) {
       return {
         text: `started run ${r.runId} in the background`,
-        structured: { runId: r.runId, status: "running" as const, resumed },
+        structured: { runId: r.runId, status: "running" as const },
       };
     }
     const { background: _b, ...outcome } = r;
-    const { text, structured } = inlineResult(outcome);
-    return { text: (resumed ? "(box resumed) " : "") + text, structured: { ...structured, resumed } };
+    return inlineResult(outcome);
   },
 });
 
-export const boxRunCode = defineTool({
+export const boxRunCode = defineBoxTool({
   name: "box_run_code",
   title: "Run code",
   description:
     "Run a snippet of code in the box: js (Node.js), ts (TypeScript, transpiled) or python. Returns like box_exec.",
   input: {
-    box: boxRef,
     code: z.string().min(1).describe("The program text"),
-    lang: z.enum(["js", "ts", "python"]).describe("js and ts need a node box, python works in every box"),
-    timeoutSeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(24 * 3600)
-      .optional()
-      .describe("End the program after this many seconds"),
+    lang: z.enum(CODE_LANGS).describe("js and ts need a node box, python works in every box"),
+    timeoutSeconds: timeoutSeconds("End the program after this many seconds"),
   },
   output: execOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  async handler(args, ctx, s: Services) {
-    const { boxId, resumed } = await s.liveBox(ctx.tenant, args.box);
+  async handler(args, ctx, box, s) {
     const stream = progressStreamer(ctx);
-    const r = await s.runs.runCode(boxId, args, stream);
+    const r = await s.runs.runCode(box.boxId, args, stream);
     stream.flush();
-    const { text, structured } = inlineResult(r);
-    return { text: (resumed ? "(box resumed) " : "") + text, structured: { ...structured, resumed } };
+    return inlineResult(r);
   },
 });
 
@@ -155,7 +142,7 @@ export const boxRuns = defineTool({
   input: { box: boxRef, limit: z.number().int().min(1).max(500).optional().describe("At most this many (default 50)") },
   output: { runs: z.array(runObject) },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const box = s.boxes.resolve(ctx.tenant, args.box);
     const runs = s.runs.list(box.id, args.limit ?? 50).map((r) => ({ ...r, command: listed(r.command) }));
     const text = runs.length
@@ -169,7 +156,7 @@ const runView = {
   ...runSchema,
   stdout: z.string().describe("This page of stdout (from offset; empty when only stderr was asked for)"),
   stderr: z.string().describe("This page of stderr (from offset; empty when only stdout was asked for)"),
-  encoding: z.enum(["utf8", "base64"]).describe("How stdout and stderr are encoded"),
+  encoding: z.enum(CONTENT_ENCODINGS).describe("How stdout and stderr are encoded"),
   offset: z.number().describe("Offset of the first byte of each page"),
   stdoutBytes: z.number().describe("Bytes of stdout the record keeps (all can be read by paging)"),
   stderrBytes: z.number().describe("Bytes of stderr the record keeps (all can be read by paging)"),
@@ -258,12 +245,12 @@ export const boxRunGet = defineTool({
       .enum(["stdout", "stderr", "both"])
       .optional()
       .describe("Which stream to page through (default both, from the same offset)"),
-    encoding: z.enum(["utf8", "base64"]).optional().describe("utf8 (default) or base64 for exact bytes"),
+    encoding: z.enum(CONTENT_ENCODINGS).optional().describe("utf8 (default) or base64 for exact bytes"),
   },
   output: runView,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   tooBig: "pass a smaller length, or stream: stdout / stderr one at a time",
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const box = s.boxes.resolve(ctx.tenant, args.box);
     const run = await s.runs.get(box.id, args.runId, args.wait ? (args.waitSeconds ?? 60) : 0);
     return runPage(run, args);
@@ -277,7 +264,7 @@ export const boxRunKill = defineTool({
   input: { box: boxRef, runId: z.string().describe("The run id") },
   output: runView,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const box = s.boxes.resolve(ctx.tenant, args.box);
     const run = await s.runs.kill(box.id, args.runId);
     return { ...runPage(run, {}), text: `${run.id} ${run.status}` };

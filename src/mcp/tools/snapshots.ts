@@ -1,6 +1,7 @@
 // Snapshot tools: box_snapshot, box_snapshot_list, box_snapshot_delete.
 import { z } from "zod";
-import type { Services } from "../../services.js";
+import type { ToolServices } from "../../services.js";
+import { SNAPSHOT_STATUSES } from "../../state/snapshot-store.js";
 import { defineTool } from "../define-tool.js";
 import { boxRef } from "../schemas.js";
 
@@ -10,7 +11,7 @@ const snapshotSchema = {
   boxId: z.string(),
   runtime: z.string(),
   sizeBytes: z.number(),
-  status: z.enum(["creating", "ready", "error"]),
+  status: z.enum(SNAPSHOT_STATUSES),
   createdAt: z.string(),
   reason: z.string().optional().describe("Why the snapshot is in error"),
 };
@@ -27,7 +28,7 @@ export const boxSnapshot = defineTool({
   },
   output: snapshotSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     ctx.progress("capturing the box's filesystem");
     const snap = await s.snapshots.create(ctx.tenant, args.box, args.name);
     return { text: `snapshot ${snap.name} (${snap.id}) ${snap.status}, ${snap.sizeBytes} bytes`, structured: snap };
@@ -41,7 +42,7 @@ export const boxSnapshotList = defineTool({
   input: { box: boxRef.optional() },
   output: { snapshots: z.array(z.object(snapshotSchema)) },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const snapshots = s.snapshots.list(ctx.tenant, args.box);
     const text = snapshots.length
       ? snapshots.map((x) => `${x.name} (${x.id}) of ${x.boxId} ${x.status}`).join("\n")
@@ -57,7 +58,7 @@ export const boxSnapshotDelete = defineTool({
   input: { snapshot: z.string().min(1).describe("The snapshot's id (snap_…) or name") },
   output: { id: z.string(), deleted: z.literal(true) },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  async handler(args, ctx, s: Services) {
+  async handler(args, ctx, s: ToolServices) {
     const res = await s.snapshots.delete(ctx.tenant, args.snapshot);
     return { text: `deleted snapshot ${res.id}`, structured: res };
   },
