@@ -3,7 +3,7 @@
 // process group, CPU and memory are measured). The harness's output is decoded into the event model as it
 // arrives, relayed to the client and the box log, and its end (done or error) decides the result.
 // API keys live in the server's config and reach only the environment of the run that needs them.
-import type { AgentRunInfo, RunEnd } from "../box/types.js";
+import type { AgentRunHooks, AgentRunInfo, RunEnd, RunRecord } from "../box/types.js";
 import type { Config } from "../config.js";
 import { BoxdError, forbidden, invalidArgument, notFound, timeoutError } from "../errors.js";
 import type { Logger } from "../log.js";
@@ -79,6 +79,31 @@ export class AgentService {
     input: AgentRunInput,
     opts: { progress?: (message: string) => void; signal?: AbortSignal } = {},
   ): Promise<AgentRunResult> {
+    const plan = this.plan(input);
+    const watch = this.watch(boxId, plan, opts.progress);
+    const started = await this.deps.runs.startAgent(
+      boxId,
+      {
+        prompt: input.prompt,
+        command: plan.command,
+        env: plan.env,
+        timeoutSeconds: plan.timeoutSeconds,
+        agent: watch.st.info(),
+      },
+      watch.hooks,
+    );
+    const { runId } = started;
+    const stop = () => void this.deps.runs.kill(boxId, runId).catch(() => {});
+    opts.signal?.addEventListener("abort", stop, { once: true });
+    const record = await started.done.finally(() => opts.signal?.removeEventListener("abort", stop));
+    if (!record || record.status === "running") {
+      throw new BoxdError("INTERNAL", `the server stopped following agent run ${runId} (it is shutting down)`);
+    }
+    return this.verdict(boxId, record, plan, watch);
+  }
+
+  /** What to run: the harness, its command line and env (prompt, model, session, key), and the redactor. */
+  private plan(input: AgentRunInput) {
     const harness = this.harnessOf(input);
     const schema = input.responseSchema !== undefined ? compileResponseSchema(input.responseSchema) : null;
     const prompt = checkPrompt(input.prompt, schema);
@@ -90,13 +115,19 @@ export class AgentService {
     for (const v of harness.key?.vars ?? []) env[v] = key;
     const redact = (text: string) => (key ? text.split(key).join(`[${harness.key?.env} redacted]`) : text);
     const timeoutSeconds = input.timeoutSeconds ?? this.deps.config.agentTimeoutSeconds;
+    const command = harness.commandLine({ command: input.command ?? null, model: !!model, session: !!input.sessionId });
+    return { harness, schema, model, env, redact, timeoutSeconds, command, sessionId: input.sessionId ?? null };
+  }
 
+  /** Follows the agent's stdout: events decoded into the run's state and relayed, the raw tail kept. */
+  private watch(boxId: string, plan: ReturnType<AgentService["plan"]>, progress?: (message: string) => void) {
+    const { harness, redact } = plan;
     const relay = new EventRelay(
-      { progress: opts.progress, log: (level, message) => this.deps.onLog(boxId, level, message) },
+      { progress, log: (level, message) => this.deps.onLog(boxId, level, message) },
       redact,
       this.limits.relay,
     );
-    const st = new RunState(harness.name, model, input.sessionId ?? null, this.limits.textBytes);
+    const st = new RunState(harness.name, plan.model, plan.sessionId, this.limits.textBytes);
     let issues = 0;
     const decoder = harness.decoder(
       (event) => {
@@ -111,37 +142,34 @@ export class AgentService {
       this.limits.maxEventBytes,
     );
     const tail = new Tail(4096);
-    const command = harness.commandLine({ command: input.command ?? null, model: !!model, session: !!input.sessionId });
-
-    const started = await this.deps.runs.startAgent(
-      boxId,
-      { prompt: input.prompt, command, env, timeoutSeconds, agent: st.info() },
-      {
-        onStdout: (chunk) => {
-          tail.push(chunk);
-          decoder.push(chunk);
-        },
-        settle: (end) => {
-          try {
-            decoder.end();
-            relay.close();
-            const failure = st.failure(end, harness);
-            return { failure: failure && redact(failure), agent: st.info() };
-          } catch (err) {
-            return { failure: `could not read the agent's output: ${String(err)}`, agent: st.info() };
-          }
-        },
+    const hooks: AgentRunHooks = {
+      onStdout: (chunk) => {
+        tail.push(chunk);
+        decoder.push(chunk);
       },
-    );
-    const { runId } = started;
-    const stop = () => void this.deps.runs.kill(boxId, runId).catch(() => {});
-    opts.signal?.addEventListener("abort", stop, { once: true });
-    const record = await started.done.finally(() => opts.signal?.removeEventListener("abort", stop));
+      settle: (end) => {
+        try {
+          decoder.end();
+          relay.close();
+          const failure = st.failure(end, harness);
+          return { failure: failure && redact(failure), agent: st.info() };
+        } catch (err) {
+          return { failure: `could not read the agent's output: ${String(err)}`, agent: st.info() };
+        }
+      },
+    };
+    return { st, tail, hooks };
+  }
 
-    const partial = () => redact(clip(st.text, 4000));
-    if (!record || record.status === "running") {
-      throw new BoxdError("INTERNAL", `the server stopped following agent run ${runId} (it is shutting down)`);
-    }
+  /** The result of an ended run, or the coded error that says why it failed. */
+  private async verdict(
+    boxId: string,
+    record: RunRecord,
+    plan: ReturnType<AgentService["plan"]>,
+    { st, tail }: ReturnType<AgentService["watch"]>,
+  ): Promise<AgentRunResult> {
+    const { harness, redact, schema } = plan;
+    const runId = record.id;
     const base = {
       runId,
       usage: st.usage() ?? ZERO_USAGE,
@@ -154,7 +182,7 @@ export class AgentService {
     if (record.status === "cancelled") return { ...base, status: "cancelled", ...this.inline(redact(st.text)) };
     if (record.timedOut) {
       throw timeoutError(
-        `agent run ${runId} reached its timeout of ${timeoutSeconds} s and was ended with every process it started. Output so far:\n${partial()}`,
+        `agent run ${runId} reached its timeout of ${plan.timeoutSeconds} s and was ended with every process it started. Output so far:\n${redact(clip(st.text, 4000))}`,
       );
     }
     const done = st.done;

@@ -82,31 +82,7 @@ export function registerTool<I extends z.ZodRawShape, O extends z.ZodRawShape, S
     },
     // biome-ignore lint/suspicious/noExplicitAny: the SDK's callback type is generic over the shape
     (async (args: any, extra: any) => {
-      const token = extra?._meta?.progressToken as string | number | undefined;
-      let sent = 0;
-      const ctx: ToolContext = {
-        tenant: opts.tenantOf(extra),
-        remote: opts.remote,
-        signal: extra.signal,
-        progress: (message) => {
-          if (token === undefined) return;
-          sent += 1;
-          extra
-            .sendNotification({
-              method: "notifications/progress",
-              params: { progressToken: token, progress: sent, message },
-            })
-            .catch(() => {});
-        },
-        clientRoots: async () => {
-          const caps = server.server.getClientCapabilities();
-          if (!caps?.roots) return [];
-          const { roots } = await server.server.listRoots();
-          return roots
-            .filter((r) => r.uri.startsWith("file://"))
-            .map((r) => decodeURIComponent(new URL(r.uri).pathname));
-        },
-      };
+      const ctx = toolContext(server, extra, opts);
       try {
         const result = await def.handler(args, ctx, services);
         const checked = strict.safeParse(result.structured);
@@ -130,6 +106,34 @@ export function registerTool<I extends z.ZodRawShape, O extends z.ZodRawShape, S
       }
     }) as never,
   );
+}
+
+/** What a handler knows of its call: the tenant, the transport, progress, cancellation, the client's roots. */
+// biome-ignore lint/suspicious/noExplicitAny: the SDK's request extra is generic over the request types
+function toolContext(server: McpServer, extra: any, opts: RegisterOptions): ToolContext {
+  const token = extra?._meta?.progressToken as string | number | undefined;
+  let sent = 0;
+  return {
+    tenant: opts.tenantOf(extra),
+    remote: opts.remote,
+    signal: extra.signal,
+    progress: (message) => {
+      if (token === undefined) return;
+      sent += 1;
+      extra
+        .sendNotification({
+          method: "notifications/progress",
+          params: { progressToken: token, progress: sent, message },
+        })
+        .catch(() => {});
+    },
+    clientRoots: async () => {
+      const caps = server.server.getClientCapabilities();
+      if (!caps?.roots) return [];
+      const { roots } = await server.server.listRoots();
+      return roots.filter((r) => r.uri.startsWith("file://")).map((r) => decodeURIComponent(new URL(r.uri).pathname));
+    },
+  };
 }
 
 /**
