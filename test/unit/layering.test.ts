@@ -1,6 +1,7 @@
 // The architecture's import rules, checked by reading the sources.
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import ts from "typescript";
 import { describe, expect, it } from "vitest";
 
 const SRC = path.resolve(import.meta.dirname, "../../src");
@@ -66,4 +67,73 @@ describe("layering", () => {
     const big = files.filter((f) => readFileSync(f, "utf8").split("\n").length > 400);
     expect(big.map(rel)).toEqual([]);
   });
+
+  it("has no import cycle (type-only imports count too)", () => {
+    const graph = new Map(
+      files.map((f) => [
+        f,
+        imports(f)
+          .filter((i) => i.startsWith("."))
+          .map((i) => path.resolve(path.dirname(f), i.replace(/\.js$/, ".ts"))),
+      ]),
+    );
+    expect(cycles(graph).map((c) => c.map(rel).join(" -> "))).toEqual([]);
+  });
+
+  it("keeps functions under ~60 lines", () => {
+    const long: string[] = [];
+    for (const f of files) {
+      const source = ts.createSourceFile(f, readFileSync(f, "utf8"), ts.ScriptTarget.Latest, true);
+      const visit = (n: ts.Node): void => {
+        const body = (n as ts.FunctionLikeDeclarationBase).body;
+        if (ts.isFunctionLike(n) && body) {
+          const from = source.getLineAndCharacterOfPosition(body.getStart()).line;
+          const to = source.getLineAndCharacterOfPosition(body.getEnd()).line;
+          if (to - from + 1 > MAX_FUNCTION_LINES) long.push(`${rel(f)}:${from + 1} (${to - from + 1} lines)`);
+        }
+        ts.forEachChild(n, visit);
+      };
+      visit(source);
+    }
+    expect(long).toEqual([]);
+  });
 });
+
+/** A function's body may be a little longer than this (its braces included), never much. */
+const MAX_FUNCTION_LINES = 62;
+
+/** The strongly connected components with more than one file (Tarjan): each is an import cycle. */
+function cycles(graph: Map<string, string[]>): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  const connect = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next);
+    next += 1;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) {
+        connect(w);
+        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string | undefined;
+    do {
+      w = stack.pop();
+      if (w === undefined) break;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1) found.push(component.sort());
+  };
+  for (const v of graph.keys()) if (!index.has(v)) connect(v);
+  return found;
+}
