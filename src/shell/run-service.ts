@@ -277,6 +277,7 @@ export class RunService {
       )
       .finally(() => clearTimeout(timer));
     this.live.set(record.id, live);
+    this.deps.events.emit("run-started", { boxId: record.boxId, runId: record.id, type: record.type });
     return live;
   }
 
@@ -337,6 +338,7 @@ export class RunService {
       this.deps.log.warn("could not record the end of a run", { run: record.id, error: String(err) });
     } finally {
       this.live.delete(record.id);
+      this.deps.events.emit("run-ended", { boxId: record.boxId, runId: record.id, status: record.status });
     }
   }
 
@@ -352,6 +354,7 @@ export class RunService {
       this.deps.log.warn("could not record a detached run", { run: record.id, error: String(err) });
     } finally {
       this.live.delete(record.id);
+      this.deps.events.emit("run-ended", { boxId: record.boxId, runId: record.id, status: "failed" });
     }
   }
 

@@ -6,6 +6,7 @@ import { newRunId } from "../box/ids.js";
 import type { AgentRunHooks, AgentRunInfo, RunRecord, RunType } from "../box/types.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { type BoxdError, invalidArgument } from "../errors.js";
+import type { BoxEventEmitter } from "../events/box-events.js";
 import type { Logger } from "../log.js";
 import type { RunCompletion, RunStore } from "../state/run-store.js";
 import type { CappedBuffer } from "./output.js";
@@ -88,6 +89,8 @@ export interface RunServiceDeps {
   maxOutputBytes: number;
   maxRunOutputBytes: number;
   log: Logger;
+  /** Announces run-started and run-ended (the idle timer and the disk guard learn live runs from them). */
+  events: BoxEventEmitter;
 }
 
 export const CODE_RUNNERS: Record<string, { ext: string; run: (file: string) => string }> = {
