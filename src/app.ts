@@ -1,22 +1,27 @@
-// Wires the services from a Config: engine, state, boxes, lifecycle, snapshots, logs, runs, files.
-// createApp() is the composition root shared by `boxd serve`, the CLI commands and the tests; close()
-// releases everything it opened (boxes keep running: they are durable).
+// The composition root shared by `boxd serve`, the CLI commands and the tests. createApp() builds in
+// phases, each from what the phases before it made, so nothing is bound later: 1 stores, 2 engine
+// clients, 3 services (which announce box events), then the features that subscribe to those events, and
+// 4 background jobs (one start()/stop() shape). close() stops the jobs in reverse and releases the
+// resources of phases 1-2; boxes keep running (they are durable).
 import { AgentService } from "./agent/agent-service.js";
+import type { BackgroundService } from "./background.js";
 import { BoxService, POOL_TENANT } from "./box/box-service.js";
 import { reconcile } from "./box/reconcile.js";
-import type { BoxRecord } from "./box/types.js";
+import { TenantLimits } from "./box/tenant-limits.js";
 import { parsePoolSpecs, WarmPool } from "./box/warm-pool.js";
 import { type Config, inheritedEnv } from "./config.js";
+import { type ConfigSections, configSections } from "./config-sections.js";
 import { DockerEngine } from "./docker/engine.js";
 import { LABEL_INSTANCE, LABEL_MANAGED } from "./docker/labels.js";
-import { BoxdError } from "./errors.js";
+import { BoxEventBus } from "./events/box-events.js";
+import { LiveRunIndex } from "./events/live-runs.js";
 import { FileService } from "./fs/file-service.js";
 import { createGitService } from "./git/git-service.js";
 import { loadImageSet } from "./images/definitions.js";
-import { DiskGuard } from "./lifecycle/disk-guard.js";
+import { DiskAllowance, DiskGuard } from "./lifecycle/disk-guard.js";
 import { EngineWatch } from "./lifecycle/engine-watch.js";
 import { LifecycleService } from "./lifecycle/lifecycle-service.js";
-import { SnapshotService } from "./lifecycle/snapshot-service.js";
+import { SnapshotService, SnapshotSources } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
@@ -30,167 +35,213 @@ import { SnapshotStore } from "./state/snapshot-store.js";
 
 export interface App {
   services: Services;
+  /** The box-event bus: features (and tests) subscribe here. */
+  events: BoxEventBus;
   instanceId: string;
   close(): Promise<void>;
 }
 
 export interface AppOptions {
-  /** Reconcile with the engine and start the idle timer (default true; CLI views turn it off). */
+  /** Reconcile with the engine and start the background jobs (default true; CLI views turn it off). */
   background?: boolean;
 }
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
-  const db = openDb(config.dataDir);
-  const id = instanceId(db);
-  const engine = new DockerEngine(log, { fastExec: config.fastExec === "on" });
-  const boxStore = new BoxStore(db);
-  const runStore = new RunStore(db);
-  const snapshotStore = new SnapshotStore(db);
-  const boxLog = new BoxLog(new LogStore(db, config.maxLogEntries));
-  const network = new NetworkService({
-    instanceId: id,
-    networkPool: config.networkPool,
-    mode: config.firewall,
-    dnsServers: config.dnsServers,
-    log: log.child("network"),
-    boxLog,
-  });
-
-  // initCommand runs in the background at every container start; late-bound because runs need boxes.
-  let runInit: (box: BoxRecord) => void = () => {};
-  // After every start or claim: open the fast exec path now (its first command does not wait for it), then
-  // the box's initCommand.
-  const afterStart = (box: BoxRecord) => {
-    // Pooled boxes are frozen right after their start: theirs opens when they are claimed.
-    if (box.containerId && box.tenant !== POOL_TENANT) engine.execs.prepare(box.containerId);
-    runInit(box);
+  const sections = configSections(config);
+  const stores = openStores(sections);
+  const clients = engineClients(sections, stores, log);
+  const events = new BoxEventBus(log.child("events"));
+  const core = buildServices(sections, stores, clients, events, log);
+  const jobs = backgroundJobs(sections, stores, clients, core, log);
+  subscribeFeatures(events, clients, core, jobs);
+  const started: BackgroundService[] = [];
+  const close = async () => {
+    for (const job of [...started].reverse()) await job.stop();
+    await clients.network.stop(stores.boxStore.list().length);
+    clients.engine.execs.close();
+    stores.db.close();
   };
-  let snapshotGc: () => Promise<void> = async () => {};
-  let snapshotSource: SnapshotService["source"] = () => {
-    throw new Error("not ready");
-  };
-  const boxes = new BoxService({
-    engine,
-    boxes: boxStore,
-    runs: runStore,
-    images: loadImageSet(config.baseImage),
-    instanceId: id,
-    networkPool: config.networkPool,
-    defaultIdleTimeoutSeconds: config.idleTimeoutSeconds,
-    log: log.child("box"),
-    resolveSnapshot: (tenant, ref) => snapshotSource(tenant, ref),
-    afterStart,
-    afterDelete: () => snapshotGc(),
-    network,
-    event: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
-  });
+  if (opts.background !== false) {
+    try {
+      for (const job of jobs.all) {
+        await job.start();
+        started.push(job);
+      }
+    } catch (err) {
+      await close().catch(() => {});
+      throw err;
+    }
+  }
+  return { services: servicesOf(config, log, clients, core, jobs), events, instanceId: stores.id, close };
+}
 
-  let runs: RunService | null = null;
-  const lifecycle = new LifecycleService({
-    engine,
-    boxes,
-    store: boxStore,
-    log: log.child("lifecycle"),
-    boxLog,
-    hasLiveRun: (boxId) => runs?.hasLiveRun(boxId) ?? false,
-    afterStart,
-    stopAfterPausedSeconds: config.stopAfterPausedSeconds,
-    tickMs: config.lifecycleTickMs,
-  });
-  runs = new RunService({
-    engine,
-    boxes,
-    runs: runStore,
-    restartBox: (boxId) => lifecycle.restart(boxId),
-    ensureLive: (boxId) => {
-      diskGuard.assertWithinAllowance(boxId);
-      return lifecycle.ensureLive(boxId);
-    },
-    onActivity: (boxId, usage) => {
-      boxes.touch(boxId);
-      if (usage) boxStore.addUsage(boxId, usage.cpuNs, usage.memoryPeakBytes, 1);
-    },
-    onLog: (boxId, level, source, message) => boxLog.append(boxId, level, source, message),
-    execTimeoutSeconds: config.execTimeoutSeconds,
-    maxOutputBytes: config.maxOutputBytes,
-    maxRunOutputBytes: config.maxRunOutputBytes,
-    log: log.child("run"),
-  });
-  const liveRuns = runs;
-  runInit = (box) => {
-    if (!box.initCommand) return;
-    liveRuns
-      .exec(box.id, { command: box.initCommand, background: true, source: "system" })
-      .catch((err) => boxLog.append(box.id, "error", "system", `initCommand could not start: ${String(err)}`));
-  };
-  const snapshots = new SnapshotService({
-    engine,
-    boxes,
-    store: snapshotStore,
-    boxLog,
-    instanceId: id,
-    log: log.child("snapshot"),
-  });
-  snapshotSource = (tenant, ref) => snapshots.source(tenant, ref);
-  snapshotGc = () => snapshots.collectGarbage();
-  const diskGuard = new DiskGuard({
-    engine,
-    boxes,
-    boxLog,
-    log: log.child("disk"),
-    killAll: (boxId) => liveRuns.killAll(boxId),
-    hasLiveRun: (boxId) => liveRuns.hasLiveRun(boxId),
-    maxBytes: config.maxDiskBytes,
-    intervalMs: config.diskCheckSeconds * 1000,
-  });
-  const files = new FileService({
-    engine,
-    maxFileBytes: config.maxFileBytes,
-    roots: config.roots,
-    log: log.child("fs"),
-  });
-  const agents = new AgentService({
-    runs: liveRuns,
-    config,
-    onLog: (boxId, level, message) => boxLog.append(boxId, level, "agent", message),
-    log: log.child("agent"),
-  });
-  const git = createGitService(config, engine, log.child("git"), inheritedEnv());
-
+/** What tools and the CLI are handed. */
+function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, jobs: Jobs): Services {
+  const { boxes, lifecycle } = core;
   const liveBox: Services["liveBox"] = async (tenant, ref) => {
     const box = boxes.resolve(tenant, ref);
     const { containerId, resumed } = await lifecycle.ensureLive(box.id);
     return { boxId: box.id, containerId, resumed };
   };
+  const { runs, files, git, snapshots, agents } = core;
+  const { engine, network, boxLog } = clients;
+  return {
+    config,
+    log,
+    engine,
+    boxes,
+    runs,
+    files,
+    git,
+    lifecycle,
+    snapshots,
+    boxLog,
+    network,
+    liveBox,
+    agents,
+    pool: jobs.pool,
+  };
+}
 
-  // Reconcile with the engine (now, and again whenever it comes back after a restart or outage); if it is
-  // unreachable at start the server still starts and answers ENGINE_UNAVAILABLE until it is back.
+/** Phase 1: the data dir's database and what is kept in it. */
+function openStores(sections: ConfigSections) {
+  const db = openDb(sections.store.dataDir);
+  return {
+    db,
+    id: instanceId(db),
+    boxStore: new BoxStore(db),
+    runStore: new RunStore(db),
+    snapshotStore: new SnapshotStore(db),
+    boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
+  };
+}
+type Stores = ReturnType<typeof openStores>;
+
+/** Phase 2: the Docker engine and the host network (firewall, egress proxy, DNS gate). */
+function engineClients(sections: ConfigSections, stores: Stores, log: Logger) {
+  const engine = new DockerEngine(log, { fastExec: sections.engine.fastExec });
+  const network = new NetworkService({
+    instanceId: stores.id,
+    ...sections.network,
+    log: log.child("network"),
+    boxLog: stores.boxLog,
+  });
+  return { engine, network, boxLog: stores.boxLog };
+}
+type Clients = ReturnType<typeof engineClients>;
+
+/** Phase 3: the services, each handed its config section and the services it needs, in dependency order. */
+function buildServices(sections: ConfigSections, stores: Stores, clients: Clients, events: BoxEventBus, log: Logger) {
+  const { engine, network, boxLog } = clients;
+  // Both need only a store or the bus, so the services that use them come first: no cycle to close later.
+  const liveRuns = new LiveRunIndex(events);
+  const diskAllowance = new DiskAllowance(sections.disk.maxBytes);
+  const snapshotSources = new SnapshotSources(stores.snapshotStore);
+  const boxes = new BoxService({
+    engine,
+    boxes: stores.boxStore,
+    runs: stores.runStore,
+    images: loadImageSet(sections.boxes.baseImage),
+    instanceId: stores.id,
+    ...sections.boxes,
+    limits: new TenantLimits(sections.tenantLimits),
+    log: log.child("box"),
+    resolveSnapshot: (tenant, ref) => snapshotSources.source(tenant, ref),
+    events,
+    network,
+    event: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
+  });
+  const lifecycle = new LifecycleService({
+    engine,
+    boxes,
+    store: stores.boxStore,
+    log: log.child("lifecycle"),
+    boxLog,
+    hasLiveRun: (boxId) => liveRuns.has(boxId),
+    events,
+    ...sections.lifecycle,
+  });
+  const runs = new RunService({
+    engine,
+    boxes,
+    runs: stores.runStore,
+    restartBox: (boxId) => lifecycle.restart(boxId),
+    ensureLive: (boxId) => {
+      diskAllowance.assertWithinAllowance(boxId);
+      return lifecycle.ensureLive(boxId);
+    },
+    onActivity: (boxId, usage) => {
+      boxes.touch(boxId);
+      if (usage) stores.boxStore.addUsage(boxId, usage.cpuNs, usage.memoryPeakBytes, 1);
+    },
+    onLog: (boxId, level, source, message) => boxLog.append(boxId, level, source, message),
+    ...sections.runs,
+    log: log.child("run"),
+    events,
+  });
+  return {
+    boxes,
+    lifecycle,
+    runs,
+    liveRuns,
+    diskAllowance,
+    ...moreServices(sections, stores, clients, boxes, runs, log),
+  };
+}
+type Core = ReturnType<typeof buildServices>;
+
+/** Phase 3, continued: the services nothing else in the core depends on. */
+function moreServices(
+  sections: ConfigSections,
+  stores: Stores,
+  { engine, boxLog }: Clients,
+  boxes: BoxService,
+  runs: RunService,
+  log: Logger,
+) {
+  return {
+    snapshots: new SnapshotService({
+      engine,
+      boxes,
+      store: stores.snapshotStore,
+      boxLog,
+      instanceId: stores.id,
+      log: log.child("snapshot"),
+    }),
+    files: new FileService({ engine, ...sections.files, log: log.child("fs") }),
+    agents: new AgentService({
+      runs,
+      config: sections.agents,
+      onLog: (boxId, level, message) => boxLog.append(boxId, level, "agent", message),
+      log: log.child("agent"),
+    }),
+    git: createGitService(sections.git, engine, log.child("git"), inheritedEnv()),
+  };
+}
+
+/** Phase 4: the background jobs, in start order (close() stops them in reverse). */
+function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clients, core: Core, log: Logger) {
+  const { engine, network } = clients;
+  const { boxes, lifecycle, runs } = core;
+  // Reconcile with the engine (at start, and again whenever it comes back after a restart or outage).
   const reconcileAll = async () => {
     await reconcile({
       engine,
-      boxes: boxStore,
-      runs: runStore,
-      snapshots: snapshotStore,
+      boxes: stores.boxStore,
+      runs: stores.runStore,
+      snapshots: stores.snapshotStore,
       boxService: boxes,
-      instanceId: id,
-      config,
+      instanceId: stores.id,
+      config: sections.reconcile,
       log: log.child("reconcile"),
     });
-    await network.start(boxStore.list());
+    await network.start(stores.boxStore.list());
     // Boxes whose idle time ran out while the server was down are paused now, not one tick later.
     await lifecycle.tick();
   };
-  const pool = new WarmPool({
-    boxes,
-    store: boxStore,
-    specs: parsePoolSpecs(config.pool),
-    maxAgeSeconds: config.poolMaxAgeSeconds,
-    freeze: async (boxId) => engine.containers.pause(boxes.requireContainer(boxes.mustGet(boxId))),
-    log: log.child("pool"),
-  });
   const watch = new EngineWatch({
     engine,
-    labels: { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: id },
+    labels: { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: stores.id },
     onUp: reconcileAll,
     onContainerStopped: (containerId) => {
       lifecycle.noticeStopped(containerId).catch((err: unknown) => {
@@ -200,52 +251,58 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     },
     log: log.child("engine"),
   });
-  if (opts.background !== false) {
-    let up = true;
-    try {
-      await reconcileAll();
-    } catch (err) {
-      if (!(err instanceof BoxdError && err.code === "ENGINE_UNAVAILABLE")) throw err;
-      log.warn("Docker engine unreachable at start; serving anyway and reconciling when it is back", {
-        error: err.message,
-      });
-      up = false;
-    }
-    watch.start(up);
-    pool.start();
-    lifecycle.start();
-    diskGuard.start();
-  }
+  const pool = new WarmPool({
+    boxes,
+    store: stores.boxStore,
+    specs: parsePoolSpecs(sections.pool.entries),
+    maxAgeSeconds: sections.pool.maxAgeSeconds,
+    freeze: async (boxId) => engine.containers.pause(boxes.requireContainer(boxes.mustGet(boxId))),
+    log: log.child("pool"),
+  });
+  // Not a timer but a job all the same: following live runs. Its place makes close() detach them right
+  // after the idle timer and the disk guard stop (which act on runs) and before the pool's slow teardown: a
+  // stdio client that went away kills this process a few seconds later, and the runs' output so far must
+  // be recorded by then.
+  const runFollowing: BackgroundService = { start() {}, stop: () => runs.detachAll() };
+  const diskGuard = new DiskGuard({
+    engine,
+    boxes,
+    boxLog: clients.boxLog,
+    log: log.child("disk"),
+    allowance: core.diskAllowance,
+    killAll: (boxId) => runs.killAll(boxId),
+    hasLiveRun: (boxId) => core.liveRuns.has(boxId),
+    intervalMs: sections.disk.intervalMs,
+  });
+  return { pool, all: [watch, pool, runFollowing, lifecycle, diskGuard] as BackgroundService[] };
+}
+type Jobs = ReturnType<typeof backgroundJobs>;
 
-  return {
-    services: {
-      config,
-      log,
-      engine,
-      boxes,
-      runs,
-      files,
-      git,
-      lifecycle,
-      snapshots,
-      boxLog,
-      network,
-      liveBox,
-      agents,
-      pool,
-    },
-    instanceId: id,
-    async close() {
-      lifecycle.stop();
-      diskGuard.stop();
-      // First: a stdio client that went away kills this process a few seconds later, and the runs' output
-      // so far must be recorded by then (deleting pooled boxes can take that long).
-      await liveRuns.detachAll();
-      await pool.stop();
-      await watch.stop();
-      await network.stop(boxStore.list().length);
-      engine.execs.close();
-      db.close();
-    },
+/**
+ * The features that react to box events. A new feature that hooks into a box's life (a TTL, a preview URL,
+ * a schedule) subscribes here; the services that cause the events need not know it exists.
+ */
+function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, core: Core, jobs: Jobs): void {
+  const { runs, snapshots, diskAllowance } = core;
+  // A fresh process tree: open the fast exec path now (its first command does not wait for it). Pooled
+  // boxes are frozen right after their start: theirs opens when they are claimed.
+  const prepareExec = ({ box }: { box: { containerId: string | null; tenant: string } }) => {
+    if (box.containerId && box.tenant !== POOL_TENANT) engine.execs.prepare(box.containerId);
   };
+  events.on("started", prepareExec);
+  events.on("claimed", prepareExec);
+  // initCommand runs in the background at every start of the box's container (create, restart, wake from a
+  // stopped pause) and when a pooled box is claimed (its container started before it had one).
+  const runInit = ({ box }: { box: { id: string; initCommand: string | null } }) => {
+    if (!box.initCommand) return;
+    runs
+      .exec(box.id, { command: box.initCommand, background: true, source: "system" })
+      .catch((err) => boxLog.append(box.id, "error", "system", `initCommand could not start: ${String(err)}`));
+  };
+  events.on("started", runInit);
+  events.on("claimed", runInit);
+  // Snapshot images no box uses any more go with the last box started from them (awaited by box_delete).
+  events.on("deleted", ({ box }) => (box.fromSnapshot ? snapshots.collectGarbage() : undefined));
+  events.on("deleted", ({ box }) => void diskAllowance.clear(box.id));
+  events.on("claimed", () => jobs.pool.refillSoon());
 }

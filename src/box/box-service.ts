@@ -2,6 +2,7 @@
 // this instance's id. Nothing here speaks MCP; tools call this service.
 import type { DockerEngine } from "../docker/engine.js";
 import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from "../errors.js";
+import type { BoxEventEmitter } from "../events/box-events.js";
 import { type ImageSet, isRuntime, needsRegistry, type Runtime } from "../images/definitions.js";
 import type { Logger } from "../log.js";
 import type { BoxStore } from "../state/box-store.js";
@@ -53,10 +54,8 @@ export interface BoxServiceDeps {
   log: Logger;
   /** Finds a ready snapshot of the tenant by id or name (the snapshot service). */
   resolveSnapshot?: (tenant: string, ref: string) => SnapshotSource;
-  /** Called after a box's container has started (create); the lifecycle layer runs initCommand here. */
-  afterStart?: (box: BoxRecord) => void;
-  /** Called after a box is deleted (snapshot images no box uses any more are collected here). */
-  afterDelete?: (box: BoxRecord) => Promise<void>;
+  /** Announces created, started, claimed and deleted (initCommand, snapshot GC, the pool subscribe). */
+  events: BoxEventEmitter;
   /** Egress enforcement (the network service); absent in unit setups. */
   network?: BoxNetwork;
   /** Lifecycle events for the box's log. */
@@ -113,9 +112,6 @@ export class BoxService {
       );
   }
 
-  /** Hook the warm pool sets: told when a pooled box was claimed, so it can refill. */
-  onClaim?: () => void;
-
   private pooledFor(runtime: string, size: Size): BoxRecord | null {
     return (
       this.deps.boxes
@@ -155,8 +151,7 @@ export class BoxService {
           this.deps.engine.containers.unpause(current.containerId),
         ]);
         this.deps.event?.(box.id, "info", `box created (${claimed.runtime}, ${claimed.size}, from the warm pool)`);
-        this.deps.afterStart?.(claimed);
-        this.onClaim?.();
+        this.deps.events.emit("claimed", { box: claimed });
         return this.view(this.mustGet(box.id));
       } catch (err) {
         this.deps.log.warn("claiming a pooled box failed; creating one instead", { box: box.id, error: String(err) });
@@ -264,7 +259,8 @@ export class BoxService {
           `box created (${runtime}, ${size}${snapshot ? `, from snapshot ${snapshot.id}` : ""})`,
         );
         const created = this.mustGet(id);
-        this.deps.afterStart?.(created);
+        this.deps.events.emit("created", { box: created });
+        this.deps.events.emit("started", { box: created, reason: "create" });
         return { ...this.view(created), ...(notes.length ? { notes } : {}) };
       } catch (err) {
         await this.teardown(record).catch((e) =>
@@ -285,7 +281,7 @@ export class BoxService {
       this.deps.boxes.update(box.id, { status: "deleted", deletedAt: new Date().toISOString() });
       this.deps.event?.(box.id, "info", "box deleted");
       this.deps.log.info("box deleted", { box: box.id });
-      if (current.fromSnapshot) await this.deps.afterDelete?.(current).catch(() => {});
+      await this.deps.events.emitAndWait("deleted", { box: this.mustGet(box.id) });
       return { id: box.id, deleted: true as const };
     });
   }

@@ -2,7 +2,7 @@
 // Known boxes are adopted (their state read from their containers), boxes whose container vanished are
 // marked `error`, half-made boxes from a crash are cleaned up, and unknown objects labelled with this
 // instance's id are removed once older than the grace period.
-import type { Config } from "../config.js";
+import type { ConfigSections } from "../config-sections.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { LABEL_BOX_ID, LABEL_INSTANCE, LABEL_KIND, LABEL_MANAGED } from "../docker/labels.js";
 import type { Logger } from "../log.js";
@@ -18,7 +18,7 @@ export interface ReconcileDeps {
   snapshots: SnapshotStore;
   boxService: BoxService;
   instanceId: string;
-  config: Config;
+  config: ConfigSections["reconcile"];
   log: Logger;
 }
 

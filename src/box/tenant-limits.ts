@@ -10,15 +10,11 @@ export interface TenantLimitSettings {
   maxConcurrentRuns: number;
 }
 
+/** Fixed at construction (the composition root passes the configured ones, in every transport). */
 export class TenantLimits {
-  private settings: TenantLimitSettings;
+  private readonly settings: TenantLimitSettings;
 
   constructor(settings: TenantLimitSettings = { maxBoxes: 0, maxConcurrentRuns: 0 }) {
-    this.settings = { ...settings };
-  }
-
-  /** Replaces the limits (the composition root or a transport applies the configured ones). */
-  set(settings: TenantLimitSettings): void {
     this.settings = { ...settings };
   }
 

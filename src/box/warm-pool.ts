@@ -39,9 +39,7 @@ export class WarmPool {
   /** A refill that waits for the claimed box's first commands to be done (see refillSoon). */
   private delayed: { done: Promise<void>; fire: () => void } | null = null;
 
-  constructor(private readonly deps: WarmPoolDeps) {
-    deps.boxes.onClaim = () => this.refillSoon();
-  }
+  constructor(private readonly deps: WarmPoolDeps) {}
 
   get enabled(): boolean {
     return this.deps.specs.some((s) => s.count > 0);
@@ -71,9 +69,9 @@ export class WarmPool {
   /**
    * After a claim: refill a moment later. Making a box (a container start, a network) takes both cores of a
    * small host for a while; started at once it would slow the claimed box's first commands, the very thing
-   * the pool is for.
+   * the pool is for. Subscribed to the "claimed" box event.
    */
-  private refillSoon(): void {
+  refillSoon(): void {
     if (this.delayed || this.stopped) return;
     let fire = () => {};
     const done = new Promise<void>((resolve) => {

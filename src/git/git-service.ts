@@ -5,7 +5,7 @@
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Config } from "../config.js";
+import type { ConfigSections } from "../config-sections.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { BoxdError, invalidArgument } from "../errors.js";
 import { BoxShell } from "../fs/box-shell.js";
@@ -43,7 +43,12 @@ export interface OpContext {
 export const MAX_STATUS_ENTRIES = 1000;
 
 /** Builds the service from the server's configuration (the tokens parsed by config.ts). */
-export function createGitService(config: Config, engine: DockerEngine, log: Logger, baseEnv: Record<string, string>) {
+export function createGitService(
+  config: ConfigSections["git"],
+  engine: DockerEngine,
+  log: Logger,
+  baseEnv: Record<string, string>,
+) {
   const perHost: Record<string, string> = {};
   for (const [host, token] of Object.entries(config.gitTokens)) perHost[host] = token.value;
   return new GitService({

@@ -1,13 +1,15 @@
 // Notices when the Docker engine goes away (stopped, restarted, unreachable) and comes back, so the server
 // keeps serving (calls meanwhile answer ENGINE_UNAVAILABLE) and reconciles once the engine is back: boxes
 // whose containers the restart stopped are started again and firewall rules are reinstalled.
+import type { BackgroundService } from "../background.js";
 import type { DockerEngine } from "../docker/engine.js";
+import { BoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 
 export interface EngineWatchDeps {
   engine: DockerEngine;
   labels: Record<string, string>;
-  /** Runs when the engine is (back) up, before events are followed again. */
+  /** Runs at start and whenever the engine is back up, before events are followed again. */
   onUp: () => Promise<void>;
   /** A container with the labels stopped (whoever stopped it). */
   onContainerStopped?: (containerId: string) => void;
@@ -15,7 +17,7 @@ export interface EngineWatchDeps {
   retryMs?: number;
 }
 
-export class EngineWatch {
+export class EngineWatch implements BackgroundService {
   private readonly stopper = new AbortController();
   private loop: Promise<void> | null = null;
   /** False while the engine is unreachable. */
@@ -23,10 +25,24 @@ export class EngineWatch {
 
   constructor(private readonly deps: EngineWatchDeps) {}
 
-  /** Starts watching; `alreadyUp` skips the first onUp (the caller just reconciled). */
-  start(alreadyUp: boolean): void {
-    this.up = alreadyUp;
-    this.loop = this.run(alreadyUp);
+  /**
+   * Runs onUp once (the start-up reconciliation, awaited: the app serves only a reconciled state), then
+   * watches. An engine unreachable now is no failure: the server starts anyway, answers
+   * ENGINE_UNAVAILABLE meanwhile, and reconciles once the engine is back.
+   */
+  async start(): Promise<void> {
+    let up = true;
+    try {
+      await this.deps.onUp();
+    } catch (err) {
+      if (!(err instanceof BoxdError && err.code === "ENGINE_UNAVAILABLE")) throw err;
+      this.deps.log.warn("Docker engine unreachable at start; serving anyway and reconciling when it is back", {
+        error: err.message,
+      });
+      up = false;
+    }
+    this.up = up;
+    this.loop = this.run(up);
   }
 
   async stop(): Promise<void> {

@@ -5,6 +5,7 @@ import type { BoxService } from "../box/box-service.js";
 import type { BoxRecord, BoxView } from "../box/types.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { conflict } from "../errors.js";
+import type { BoxEventEmitter } from "../events/box-events.js";
 import type { Logger } from "../log.js";
 import type { BoxLog } from "../logs/box-log.js";
 import type { BoxStore } from "../state/box-store.js";
@@ -17,8 +18,8 @@ export interface LifecycleDeps {
   boxLog: BoxLog;
   /** True while the box has a run in progress (the idle timer never pauses such a box). */
   hasLiveRun: (boxId: string) => boolean;
-  /** Called after a stopped container starts again (initCommand). */
-  afterStart: (box: BoxRecord) => void;
+  /** Announces paused, woke, stopped and started (a restart, a wake from a stop: initCommand runs then). */
+  events: BoxEventEmitter;
   stopAfterPausedSeconds: number;
   tickMs: number;
 }
@@ -72,7 +73,7 @@ export class LifecycleService {
       await this.deps.engine.containers.start(containerId);
       this.deps.store.update(boxId, { status: "idle", pausedAt: null, pauseKind: null });
       this.deps.boxLog.append(boxId, "warn", "system", "container restarted (all processes ended, files kept)");
-      this.deps.afterStart(this.deps.boxes.mustGet(boxId));
+      this.deps.events.emit("started", { box: this.deps.boxes.mustGet(boxId), reason: "restart" });
     });
   }
 
@@ -99,6 +100,7 @@ export class LifecycleService {
         "system",
         `its container stopped on its own (main process ended${state.oomKilled ? ": out of memory" : ""}); it starts again on the next call, files kept`,
       );
+      this.deps.events.emit("stopped", { box: this.deps.boxes.mustGet(box.id), reason: "exited" });
     });
   }
 
@@ -163,6 +165,7 @@ export class LifecycleService {
       "system",
       why === "idle" ? `paused after ${box.idleTimeoutSeconds} s idle (frozen)` : "paused (frozen)",
     );
+    this.deps.events.emit("paused", { box: this.deps.boxes.mustGet(boxId), reason: why });
   }
 
   /** Frozen for long: stop the container so its memory is released; the filesystem stays. */
@@ -173,6 +176,7 @@ export class LifecycleService {
     await this.deps.engine.containers.stop(containerId, 0);
     this.deps.store.update(boxId, { pauseKind: "stopped" });
     this.deps.boxLog.append(boxId, "info", "system", "stopped to release memory (files kept)");
+    this.deps.events.emit("stopped", { box: this.deps.boxes.mustGet(boxId), reason: "released" });
   }
 
   /** Wakes a paused box from whatever state its container is really in. */
@@ -195,6 +199,7 @@ export class LifecycleService {
       lastActiveAt: new Date().toISOString(),
     });
     this.deps.boxLog.append(box.id, "info", "system", started ? "resumed (started again)" : "resumed (thawed)");
-    if (started) this.deps.afterStart(this.deps.boxes.mustGet(box.id));
+    this.deps.events.emit("woke", { box: this.deps.boxes.mustGet(box.id), how: started ? "started" : "thawed" });
+    if (started) this.deps.events.emit("started", { box: this.deps.boxes.mustGet(box.id), reason: "wake" });
   }
 }

@@ -35,6 +35,27 @@ export const toSnapshotView = (s: SnapshotRecord): SnapshotView => ({
   ...(s.error ? { reason: s.error } : {}),
 });
 
+/**
+ * Finds the tenant's snapshots by id or name, needing only the store: box_create { fromSnapshot } uses it,
+ * so the box service has it before the snapshot service (which itself needs the box service) exists.
+ */
+export class SnapshotSources {
+  constructor(private readonly store: SnapshotStore) {}
+
+  resolve(tenant: string, ref: string): SnapshotRecord {
+    const s = ref.startsWith("snap_") ? this.store.get(ref) : this.store.getByName(tenant, ref);
+    if (!s || s.tenant !== tenant) throw notFound(`no snapshot "${ref}": box_snapshot_list shows the snapshots`);
+    return s;
+  }
+
+  /** For box_create { fromSnapshot }: a ready snapshot only. */
+  source(tenant: string, ref: string): SnapshotSource {
+    const s = this.resolve(tenant, ref);
+    if (s.status !== "ready") throw conflict(`snapshot "${ref}" is ${s.status}, not ready: take a new one`);
+    return { id: s.id, image: s.image, runtime: s.runtime };
+  }
+}
+
 export interface SnapshotDeps {
   engine: DockerEngine;
   boxes: BoxService;
@@ -45,7 +66,11 @@ export interface SnapshotDeps {
 }
 
 export class SnapshotService {
-  constructor(private readonly deps: SnapshotDeps) {}
+  private readonly sources: SnapshotSources;
+
+  constructor(private readonly deps: SnapshotDeps) {
+    this.sources = new SnapshotSources(deps.store);
+  }
 
   repo(): string {
     return `boxd/snapshot-${this.deps.instanceId}`;
@@ -110,16 +135,12 @@ export class SnapshotService {
   }
 
   resolve(tenant: string, ref: string): SnapshotRecord {
-    const s = ref.startsWith("snap_") ? this.deps.store.get(ref) : this.deps.store.getByName(tenant, ref);
-    if (!s || s.tenant !== tenant) throw notFound(`no snapshot "${ref}": box_snapshot_list shows the snapshots`);
-    return s;
+    return this.sources.resolve(tenant, ref);
   }
 
   /** For box_create { fromSnapshot }. */
   source(tenant: string, ref: string): SnapshotSource {
-    const s = this.resolve(tenant, ref);
-    if (s.status !== "ready") throw conflict(`snapshot "${ref}" is ${s.status}, not ready: take a new one`);
-    return { id: s.id, image: s.image, runtime: s.runtime };
+    return this.sources.source(tenant, ref);
   }
 
   async delete(tenant: string, ref: string): Promise<{ id: string; deleted: true }> {

@@ -204,6 +204,7 @@ export class RunService {
       },
     });
     this.live.set(record.id, handle);
+    this.deps.events.emit("run-started", { boxId: record.boxId, runId: record.id, type: record.type });
     return handle;
   }
 
@@ -249,6 +250,7 @@ export class RunService {
       this.deps.log.warn("could not record the end of a run", { run: record.id, error: String(err) });
     } finally {
       this.live.delete(record.id);
+      this.deps.events.emit("run-ended", { boxId: record.boxId, runId: record.id, status: record.status });
     }
   }
 
@@ -277,6 +279,7 @@ export class RunService {
       this.deps.log.warn("could not record a detached run", { run: record.id, error: String(err) });
     } finally {
       this.live.delete(record.id);
+      this.deps.events.emit("run-ended", { boxId: record.boxId, runId: record.id, status: "failed" });
     }
   }
 

@@ -6,6 +6,7 @@ import { newRunId } from "../box/ids.js";
 import type { AgentRunInfo, RunRecord, RunType } from "../box/types.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { invalidArgument } from "../errors.js";
+import type { BoxEventEmitter } from "../events/box-events.js";
 import type { Logger } from "../log.js";
 import type { RunCompletion, RunStore } from "../state/run-store.js";
 import type { CappedBuffer } from "./output.js";
@@ -68,6 +69,8 @@ export interface RunServiceDeps {
   maxOutputBytes: number;
   maxRunOutputBytes: number;
   log: Logger;
+  /** Announces run-started and run-ended (the idle timer and the disk guard learn live runs from them). */
+  events: BoxEventEmitter;
 }
 
 /** The languages box_run_code takes: exactly the keys of CODE_RUNNERS (checked by `satisfies`). */

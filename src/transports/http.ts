@@ -6,6 +6,7 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type App, createApp } from "../app.js";
 import type { Config } from "../config.js";
+import { configSections } from "../config-sections.js";
 import { invalidArgument } from "../errors.js";
 import { TokenTable } from "../http/auth.js";
 import { EventBuffer } from "../http/event-store.js";
@@ -38,7 +39,8 @@ const RECONNECT_MS = 1000;
 
 /** The token table, or null for --insecure-no-auth; refuses configurations that would expose boxd. */
 export function authFromConfig(config: Config, opts: HttpServeOptions, log: Logger): TokenTable | null {
-  const tokens = TokenTable.load({ tokens: config.tokens.value, tokensFile: config.tokensFile });
+  const { host, tokens: tokenList, tokensFile } = configSections(config).http;
+  const tokens = TokenTable.load({ tokens: tokenList, tokensFile });
   for (const w of tokens.warnings) log.warn(w);
   if (tokens.size > 0) {
     if (opts.insecureNoAuth) log.warn("--insecure-no-auth ignored: tokens are configured, and every request needs one");
@@ -49,15 +51,16 @@ export function authFromConfig(config: Config, opts: HttpServeOptions, log: Logg
       'no HTTP tokens configured: set BOXD_TOKENS="<token>:<tenant>,..." or BOXD_TOKENS_FILE (a JSON { "<token>": "<tenant>" }); for a local experiment only, pass --insecure-no-auth (loopback host only)',
     );
   }
-  if (!isLoopbackHost(config.host)) {
+  if (!isLoopbackHost(host)) {
     throw invalidArgument(
-      `--insecure-no-auth is refused on --host ${config.host}: anyone who reaches it would own your boxes; configure BOXD_TOKENS or bind to 127.0.0.1`,
+      `--insecure-no-auth is refused on --host ${host}: anyone who reaches it would own your boxes; configure BOXD_TOKENS or bind to 127.0.0.1`,
     );
   }
   log.warn("serving WITHOUT authentication (--insecure-no-auth): any local process can use boxd, as tenant local");
   return null;
 }
 
+/** Serves the app over HTTP. Tenant limits are the app's own (set at its construction, for every transport). */
 export async function startHttpServer(
   app: App,
   config: Config,
@@ -65,31 +68,28 @@ export async function startHttpServer(
   opts: HttpServeOptions = {},
 ): Promise<HttpServer> {
   const tokens = opts.auth !== undefined ? opts.auth : authFromConfig(config, opts, log);
-  app.services.boxes.limits.set({
-    maxBoxes: config.tenantMaxBoxes,
-    maxConcurrentRuns: config.tenantMaxConcurrentRuns,
-  });
+  const settings = configSections(config).http;
   const sessions = new SessionRegistry({
-    idleMs: config.httpSessionIdleSeconds * 1000,
-    maxSessions: config.httpMaxSessions,
-    maxPerTenant: config.httpMaxSessionsPerTenant,
+    idleMs: settings.sessionIdleMs,
+    maxSessions: settings.maxSessions,
+    maxPerTenant: settings.maxSessionsPerTenant,
     log: log.child("http"),
   });
-  const events = new EventBuffer(config.httpEventBufferBytes);
+  const events = new EventBuffer(settings.eventBufferBytes);
   const policyFor = (port: number) =>
     originPolicy({
-      host: config.host,
+      host: settings.host,
       port,
-      allowedOrigins: config.allowedOrigins,
-      allowedHosts: config.allowedHosts,
+      allowedOrigins: settings.allowedOrigins,
+      allowedHosts: settings.allowedHosts,
     });
-  let policy: OriginPolicy = policyFor(config.port);
+  let policy: OriginPolicy = policyFor(settings.port);
   const endpoint = new McpEndpoint({
     // Every HTTP client is remote, even on loopback: its roots are not this machine's folders.
     newServer: () => createServer(app.services, { remote: true }),
     sessions,
     events,
-    maxBodyBytes: config.httpMaxBodyBytes,
+    maxBodyBytes: settings.maxBodyBytes,
     policy: () => policy,
     retryMs: RECONNECT_MS,
     log: log.child("http"),
@@ -147,7 +147,7 @@ export async function startHttpServer(
   );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(config.port, config.host, () => {
+    server.listen(settings.port, settings.host, () => {
       server.off("error", reject);
       resolve();
     });
@@ -158,7 +158,7 @@ export async function startHttpServer(
   const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
 
   let closing: Promise<void> | null = null;
-  const close = (graceMs = config.httpShutdownGraceSeconds * 1000) => {
+  const close = (graceMs = settings.shutdownGraceMs) => {
     closing ??= (async () => {
       draining = true;
       server.close();
@@ -178,7 +178,7 @@ export async function startHttpServer(
     return closing;
   };
 
-  const shownHost = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const shownHost = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
   return { url: `http://${shownHost}:${port}/mcp`, port, sessions, events, close };
 }
 

@@ -86,4 +86,54 @@ describe("stdio end to end", () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it("applies the tenant limits over stdio too (tenant local): LIMIT_EXCEEDED", async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` (npm test does it)`);
+    const dataDir = mkdtempSync(path.join(testRoot(), "stdio-"));
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, "serve"],
+      env: {
+        ...process.env,
+        BOXD_DATA_DIR: dataDir,
+        BOXD_LOG_LEVEL: "warn",
+        BOXD_TENANT_MAX_BOXES: "1",
+        BOXD_TENANT_MAX_CONCURRENT_RUNS: "1",
+      } as Record<string, string>,
+      stderr: "pipe",
+    });
+    const client = new Client({ name: "stdio-limits", version: "0.0.0" });
+    await client.connect(transport);
+    const codeOf = (res: Awaited<ReturnType<Client["callTool"]>>) =>
+      (res.structuredContent as { error?: { code: string } } | undefined)?.error?.code;
+    let boxId: string | null = null;
+    try {
+      const made = await client.callTool({ name: "box_create", arguments: { name: "only" } });
+      expect(made.isError).toBeFalsy();
+      boxId = (made.structuredContent as { id: string }).id;
+      const { writeFileSync, mkdirSync } = await import("node:fs");
+      const Database = (await import("better-sqlite3")).default;
+      const db = new Database(path.join(dataDir, "boxd.db"), { readonly: true });
+      const instance = (db.prepare("SELECT value FROM meta WHERE key='instance_id'").get() as { value: string }).value;
+      db.close();
+      mkdirSync(path.join(testRoot(), "instances"), { recursive: true });
+      writeFileSync(path.join(testRoot(), "instances", instance), dataDir);
+
+      const second = await client.callTool({ name: "box_create", arguments: { name: "second" } });
+      expect(second.isError).toBe(true);
+      expect(codeOf(second)).toBe("LIMIT_EXCEEDED");
+      const bg = await client.callTool({
+        name: "box_exec",
+        arguments: { box: "only", command: "sleep 60", background: true },
+      });
+      const runId = (bg.structuredContent as { runId: string }).runId;
+      const busy = await client.callTool({ name: "box_exec", arguments: { box: "only", command: "echo hi" } });
+      expect(codeOf(busy)).toBe("LIMIT_EXCEEDED");
+      await client.callTool({ name: "box_run_kill", arguments: { box: "only", runId } });
+    } finally {
+      if (boxId) await client.callTool({ name: "box_delete", arguments: { box: boxId } }).catch(() => {});
+      await client.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

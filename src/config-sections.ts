@@ -1,0 +1,113 @@
+// The configuration as each consumer sees it: one section per service, in that service's own words, so a
+// service is handed its section at construction and never the whole Config (nor reads a setting later).
+// Derived from the flat Config that src/config.ts loads (env names, flags and defaults stay there, in the
+// SETTINGS table); nothing here reads the environment. Kept apart from config.ts only for its length.
+import type { Config } from "./config.js";
+
+export interface ConfigSections {
+  /** SQLite and the box logs (src/state/, src/logs/). */
+  store: { dataDir: string; maxLogEntries: number };
+  /** The Docker layer. */
+  engine: { fastExec: boolean };
+  /** The network service (src/network/). */
+  network: { networkPool: string; mode: Config["firewall"]; dnsServers: string[] };
+  /** The box service. */
+  boxes: { baseImage: string; networkPool: string; defaultIdleTimeoutSeconds: number };
+  /** Per-tenant quotas, applied in every transport (stdio's one tenant is "local"). */
+  tenantLimits: { maxBoxes: number; maxConcurrentRuns: number };
+  /** The idle timer (lifecycle service). */
+  lifecycle: { stopAfterPausedSeconds: number; tickMs: number };
+  /** The run service. */
+  runs: { execTimeoutSeconds: number; maxOutputBytes: number; maxRunOutputBytes: number };
+  /** The disk guard. */
+  disk: { maxBytes: number; intervalMs: number };
+  /** The warm pool ("runtime:size:count" entries). */
+  pool: { entries: string[]; maxAgeSeconds: number };
+  /** The file service. */
+  files: { maxFileBytes: number; roots: string[] };
+  /** Start-up reconciliation. */
+  reconcile: Pick<Config, "orphanGraceSeconds">;
+  /** Agent runs (src/agent/). */
+  agents: Pick<Config, "anthropicApiKey" | "openaiApiKey" | "agentTimeoutSeconds" | "maxOutputBytes">;
+  /** Server-side git (src/git/): its tokens, hosts and authors; diffs are capped like command output. */
+  git: Pick<
+    Config,
+    | "gitToken"
+    | "gitTokens"
+    | "gitTokenHosts"
+    | "gitAllowedHosts"
+    | "githubApiUrl"
+    | "gitAuthorName"
+    | "gitAuthorEmail"
+    | "maxOutputBytes"
+  >;
+  /** The HTTP transport (`boxd serve --http`). */
+  http: {
+    host: string;
+    port: number;
+    tokens: string;
+    tokensFile: string;
+    allowedOrigins: string[];
+    allowedHosts: string[];
+    sessionIdleMs: number;
+    maxSessions: number;
+    maxSessionsPerTenant: number;
+    maxBodyBytes: number;
+    eventBufferBytes: number;
+    shutdownGraceMs: number;
+  };
+}
+
+export function configSections(c: Config): ConfigSections {
+  return {
+    store: { dataDir: c.dataDir, maxLogEntries: c.maxLogEntries },
+    engine: { fastExec: c.fastExec === "on" },
+    network: { networkPool: c.networkPool, mode: c.firewall, dnsServers: c.dnsServers },
+    boxes: { baseImage: c.baseImage, networkPool: c.networkPool, defaultIdleTimeoutSeconds: c.idleTimeoutSeconds },
+    tenantLimits: { maxBoxes: c.tenantMaxBoxes, maxConcurrentRuns: c.tenantMaxConcurrentRuns },
+    lifecycle: { stopAfterPausedSeconds: c.stopAfterPausedSeconds, tickMs: c.lifecycleTickMs },
+    runs: {
+      execTimeoutSeconds: c.execTimeoutSeconds,
+      maxOutputBytes: c.maxOutputBytes,
+      maxRunOutputBytes: c.maxRunOutputBytes,
+    },
+    disk: { maxBytes: c.maxDiskBytes, intervalMs: c.diskCheckSeconds * 1000 },
+    pool: { entries: c.pool, maxAgeSeconds: c.poolMaxAgeSeconds },
+    files: { maxFileBytes: c.maxFileBytes, roots: c.roots },
+    reconcile: { orphanGraceSeconds: c.orphanGraceSeconds },
+    agents: {
+      anthropicApiKey: c.anthropicApiKey,
+      openaiApiKey: c.openaiApiKey,
+      agentTimeoutSeconds: c.agentTimeoutSeconds,
+      maxOutputBytes: c.maxOutputBytes,
+    },
+    git: {
+      gitToken: c.gitToken,
+      gitTokens: c.gitTokens,
+      gitTokenHosts: c.gitTokenHosts,
+      gitAllowedHosts: c.gitAllowedHosts,
+      githubApiUrl: c.githubApiUrl,
+      gitAuthorName: c.gitAuthorName,
+      gitAuthorEmail: c.gitAuthorEmail,
+      maxOutputBytes: c.maxOutputBytes,
+    },
+    http: httpSection(c),
+  };
+}
+
+function httpSection(c: Config): ConfigSections["http"] {
+  return {
+    host: c.host,
+    port: c.port,
+    tokens: c.tokens.value,
+    tokensFile: c.tokensFile,
+    allowedOrigins: c.allowedOrigins,
+    allowedHosts: c.allowedHosts,
+    sessionIdleMs: c.httpSessionIdleSeconds * 1000,
+    maxSessions: c.httpMaxSessions,
+    maxSessionsPerTenant: c.httpMaxSessionsPerTenant,
+    maxBodyBytes: c.httpMaxBodyBytes,
+    eventBufferBytes: c.httpEventBufferBytes,
+    shutdownGraceMs: c.httpShutdownGraceSeconds * 1000,
+  };
+}
