@@ -83,57 +83,18 @@ export async function startHttpServer(
       allowedOrigins: settings.allowedOrigins,
       allowedHosts: settings.allowedHosts,
     });
-  let policy: OriginPolicy = policyFor(settings.port);
+  const state: RouteState = { policy: policyFor(settings.port), draining: false };
   const endpoint = new McpEndpoint({
     // Every HTTP client is remote, even on loopback: its roots are not this machine's folders.
     newServer: () => createServer(app.services, { remote: true }),
     sessions,
     events,
     maxBodyBytes: settings.maxBodyBytes,
-    policy: () => policy,
+    policy: () => state.policy,
     retryMs: RECONNECT_MS,
     log: log.child("http"),
   });
-  let draining = false;
-
-  const handle = async (req: AuthedRequest, res: ServerResponse) => {
-    const path = new URL(req.url ?? "/", "http://boxd").pathname;
-    if (path === "/healthz") return health(req, res, draining);
-    if (path !== "/mcp")
-      return refuse(res, { status: 404, code: "NOT_FOUND", message: `no ${path} here: MCP is at /mcp` });
-    const rejected = checkOrigin(policy, req.headers);
-    if (rejected) return refuse(res, { status: 403, code: "FORBIDDEN", message: rejected });
-    if (draining) {
-      return refuse(res, {
-        status: 503,
-        code: "CONFLICT",
-        message: "boxd is shutting down: retry in a moment",
-        headers: { "Retry-After": "5", Connection: "close" },
-      });
-    }
-    let tenant = "local";
-    if (tokens) {
-      const result = tokens.authenticate(req.headers.authorization);
-      if ("reason" in result) {
-        return refuse(res, {
-          status: 401,
-          code: "UNAUTHENTICATED",
-          message:
-            result.reason === "missing"
-              ? "this server needs a bearer token: send Authorization: Bearer <token>"
-              : "the bearer token is not valid here",
-          headers: {
-            "WWW-Authenticate":
-              result.reason === "missing" ? 'Bearer realm="boxd"' : 'Bearer realm="boxd", error="invalid_token"',
-          },
-        });
-      }
-      req.auth = result.auth;
-      tenant = result.auth.clientId;
-    }
-    await endpoint.handle(req, res, tenant);
-  };
-
+  const handle = router(state, tokens, endpoint);
   const server = http.createServer(
     // Bounds what one slow client can hold: its headers within 30 s, its whole request within 2 min (an SSE
     // response is not bounded by this, only the request).
@@ -145,22 +106,90 @@ export async function startHttpServer(
       });
     },
   );
-  await new Promise<void>((resolve, reject) => {
+  const port = await listen(server, settings.port, settings.host);
+  state.policy = policyFor(port);
+  sessions.start();
+  const close = drainer(server, sessions, state, log, settings.shutdownGraceMs);
+  const shownHost = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
+  return { url: `http://${shownHost}:${port}/mcp`, port, sessions, events, close };
+}
+
+/** What the request order reads and shutdown changes: the Origin/Host policy (it names the bound port). */
+interface RouteState {
+  policy: OriginPolicy;
+  draining: boolean;
+}
+
+/** The request order for /mcp: Origin/Host (403), shutdown (503), bearer token (401), then the endpoint. */
+function router(state: RouteState, tokens: TokenTable | null, endpoint: McpEndpoint) {
+  return async (req: AuthedRequest, res: ServerResponse) => {
+    const path = new URL(req.url ?? "/", "http://boxd").pathname;
+    if (path === "/healthz") return health(req, res, state.draining);
+    if (path !== "/mcp")
+      return refuse(res, { status: 404, code: "NOT_FOUND", message: `no ${path} here: MCP is at /mcp` });
+    const rejected = checkOrigin(state.policy, req.headers);
+    if (rejected) return refuse(res, { status: 403, code: "FORBIDDEN", message: rejected });
+    if (state.draining) {
+      return refuse(res, {
+        status: 503,
+        code: "CONFLICT",
+        message: "boxd is shutting down: retry in a moment",
+        headers: { "Retry-After": "5", Connection: "close" },
+      });
+    }
+    const tenant = tokens ? authenticate(tokens, req, res) : "local";
+    if (tenant !== null) await endpoint.handle(req, res, tenant);
+  };
+}
+
+/** The token's tenant (set on the request as `req.auth`), or null after answering 401. */
+function authenticate(tokens: TokenTable, req: AuthedRequest, res: ServerResponse): string | null {
+  const result = tokens.authenticate(req.headers.authorization);
+  if ("reason" in result) {
+    refuse(res, {
+      status: 401,
+      code: "UNAUTHENTICATED",
+      message:
+        result.reason === "missing"
+          ? "this server needs a bearer token: send Authorization: Bearer <token>"
+          : "the bearer token is not valid here",
+      headers: {
+        "WWW-Authenticate":
+          result.reason === "missing" ? 'Bearer realm="boxd"' : 'Bearer realm="boxd", error="invalid_token"',
+      },
+    });
+    return null;
+  }
+  req.auth = result.auth;
+  return result.auth.clientId;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(settings.port, settings.host, () => {
+    server.listen(port, host, () => {
       server.off("error", reject);
-      resolve();
+      resolve((server.address() as AddressInfo).port);
     });
   });
-  const port = (server.address() as AddressInfo).port;
-  policy = policyFor(port);
-  sessions.start();
-  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
+}
 
+/**
+ * Shutdown: stop listening, answer 503 on kept-alive connections, wait (bounded) for calls in flight, then
+ * close the sessions. Calling it again returns the same promise.
+ */
+function drainer(
+  server: http.Server,
+  sessions: SessionRegistry,
+  state: RouteState,
+  log: Logger,
+  defaultGraceMs: number,
+) {
+  const closed = new Promise<void>((resolve) => server.once("close", () => resolve()));
   let closing: Promise<void> | null = null;
-  const close = (graceMs = settings.shutdownGraceMs) => {
+  return (graceMs = defaultGraceMs) => {
     closing ??= (async () => {
-      draining = true;
+      state.draining = true;
       server.close();
       server.closeIdleConnections();
       const inflight = sessions.inflight;
@@ -177,9 +206,6 @@ export async function startHttpServer(
     })();
     return closing;
   };
-
-  const shownHost = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
-  return { url: `http://${shownHost}:${port}/mcp`, port, sessions, events, close };
 }
 
 function health(req: IncomingMessage, res: ServerResponse, draining: boolean): void {
