@@ -3,6 +3,7 @@
 // releases everything it opened (boxes keep running: they are durable).
 import { AgentService } from "./agent/agent-service.js";
 import { BoxService, POOL_TENANT } from "./box/box-service.js";
+import { KeyLock } from "./box/key-lock.js";
 import { reconcile } from "./box/reconcile.js";
 import type { BoxRecord } from "./box/types.js";
 import { parsePoolSpecs, WarmPool } from "./box/warm-pool.js";
@@ -69,10 +70,13 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   let snapshotSource: SnapshotService["source"] = () => {
     throw new Error("not ready");
   };
+  // One per-box lock for every service that changes a box.
+  const lock = new KeyLock();
   const boxes = new BoxService({
     engine,
-    boxes: boxStore,
-    runs: runStore,
+    boxStore,
+    runStore,
+    lock,
     images: loadImageSet(config.baseImage),
     instanceId: id,
     networkPool: config.networkPool,
@@ -89,7 +93,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const lifecycle = new LifecycleService({
     engine,
     boxes,
-    store: boxStore,
+    boxStore,
+    lock,
     log: log.child("lifecycle"),
     boxLog,
     hasLiveRun: (boxId) => runs?.hasLiveRun(boxId) ?? false,
@@ -127,6 +132,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     engine,
     boxes,
     store: snapshotStore,
+    lock,
     boxLog,
     instanceId: id,
     log: log.child("snapshot"),
@@ -168,9 +174,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const reconcileAll = async () => {
     await reconcile({
       engine,
-      boxes: boxStore,
-      runs: runStore,
-      snapshots: snapshotStore,
+      boxStore,
+      runStore,
+      snapshotStore,
       boxService: boxes,
       instanceId: id,
       config,
@@ -182,10 +188,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   };
   const pool = new WarmPool({
     boxes,
-    store: boxStore,
+    boxStore,
+    engine,
+    lock,
+    network,
     specs: parsePoolSpecs(config.pool),
     maxAgeSeconds: config.poolMaxAgeSeconds,
-    freeze: async (boxId) => engine.containers.pause(boxes.requireContainer(boxes.mustGet(boxId))),
     log: log.child("pool"),
   });
   const watch = new EngineWatch({
