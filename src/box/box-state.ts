@@ -11,7 +11,7 @@
 //                idle, paused --lost--> error           paused --deepened--> paused (stopped)
 //                idle, error --adoptedPaused--> paused (frozen)
 //                pooled, creating, idle, paused, error --deleted--> deleted
-import { conflict, notFound } from "../errors.js";
+import { BoxdError, notFound } from "../errors.js";
 import type { BoxStore, StatePatch } from "../state/box-store.js";
 import type { BoxRecord, StoredStatus } from "./types.js";
 
@@ -64,6 +64,25 @@ export type PoolClaim = Pick<
 >;
 
 const now = () => new Date().toISOString();
+
+/** A transition the box's status does not allow: CONFLICT, so callers that expect a race can tell it apart. */
+export class IllegalTransition extends BoxdError {
+  readonly boxId: string;
+  readonly status: StoredStatus;
+
+  constructor(
+    box: Pick<BoxRecord, "id" | "name" | "status">,
+    readonly transition: Transition,
+  ) {
+    const rule: TransitionRule = TRANSITIONS[transition];
+    super(
+      "CONFLICT",
+      `box "${box.name}" (${box.id}) is ${box.status}: cannot ${rule.verb} (${transition}: only from ${rule.from.join(", ")})`,
+    );
+    this.boxId = box.id;
+    this.status = box.status;
+  }
+}
 
 export class BoxState {
   constructor(private readonly boxStore: BoxStore) {}
@@ -131,8 +150,6 @@ export class BoxState {
     if (this.boxStore.compareAndSet(id, rule.from, { ...fields, status: rule.to }) === 1) return;
     const current = this.boxStore.get(id);
     if (!current) throw notFound(`no box "${id}"`);
-    throw conflict(
-      `box "${current.name}" (${id}) is ${current.status}: cannot ${rule.verb} (${name}: only from ${rule.from.join(", ")})`,
-    );
+    throw new IllegalTransition(current, name);
   }
 }

@@ -10,7 +10,7 @@ import type { BoxStore } from "../state/box-store.js";
 import type { RunStore } from "../state/run-store.js";
 import type { SnapshotStore } from "../state/snapshot-store.js";
 import type { BoxService } from "./box-service.js";
-import { BoxState } from "./box-state.js";
+import { BoxState, IllegalTransition } from "./box-state.js";
 import type { BoxRecord } from "./types.js";
 
 export interface ReconcileDeps {
@@ -43,7 +43,15 @@ export async function reconcile(deps: ReconcileDeps): Promise<ReconcileReport> {
   const state = new BoxState(deps.boxStore);
   for (const box of deps.boxStore.list()) {
     known.add(box.id);
-    report[await adoptBox(deps, state, box, now)]++;
+    try {
+      report[await adoptBox(deps, state, box, now)]++;
+    } catch (err) {
+      if (!(err instanceof IllegalTransition)) throw err;
+      // A pass after the engine came back runs beside live operations: one changed this box after it was
+      // read here, so its state is newer than this pass's view of it and stays.
+      deps.log.info("box changed while reconciling; left as it is", { box: box.id, error: err.message });
+      report.adopted++;
+    }
   }
   report.orphansRemoved = await removeOrphans(deps, containers, known);
   deps.log.info("reconciled with the engine", { ...report });

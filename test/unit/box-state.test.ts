@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BoxState, type PoolClaim, TRANSITIONS, type Transition } from "../../src/box/box-state.js";
+import { BoxState, IllegalTransition, type PoolClaim, TRANSITIONS, type Transition } from "../../src/box/box-state.js";
 import type { BoxRecord, PauseKind, StoredStatus } from "../../src/box/types.js";
 import { BoxdError } from "../../src/errors.js";
 import { BoxStore } from "../../src/state/box-store.js";
@@ -115,6 +115,7 @@ describe("box state machine", () => {
           caught = err;
         }
         expect(caught).toBeInstanceOf(BoxdError);
+        expect(caught).toBeInstanceOf(IllegalTransition);
         expect((caught as BoxdError).code).toBe("CONFLICT");
         const message = (caught as BoxdError).message;
         for (const part of [before.name, before.id, `is ${from}`, name]) expect(message).toContain(part);
