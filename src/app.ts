@@ -6,6 +6,7 @@
 import { AgentService } from "./agent/agent-service.js";
 import type { BackgroundService } from "./background.js";
 import { BoxService, POOL_TENANT } from "./box/box-service.js";
+import { KeyLock } from "./box/key-lock.js";
 import { reconcile } from "./box/reconcile.js";
 import { TenantLimits } from "./box/tenant-limits.js";
 import { parsePoolSpecs, WarmPool } from "./box/warm-pool.js";
@@ -53,7 +54,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const events = new BoxEventBus(log.child("events"));
   const core = buildServices(sections, stores, clients, events, log);
   const jobs = backgroundJobs(sections, stores, clients, core, log);
-  subscribeFeatures(events, clients, core, jobs);
+  subscribeFeatures(events, clients, core);
   const started: BackgroundService[] = [];
   const close = async () => {
     for (const job of [...started].reverse()) await job.stop();
@@ -137,10 +138,13 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
   const liveRuns = new LiveRunIndex(events);
   const diskAllowance = new DiskAllowance(sections.disk.maxBytes);
   const snapshotSources = new SnapshotSources(stores.snapshotStore);
+  // One per-box lock for every service that changes a box.
+  const lock = new KeyLock();
   const boxes = new BoxService({
     engine,
-    boxes: stores.boxStore,
-    runs: stores.runStore,
+    boxStore: stores.boxStore,
+    runStore: stores.runStore,
+    lock,
     images: loadImageSet(sections.boxes.baseImage),
     instanceId: stores.id,
     ...sections.boxes,
@@ -154,7 +158,8 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
   const lifecycle = new LifecycleService({
     engine,
     boxes,
-    store: stores.boxStore,
+    boxStore: stores.boxStore,
+    lock,
     log: log.child("lifecycle"),
     boxLog,
     hasLiveRun: (boxId) => liveRuns.has(boxId),
@@ -185,7 +190,8 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     runs,
     liveRuns,
     diskAllowance,
-    ...moreServices(sections, stores, clients, boxes, runs, log),
+    lock,
+    ...moreServices(sections, stores, clients, boxes, runs, lock, log),
   };
 }
 type Core = ReturnType<typeof buildServices>;
@@ -197,6 +203,7 @@ function moreServices(
   { engine, boxLog }: Clients,
   boxes: BoxService,
   runs: RunService,
+  lock: KeyLock,
   log: Logger,
 ) {
   return {
@@ -204,6 +211,7 @@ function moreServices(
       engine,
       boxes,
       store: stores.snapshotStore,
+      lock,
       boxLog,
       instanceId: stores.id,
       log: log.child("snapshot"),
@@ -227,9 +235,9 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
   const reconcileAll = async () => {
     await reconcile({
       engine,
-      boxes: stores.boxStore,
-      runs: stores.runStore,
-      snapshots: stores.snapshotStore,
+      boxStore: stores.boxStore,
+      runStore: stores.runStore,
+      snapshotStore: stores.snapshotStore,
       boxService: boxes,
       instanceId: stores.id,
       config: sections.reconcile,
@@ -253,10 +261,12 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
   });
   const pool = new WarmPool({
     boxes,
-    store: stores.boxStore,
+    boxStore: stores.boxStore,
+    engine,
+    lock: core.lock,
+    network,
     specs: parsePoolSpecs(sections.pool.entries),
     maxAgeSeconds: sections.pool.maxAgeSeconds,
-    freeze: async (boxId) => engine.containers.pause(boxes.requireContainer(boxes.mustGet(boxId))),
     log: log.child("pool"),
   });
   // Not a timer but a job all the same: following live runs. Its place makes close() detach them right
@@ -282,7 +292,7 @@ type Jobs = ReturnType<typeof backgroundJobs>;
  * The features that react to box events. A new feature that hooks into a box's life (a TTL, a preview URL,
  * a schedule) subscribes here; the services that cause the events need not know it exists.
  */
-function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, core: Core, jobs: Jobs): void {
+function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, core: Core): void {
   const { runs, snapshots, diskAllowance } = core;
   // A fresh process tree: open the fast exec path now (its first command does not wait for it). Pooled
   // boxes are frozen right after their start: theirs opens when they are claimed.
@@ -304,5 +314,4 @@ function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, cor
   // Snapshot images no box uses any more go with the last box started from them (awaited by box_delete).
   events.on("deleted", ({ box }) => (box.fromSnapshot ? snapshots.collectGarbage() : undefined));
   events.on("deleted", ({ box }) => void diskAllowance.clear(box.id));
-  events.on("claimed", () => jobs.pool.refillSoon());
 }

@@ -3,29 +3,27 @@
 import type { DockerEngine } from "../docker/engine.js";
 import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from "../errors.js";
 import type { BoxEventEmitter } from "../events/box-events.js";
-import { type ImageSet, isRuntime, needsRegistry, type Runtime } from "../images/definitions.js";
+import { type ImageSet, needsRegistry, type Runtime } from "../images/definitions.js";
 import type { Logger } from "../log.js";
 import type { BoxStore } from "../state/box-store.js";
 import type { RunStore } from "../state/run-store.js";
+import { BoxState } from "./box-state.js";
+import {
+  type CreateBoxInput,
+  type CreateSettings,
+  nameFor,
+  newBoxRecord,
+  normaliseCreate,
+  type SnapshotSource,
+} from "./create-settings.js";
 import { isBoxId, newBoxId } from "./ids.js";
-import { KeyLock } from "./key-lock.js";
+import type { KeyLock } from "./key-lock.js";
 import { provisionBox } from "./provision.js";
 import { countRunsOf, TenantLimits } from "./tenant-limits.js";
-import { type BoxRecord, type BoxView, type NetworkPolicy, SIZES, type Size, toBoxView } from "./types.js";
-import { checkEnv, checkLabels, checkName, parseLabelFilter } from "./validation.js";
+import { type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "./types.js";
+import { parseLabelFilter } from "./validation.js";
 
-export interface CreateBoxInput {
-  name?: string;
-  runtime?: string;
-  size?: string;
-  env?: Record<string, string>;
-  labels?: Record<string, string>;
-  keepAlive?: boolean;
-  idleTimeoutSeconds?: number;
-  networkPolicy?: NetworkPolicy;
-  initCommand?: string;
-  fromSnapshot?: string;
-}
+export type { CreateBoxInput, SnapshotSource } from "./create-settings.js";
 
 /** What box creation and deletion need from the network layer. */
 export interface BoxNetwork {
@@ -36,25 +34,20 @@ export interface BoxNetwork {
   readonly containerDns: string[];
 }
 
-/** A snapshot a new box can start from. */
-export interface SnapshotSource {
-  id: string;
-  image: string;
-  runtime: string;
-}
-
 export interface BoxServiceDeps {
   engine: DockerEngine;
-  boxes: BoxStore;
-  runs: RunStore;
+  boxStore: BoxStore;
+  runStore: RunStore;
   images: ImageSet;
   instanceId: string;
   networkPool: string;
   defaultIdleTimeoutSeconds: number;
   log: Logger;
+  /** The per-box lock every service that changes a box shares (built once by the composition root). */
+  lock: KeyLock;
   /** Finds a ready snapshot of the tenant by id or name (the snapshot service). */
   resolveSnapshot?: (tenant: string, ref: string) => SnapshotSource;
-  /** Announces created, started, claimed and deleted (initCommand, snapshot GC, the pool subscribe). */
+  /** Announces created, started, claimed and deleted (initCommand, snapshot GC, the exec channel subscribe). */
   events: BoxEventEmitter;
   /** Egress enforcement (the network service); absent in unit setups. */
   network?: BoxNetwork;
@@ -64,29 +57,48 @@ export interface BoxServiceDeps {
   limits?: TenantLimits;
 }
 
+/** What create asks of the warm pool (src/box/warm-pool.ts). */
+export interface BoxPool {
+  /** A pooled box claimed for the tenant with these settings, or null (create makes one then). */
+  claim(tenant: string, request: ClaimRequest): Promise<BoxRecord | null>;
+}
+
+export interface ClaimRequest {
+  settings: CreateSettings;
+  /** The checks a create makes before the box becomes the tenant's (name free, box limit); throws to refuse. */
+  admit: (name: string) => void;
+}
+
 /** The owner of warm-pool boxes: no client's tenant can be empty. */
 export const POOL_TENANT = "";
 
 export class BoxService {
-  readonly lock = new KeyLock();
   readonly limits: TenantLimits;
+  private readonly state: BoxState;
   private hostCpus: number | null = null;
+  /** Set by the warm pool, which makes its boxes through this service and so is built after it. */
+  private pool: BoxPool | null = null;
 
   constructor(private readonly deps: BoxServiceDeps) {
     this.limits = deps.limits ?? new TenantLimits();
+    this.state = new BoxState(deps.boxStore);
   }
 
   get instanceId(): string {
     return this.deps.instanceId;
   }
 
+  attachPool(pool: BoxPool): void {
+    this.pool = pool;
+  }
+
   view(box: BoxRecord): BoxView {
-    return toBoxView(box, this.deps.runs.hasLiveRun(box.id));
+    return toBoxView(box, this.deps.runStore.hasLiveRun(box.id));
   }
 
   /** Finds a live box of the tenant by id or name; another tenant's box is NOT_FOUND too. */
   resolve(tenant: string, ref: string): BoxRecord {
-    const box = isBoxId(ref) ? this.deps.boxes.get(ref) : this.deps.boxes.getByName(tenant, ref);
+    const box = this.find(tenant, ref);
     if (!box || box.tenant !== tenant) {
       throw notFound(`no box "${ref}": box_list shows the boxes that exist`);
     }
@@ -96,13 +108,17 @@ export class BoxService {
 
   /** Like resolve(), but deleted boxes are found too (their snapshots and logs outlive them). */
   resolveAny(tenant: string, ref: string): BoxRecord {
-    const box = isBoxId(ref) ? this.deps.boxes.get(ref) : this.deps.boxes.getByName(tenant, ref);
+    const box = this.find(tenant, ref);
     if (!box || box.tenant !== tenant) throw notFound(`no box "${ref}": box_list shows the boxes that exist`);
     return box;
   }
 
+  private find(tenant: string, ref: string): BoxRecord | null {
+    return isBoxId(ref) ? this.deps.boxStore.get(ref) : this.deps.boxStore.getByName(tenant, ref);
+  }
+
   list(tenant: string, filter: { status?: string; label?: string } = {}): BoxView[] {
-    const all = this.deps.boxes.list({ tenant, includeDeleted: filter.status === "deleted" });
+    const all = this.deps.boxStore.list({ tenant, includeDeleted: filter.status === "deleted" });
     const label = filter.label ? parseLabelFilter(filter.label) : null;
     return all
       .map((b) => this.view(b))
@@ -112,173 +128,96 @@ export class BoxService {
       );
   }
 
-  private pooledFor(runtime: string, size: Size): BoxRecord | null {
-    return (
-      this.deps.boxes
-        .list({ tenant: POOL_TENANT })
-        .find((b) => b.status === "pooled" && b.runtime === runtime && b.size === size) ?? null
-    );
-  }
-
-  /**
-   * Claims a pooled box: a create that is a database update, the box's firewall rules and a thaw instead of
-   * a network, a container and a start. Returns null when the box was taken meanwhile or could not wake.
-   */
-  private async claim(
-    box: BoxRecord,
-    tenant: string,
-    c: Pick<
-      BoxRecord,
-      "name" | "env" | "labels" | "keepAlive" | "idleTimeoutSeconds" | "networkPolicy" | "initCommand"
-    >,
-  ): Promise<BoxView | null> {
-    checkName(c.name);
-    if (this.deps.boxes.getByName(tenant, c.name)) {
-      throw alreadyExists(`a box named "${c.name}" already exists: pick another name or delete that box`);
-    }
-    return this.lock.run(box.id, async () => {
-      const current = this.deps.boxes.get(box.id);
-      if (current?.status !== "pooled" || !current.containerId) return null;
-      // As in create(): checked with no await before the box becomes the tenant's.
-      this.limits.assertCanCreateBox(tenant, this.deps.boxes.list({ tenant }).length);
-      try {
-        this.deps.boxes.claim(box.id, { tenant, ...c });
-        const claimed = this.mustGet(box.id);
-        // Both at once: nothing of the tenant's runs in the box before the claim returns, and the pooled
-        // box's own rules stay in force until the new ones replace them.
-        await Promise.all([
-          this.deps.network?.apply(claimed),
-          this.deps.engine.containers.unpause(current.containerId),
-        ]);
-        this.deps.event?.(box.id, "info", `box created (${claimed.runtime}, ${claimed.size}, from the warm pool)`);
-        this.deps.events.emit("claimed", { box: claimed });
-        return this.view(this.mustGet(box.id));
-      } catch (err) {
-        this.deps.log.warn("claiming a pooled box failed; creating one instead", { box: box.id, error: String(err) });
-        await this.teardown(current).catch(() => {});
-        this.deps.boxes.update(box.id, { status: "deleted", deletedAt: new Date().toISOString() });
-        return null;
-      }
-    });
-  }
-
   /** Every live box of every tenant (operators, reconciliation, tests). */
   listAll(): BoxRecord[] {
-    return this.deps.boxes.list();
+    return this.deps.boxStore.list();
   }
 
   async create(tenant: string, input: CreateBoxInput): Promise<BoxView & { notes?: string[] }> {
     const snapshot = input.fromSnapshot ? this.snapshotSource(tenant, input.fromSnapshot) : null;
-    if (snapshot && input.runtime && input.runtime !== snapshot.runtime) {
-      throw invalidArgument(
-        `snapshot ${snapshot.id} is of runtime ${snapshot.runtime}; leave runtime out or pass that`,
-      );
-    }
-    const runtime = snapshot?.runtime ?? input.runtime ?? "node";
-    if (!isRuntime(runtime)) {
-      throw invalidArgument(
-        `unknown runtime "${runtime}": use node, python, golang, ruby or rust (each also with -alpine)`,
-      );
-    }
-    const size = (input.size ?? "small") as Size;
-    if (!SIZES.includes(size)) throw invalidArgument(`unknown size "${input.size}": use small, medium or large`);
-    const env = input.env ?? {};
-    const labels = input.labels ?? {};
-    checkEnv(env);
-    checkLabels(labels);
-    const notes = this.deps.network?.check(input.networkPolicy ?? { mode: "allow-all" }).notes ?? [];
-    const id = newBoxId();
-    const name = input.name ?? id.replace("box_", "b-");
-    checkName(name);
-    if (this.deps.boxes.getByName(tenant, name)) {
-      throw alreadyExists(`a box named "${name}" already exists: pick another name or delete that box`);
-    }
-    if (input.initCommand?.includes("\0")) {
-      throw invalidArgument("initCommand contains a NUL byte");
-    }
-    const networkPolicy = input.networkPolicy ?? { mode: "allow-all" as const };
-    const pooled = !snapshot && tenant !== POOL_TENANT ? this.pooledFor(runtime, size) : null;
-    if (pooled) {
-      const claimed = await this.claim(pooled, tenant, {
-        name: input.name ?? pooled.id.replace("box_", "b-"),
-        env,
-        labels,
-        keepAlive: input.keepAlive ?? false,
-        idleTimeoutSeconds: input.idleTimeoutSeconds ?? this.deps.defaultIdleTimeoutSeconds,
-        networkPolicy,
-        initCommand: input.initCommand?.trim() ? input.initCommand : null,
+    const settings = normaliseCreate(input, {
+      idleTimeoutSeconds: this.deps.defaultIdleTimeoutSeconds,
+      snapshot,
+      checkPolicy: (policy) => this.deps.network?.check(policy) ?? { notes: [] },
+    });
+    if (settings.name !== null) this.assertNameFree(tenant, settings.name);
+    const withNotes = (view: BoxView) => (settings.notes.length ? { ...view, notes: settings.notes } : view);
+    if (!snapshot && tenant !== POOL_TENANT && this.pool) {
+      const claimed = await this.pool.claim(tenant, {
+        settings,
+        // As for a new box: checked with no await before the box becomes the tenant's.
+        admit: (name) => {
+          this.assertNameFree(tenant, name);
+          this.limits.assertCanCreateBox(tenant, this.deps.boxStore.list({ tenant }).length);
+        },
       });
-      if (claimed) return { ...claimed, ...(notes.length ? { notes } : {}) };
+      if (claimed) {
+        this.deps.event?.(claimed.id, "info", `box created (${claimed.runtime}, ${claimed.size}, from the warm pool)`);
+        this.deps.events.emit("claimed", { box: this.mustGet(claimed.id) });
+        return withNotes(this.view(this.mustGet(claimed.id)));
+      }
     }
-    const image = snapshot ? snapshot.image : await this.imageFor(runtime);
-    // Checked right before the insert, with no await in between: concurrent creates cannot both pass.
-    if (tenant !== POOL_TENANT) this.limits.assertCanCreateBox(tenant, this.deps.boxes.list({ tenant }).length);
+    return withNotes(await this.createNew(tenant, settings));
+  }
 
-    const now = new Date().toISOString();
-    const record: BoxRecord = {
-      id,
-      tenant,
-      name,
-      runtime,
-      size,
-      status: "creating",
-      keepAlive: input.keepAlive ?? false,
-      idleTimeoutSeconds: input.idleTimeoutSeconds ?? this.deps.defaultIdleTimeoutSeconds,
-      networkPolicy: input.networkPolicy ?? { mode: "allow-all" },
-      image,
-      env,
-      labels,
-      fromSnapshot: snapshot?.id ?? null,
-      containerId: null,
-      networkName: null,
-      subnetIndex: null,
-      createdAt: now,
-      lastActiveAt: now,
-      pausedAt: null,
-      pauseKind: null,
-      deletedAt: null,
-      error: null,
-      usage: { cpuNs: 0, memoryPeakBytes: 0, runs: 0 },
-      initCommand: input.initCommand?.trim() ? input.initCommand : null,
-    };
+  /** Makes a new box: its record, then (under its lock) its network, firewall rules and container. */
+  private async createNew(tenant: string, settings: CreateSettings): Promise<BoxView> {
+    const id = newBoxId();
+    const name = nameFor(settings, id);
+    if (settings.name === null) this.assertNameFree(tenant, name);
+    const image = settings.snapshot ? settings.snapshot.image : await this.imageFor(settings.runtime);
+    // Checked right before the insert, with no await in between: concurrent creates cannot both pass.
+    if (tenant !== POOL_TENANT) this.limits.assertCanCreateBox(tenant, this.deps.boxStore.list({ tenant }).length);
+    const record = newBoxRecord(settings, { id, tenant, name, image });
     try {
-      this.deps.boxes.insert(record);
+      this.state.insertCreating(record);
     } catch (err) {
       if (/UNIQUE/.test(String(err))) throw alreadyExists(`a box named "${name}" already exists`);
       throw err;
     }
-
-    return this.lock.run(id, async () => {
+    return this.deps.lock.run(id, async () => {
       try {
         await provisionBox(this.deps, record, await this.cpus());
-        this.deps.boxes.update(id, { status: "idle", containerId: record.containerId });
-        this.deps.log.info("box created", { box: id, name, runtime });
-        this.deps.event?.(
-          id,
-          "info",
-          `box created (${runtime}, ${size}${snapshot ? `, from snapshot ${snapshot.id}` : ""})`,
-        );
-        const created = this.mustGet(id);
-        this.deps.events.emit("created", { box: created });
-        this.deps.events.emit("started", { box: created, reason: "create" });
-        return { ...this.view(created), ...(notes.length ? { notes } : {}) };
+        this.state.markCreated(id, record.containerId);
       } catch (err) {
         await this.teardown(record).catch((e) =>
           this.deps.log.warn("cleanup after failed create failed", { box: id, error: String(e) }),
         );
-        this.deps.boxes.update(id, { status: "deleted", deletedAt: new Date().toISOString(), error: String(err) });
+        this.quietly(() => this.state.markCreateFailed(id, String(err)), id);
         throw err;
       }
+      this.deps.log.info("box created", { box: id, name, runtime: settings.runtime });
+      const from = settings.snapshot ? `, from snapshot ${settings.snapshot.id}` : "";
+      this.deps.event?.(id, "info", `box created (${settings.runtime}, ${settings.size}${from})`);
+      const created = this.mustGet(id);
+      this.deps.events.emit("created", { box: created });
+      this.deps.events.emit("started", { box: created, reason: "create" });
+      return this.view(created);
     });
+  }
+
+  private assertNameFree(tenant: string, name: string): void {
+    if (this.deps.boxStore.getByName(tenant, name)) {
+      throw alreadyExists(`a box named "${name}" already exists: pick another name or delete that box`);
+    }
+  }
+
+  /** A transition on a path that already fails: its own failure is logged, the first one reported. */
+  private quietly(transition: () => void, boxId: string): void {
+    try {
+      transition();
+    } catch (err) {
+      this.deps.log.warn("could not record a box's state after a failure", { box: boxId, error: String(err) });
+    }
   }
 
   async delete(tenant: string, ref: string): Promise<{ id: string; deleted: true }> {
     const box = this.resolve(tenant, ref);
-    return this.lock.run(box.id, async () => {
+    return this.deps.lock.run(box.id, async () => {
       const current = this.mustGet(box.id);
       if (current.status === "deleted") throw notFound(`box "${ref}" was already deleted`);
       await this.teardown(current);
-      this.deps.boxes.update(box.id, { status: "deleted", deletedAt: new Date().toISOString() });
+      this.state.markDeleted(box.id);
       this.deps.event?.(box.id, "info", "box deleted");
       this.deps.log.info("box deleted", { box: box.id });
       await this.deps.events.emitAndWait("deleted", { box: this.mustGet(box.id) });
@@ -312,11 +251,11 @@ export class BoxService {
 
   /** Records activity (the idle timer counts from here). */
   touch(boxId: string): void {
-    this.deps.boxes.update(boxId, { lastActiveAt: new Date().toISOString() });
+    this.deps.boxStore.update(boxId, { lastActiveAt: new Date().toISOString() });
   }
 
   mustGet(id: string): BoxRecord {
-    const box = this.deps.boxes.get(id);
+    const box = this.deps.boxStore.get(id);
     if (!box) throw notFound(`no box "${id}"`);
     return box;
   }
@@ -351,15 +290,15 @@ export class BoxService {
   async setNetworkPolicy(tenant: string, ref: string, policy: NetworkPolicy): Promise<BoxView & { notes?: string[] }> {
     const box = this.resolve(tenant, ref);
     const { notes } = this.deps.network?.check(policy) ?? { notes: [] };
-    return this.lock.run(box.id, async () => {
+    return this.deps.lock.run(box.id, async () => {
       const current = this.mustGet(box.id);
       this.requireContainer(current);
       const previous = current.networkPolicy;
-      this.deps.boxes.update(box.id, { networkPolicy: policy });
+      this.deps.boxStore.update(box.id, { networkPolicy: policy });
       try {
         await this.deps.network?.apply({ ...current, networkPolicy: policy });
       } catch (err) {
-        this.deps.boxes.update(box.id, { networkPolicy: previous });
+        this.deps.boxStore.update(box.id, { networkPolicy: previous });
         throw err;
       }
       this.deps.event?.(box.id, "info", `network policy set to ${policy.mode}`);

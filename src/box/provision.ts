@@ -10,7 +10,7 @@ import { limitsFor } from "./sizes.js";
 import type { BoxRecord } from "./types.js";
 
 export async function provisionBox(deps: BoxServiceDeps, box: BoxRecord, hostCpus: number): Promise<void> {
-  const { engine, boxes, instanceId } = deps;
+  const { engine, boxStore, instanceId } = deps;
   const labels = instanceLabels(instanceId, { [LABEL_BOX_ID]: box.id });
   const networkName = `boxd-${instanceId}-${box.id}`;
   const skipped = new Set<number>();
@@ -18,7 +18,7 @@ export async function provisionBox(deps: BoxServiceDeps, box: BoxRecord, hostCpu
   for (let attempt = 0; attempt < 64 && !subnet; attempt++) {
     const index = freeIndex(deps, skipped);
     const candidate = subnetAt(deps.networkPool, index);
-    boxes.update(box.id, { subnetIndex: index, networkName });
+    boxStore.update(box.id, { subnetIndex: index, networkName });
     box.subnetIndex = index;
     box.networkName = networkName;
     try {
@@ -49,7 +49,7 @@ export async function provisionBox(deps: BoxServiceDeps, box: BoxRecord, hostCpu
     dns: deps.network?.containerDns,
     limits: limitsFor(box.size, hostCpus),
   });
-  boxes.update(box.id, { containerId: box.containerId });
+  boxStore.update(box.id, { containerId: box.containerId });
   // The policy is in force before the box's first process starts.
   await deps.network?.apply(box);
   await engine.containers.start(box.containerId);
@@ -57,7 +57,7 @@ export async function provisionBox(deps: BoxServiceDeps, box: BoxRecord, hostCpu
 
 function freeIndex(deps: BoxServiceDeps, skipped: Set<number>): number {
   // Synchronous pick-and-record (no await in between), so concurrent creates never take one subnet.
-  const index = deps.boxes.freeSubnetIndex(SUBNETS_PER_POOL, skipped);
+  const index = deps.boxStore.freeSubnetIndex(SUBNETS_PER_POOL, skipped);
   if (index === null) {
     throw limitExceeded(`no free subnet in ${deps.networkPool}: delete boxes or set BOXD_NETWORK_POOL`);
   }

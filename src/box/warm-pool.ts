@@ -1,11 +1,16 @@
 // The warm pool: boxes made ahead of time (network, firewall rules, started container) and frozen, so that
 // box_create claims one instead of starting a container. Refilled one box at a time in the background
 // (never competing with itself for the CPU); entries older than the max age are replaced; every pooled box
-// is removed on shutdown and on start (reconciliation), so they never outlive their server.
+// is removed on shutdown and on start (reconciliation), so they never outlive their server. A tenant's
+// box_create claims a pooled box here (BoxService.create asks through BoxPool).
+import type { DockerEngine } from "../docker/engine.js";
 import type { Logger } from "../log.js";
 import type { BoxStore } from "../state/box-store.js";
-import { type BoxService, POOL_TENANT } from "./box-service.js";
-import type { Size } from "./types.js";
+import { type BoxNetwork, type BoxPool, type BoxService, type ClaimRequest, POOL_TENANT } from "./box-service.js";
+import { BoxState } from "./box-state.js";
+import { nameFor } from "./create-settings.js";
+import type { KeyLock } from "./key-lock.js";
+import type { BoxRecord, Size } from "./types.js";
 
 export interface PoolSpec {
   runtime: string;
@@ -22,16 +27,21 @@ export function parsePoolSpecs(entries: string[]): PoolSpec[] {
 
 export interface WarmPoolDeps {
   boxes: BoxService;
-  store: BoxStore;
+  boxStore: BoxStore;
+  engine: DockerEngine;
+  /** The per-box lock shared with the other services. */
+  lock: KeyLock;
+  /** Applies a claimed box's own firewall rules; absent in unit setups. */
+  network?: Pick<BoxNetwork, "apply">;
   specs: PoolSpec[];
   maxAgeSeconds: number;
-  freeze: (boxId: string) => Promise<void>;
   log: Logger;
 }
 
 const REFILL_DELAY_MS = 1500;
 
-export class WarmPool {
+export class WarmPool implements BoxPool {
+  private readonly state: BoxState;
   private filling: Promise<void> | null = null;
   private stopped = false;
   private timer: NodeJS.Timeout | null = null;
@@ -39,7 +49,10 @@ export class WarmPool {
   /** A refill that waits for the claimed box's first commands to be done (see refillSoon). */
   private delayed: { done: Promise<void>; fire: () => void } | null = null;
 
-  constructor(private readonly deps: WarmPoolDeps) {}
+  constructor(private readonly deps: WarmPoolDeps) {
+    this.state = new BoxState(deps.boxStore);
+    deps.boxes.attachPool(this);
+  }
 
   get enabled(): boolean {
     return this.deps.specs.some((s) => s.count > 0);
@@ -67,11 +80,48 @@ export class WarmPool {
   }
 
   /**
+   * Claims a pooled box for a tenant's create: a database update, the box's firewall rules and a thaw
+   * instead of a network, a container and a start. Null when no pooled box fits, or the one found was
+   * taken meanwhile or could not wake (the caller then makes a new box).
+   */
+  async claim(tenant: string, { settings, admit }: ClaimRequest): Promise<BoxRecord | null> {
+    const box = this.deps.boxStore
+      .list({ tenant: POOL_TENANT })
+      .find((b) => b.status === "pooled" && b.runtime === settings.runtime && b.size === settings.size);
+    if (!box) return null;
+    const name = nameFor(settings, box.id);
+    return this.deps.lock.run(box.id, async () => {
+      const current = this.deps.boxStore.get(box.id);
+      if (current?.status !== "pooled" || !current.containerId) return null;
+      admit(name);
+      try {
+        const { env, labels, keepAlive, idleTimeoutSeconds, networkPolicy, initCommand } = settings;
+        const claim = { tenant, name, env, labels, keepAlive, idleTimeoutSeconds, networkPolicy, initCommand };
+        this.state.claimFromPool(box.id, claim);
+        const claimed = this.deps.boxes.mustGet(box.id);
+        // Both at once: nothing of the tenant's runs in the box before the claim returns, and the pooled
+        // box's own rules stay in force until the new ones replace them.
+        await Promise.all([
+          this.deps.network?.apply(claimed),
+          this.deps.engine.containers.unpause(current.containerId),
+        ]);
+        this.refillSoon();
+        return claimed;
+      } catch (err) {
+        this.deps.log.warn("claiming a pooled box failed; creating one instead", { box: box.id, error: String(err) });
+        await this.deps.boxes.teardown(current).catch(() => {});
+        this.state.markDeleted(box.id);
+        return null;
+      }
+    });
+  }
+
+  /**
    * After a claim: refill a moment later. Making a box (a container start, a network) takes both cores of a
    * small host for a while; started at once it would slow the claimed box's first commands, the very thing
-   * the pool is for. Subscribed to the "claimed" box event.
+   * the pool is for.
    */
-  refillSoon(): void {
+  private refillSoon(): void {
     if (this.delayed || this.stopped) return;
     let fire = () => {};
     const done = new Promise<void>((resolve) => {
@@ -95,7 +145,7 @@ export class WarmPool {
   }
 
   private pooled() {
-    return this.deps.store
+    return this.deps.boxStore
       .list({ tenant: POOL_TENANT })
       .filter((b) => b.status === "pooled" || b.status === "creating" || b.status === "idle");
   }
@@ -111,8 +161,9 @@ export class WarmPool {
             size: spec.size,
             keepAlive: true,
           });
-          await this.deps.freeze(box.id);
-          this.deps.store.update(box.id, { status: "pooled" });
+          const containerId = this.deps.boxes.requireContainer(this.deps.boxes.mustGet(box.id));
+          await this.deps.engine.containers.pause(containerId);
+          this.state.markPooled(box.id);
         } catch (err) {
           this.deps.log.warn("could not add a box to the warm pool", { spec, error: String(err) });
           return;
@@ -123,7 +174,7 @@ export class WarmPool {
 
   private expire(): void {
     const tooOld = Date.now() - this.deps.maxAgeSeconds * 1000;
-    const old = this.deps.store
+    const old = this.deps.boxStore
       .list({ tenant: POOL_TENANT })
       .filter((b) => b.status === "pooled" && Date.parse(b.createdAt) < tooOld);
     void (async () => {

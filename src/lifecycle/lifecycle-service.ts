@@ -2,6 +2,8 @@
 // memory kept); a box frozen longer than BOXD_STOP_AFTER_PAUSED_SECONDS is also stopped (memory released,
 // filesystem kept). Anything that needs a live box calls ensureLive(), which wakes it from either kind.
 import type { BoxService } from "../box/box-service.js";
+import { BoxState } from "../box/box-state.js";
+import type { KeyLock } from "../box/key-lock.js";
 import type { BoxRecord, BoxView } from "../box/types.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { conflict } from "../errors.js";
@@ -13,7 +15,9 @@ import type { BoxStore } from "../state/box-store.js";
 export interface LifecycleDeps {
   engine: DockerEngine;
   boxes: BoxService;
-  store: BoxStore;
+  boxStore: BoxStore;
+  /** The per-box lock shared with the other services. */
+  lock: KeyLock;
   log: Logger;
   boxLog: BoxLog;
   /** True while the box has a run in progress (the idle timer never pauses such a box). */
@@ -27,8 +31,11 @@ export interface LifecycleDeps {
 export class LifecycleService {
   private timer: NodeJS.Timeout | null = null;
   private ticking = false;
+  private readonly state: BoxState;
 
-  constructor(private readonly deps: LifecycleDeps) {}
+  constructor(private readonly deps: LifecycleDeps) {
+    this.state = new BoxState(deps.boxStore);
+  }
 
   /** box_pause: freezes the box. keepAlive boxes refuse; a box with a live run refuses. */
   async pause(tenant: string, ref: string): Promise<BoxView> {
@@ -38,7 +45,7 @@ export class LifecycleService {
         `box "${box.name}" has keepAlive: true and is never paused; create it without keepAlive to pause it`,
       );
     }
-    await this.deps.boxes.lock.run(box.id, () => this.freeze(box.id, "manual"));
+    await this.deps.lock.run(box.id, () => this.freeze(box.id, "manual"));
     return this.deps.boxes.view(this.deps.boxes.mustGet(box.id));
   }
 
@@ -55,7 +62,7 @@ export class LifecycleService {
     // Activity first: the idle timer must not pause a box between this check and the caller's work.
     this.deps.boxes.touch(boxId);
     if (box.status === "idle") return { containerId: this.deps.boxes.requireContainer(box), resumed: false };
-    return this.deps.boxes.lock.run(boxId, async () => {
+    return this.deps.lock.run(boxId, async () => {
       const current = this.deps.boxes.mustGet(boxId);
       const containerId = this.deps.boxes.requireContainer(current);
       if (current.status !== "paused") return { containerId, resumed: false };
@@ -66,12 +73,12 @@ export class LifecycleService {
 
   /** Stops and starts a box's container (every process ends, files stay), then runs initCommand. */
   async restart(boxId: string): Promise<void> {
-    await this.deps.boxes.lock.run(boxId, async () => {
+    await this.deps.lock.run(boxId, async () => {
       const box = this.deps.boxes.mustGet(boxId);
       const containerId = this.deps.boxes.requireContainer(box);
       await this.deps.engine.containers.stop(containerId, 0);
       await this.deps.engine.containers.start(containerId);
-      this.deps.store.update(boxId, { status: "idle", pausedAt: null, pauseKind: null });
+      this.state.markRestarted(boxId);
       this.deps.boxLog.append(boxId, "warn", "system", "container restarted (all processes ended, files kept)");
       this.deps.events.emit("started", { box: this.deps.boxes.mustGet(boxId), reason: "restart" });
     });
@@ -89,16 +96,16 @@ export class LifecycleService {
     await new Promise((r) => setTimeout(r, 1000).unref());
     const box = this.deps.boxes.listAll().find((b) => b.containerId === containerId);
     if (box?.status !== "idle") return;
-    await this.deps.boxes.lock.run(box.id, async () => {
+    await this.deps.lock.run(box.id, async () => {
       if (this.deps.boxes.mustGet(box.id).status !== "idle") return;
-      const state = await this.deps.engine.containers.inspect(containerId);
-      if (!state || state.running) return;
-      this.deps.store.update(box.id, { status: "paused", pauseKind: "stopped", pausedAt: new Date().toISOString() });
+      const container = await this.deps.engine.containers.inspect(containerId);
+      if (!container || container.running) return;
+      this.state.markStoppedItself(box.id);
       this.deps.boxLog.append(
         box.id,
         "warn",
         "system",
-        `its container stopped on its own (main process ended${state.oomKilled ? ": out of memory" : ""}); it starts again on the next call, files kept`,
+        `its container stopped on its own (main process ended${container.oomKilled ? ": out of memory" : ""}); it starts again on the next call, files kept`,
       );
       this.deps.events.emit("stopped", { box: this.deps.boxes.mustGet(box.id), reason: "exited" });
     });
@@ -125,11 +132,11 @@ export class LifecycleService {
         try {
           if (box.status === "idle" && !box.keepAlive && !this.deps.hasLiveRun(box.id)) {
             if (now - Date.parse(box.lastActiveAt) >= box.idleTimeoutSeconds * 1000) {
-              await this.deps.boxes.lock.run(box.id, () => this.freeze(box.id, "idle"));
+              await this.deps.lock.run(box.id, () => this.freeze(box.id, "idle"));
             }
           } else if (box.status === "paused" && box.pauseKind === "frozen" && box.pausedAt) {
             if (now - Date.parse(box.pausedAt) >= this.deps.stopAfterPausedSeconds * 1000) {
-              await this.deps.boxes.lock.run(box.id, () => this.deepen(box.id));
+              await this.deps.lock.run(box.id, () => this.deepen(box.id));
             }
           }
         } catch (err) {
@@ -156,9 +163,9 @@ export class LifecycleService {
       // Activity may have come in while this tick waited for the lock.
       if (Date.now() - Date.parse(box.lastActiveAt) < box.idleTimeoutSeconds * 1000 || box.keepAlive) return;
     }
-    const state = await this.deps.engine.containers.inspect(containerId);
-    if (state?.running && !state.paused) await this.deps.engine.containers.pause(containerId);
-    this.deps.store.update(boxId, { status: "paused", pauseKind: "frozen", pausedAt: new Date().toISOString() });
+    const container = await this.deps.engine.containers.inspect(containerId);
+    if (container?.running && !container.paused) await this.deps.engine.containers.pause(containerId);
+    this.state.markFrozen(boxId);
     this.deps.boxLog.append(
       boxId,
       "info",
@@ -174,30 +181,25 @@ export class LifecycleService {
     if (box.status !== "paused" || box.pauseKind !== "frozen") return;
     const containerId = this.deps.boxes.requireContainer(box);
     await this.deps.engine.containers.stop(containerId, 0);
-    this.deps.store.update(boxId, { pauseKind: "stopped" });
+    this.state.markDeepened(boxId);
     this.deps.boxLog.append(boxId, "info", "system", "stopped to release memory (files kept)");
     this.deps.events.emit("stopped", { box: this.deps.boxes.mustGet(boxId), reason: "released" });
   }
 
   /** Wakes a paused box from whatever state its container is really in. */
   private async wake(box: BoxRecord, containerId: string): Promise<void> {
-    const state = await this.deps.engine.containers.inspect(containerId);
-    if (!state) {
-      this.deps.store.update(box.id, { status: "error", error: "its container was removed outside boxd" });
+    const container = await this.deps.engine.containers.inspect(containerId);
+    if (!container) {
+      this.state.markLost(box.id, "its container was removed outside boxd");
       throw conflict(`box "${box.name}" lost its container: delete it and create a new one`);
     }
     let started = false;
-    if (state.paused) await this.deps.engine.containers.unpause(containerId);
-    else if (!state.running) {
+    if (container.paused) await this.deps.engine.containers.unpause(containerId);
+    else if (!container.running) {
       await this.deps.engine.containers.start(containerId);
       started = true;
     }
-    this.deps.store.update(box.id, {
-      status: "idle",
-      pausedAt: null,
-      pauseKind: null,
-      lastActiveAt: new Date().toISOString(),
-    });
+    this.state.markWoke(box.id);
     this.deps.boxLog.append(box.id, "info", "system", started ? "resumed (started again)" : "resumed (thawed)");
     this.deps.events.emit("woke", { box: this.deps.boxes.mustGet(box.id), how: started ? "started" : "thawed" });
     if (started) this.deps.events.emit("started", { box: this.deps.boxes.mustGet(box.id), reason: "wake" });

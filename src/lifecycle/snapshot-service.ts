@@ -3,6 +3,7 @@
 // from a snapshot any number of times; the source box is untouched, and deleting a box keeps its snapshots.
 import type { BoxService, SnapshotSource } from "../box/box-service.js";
 import { newSnapshotId } from "../box/ids.js";
+import type { KeyLock } from "../box/key-lock.js";
 import { checkName } from "../box/validation.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { instanceLabels, LABEL_BOX_ID, LABEL_KIND } from "../docker/labels.js";
@@ -60,6 +61,8 @@ export interface SnapshotDeps {
   engine: DockerEngine;
   boxes: BoxService;
   store: SnapshotStore;
+  /** The per-box lock shared with the other services. */
+  lock: KeyLock;
   boxLog: BoxLog;
   instanceId: string;
   log: Logger;
@@ -98,7 +101,7 @@ export class SnapshotService {
     };
     this.deps.store.insert(record);
     // Under the box's lock: no pause/resume/delete of the box while its filesystem is captured.
-    return this.deps.boxes.lock.run(box.id, async () => {
+    return this.deps.lock.run(box.id, async () => {
       const current = this.deps.boxes.mustGet(box.id);
       try {
         const containerId = this.deps.boxes.requireContainer(current);

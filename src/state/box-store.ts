@@ -60,6 +60,63 @@ function fromRow(r: BoxRow): BoxRecord {
   };
 }
 
+/** What a status change may write besides the status: the state's own fields and a claim's settings. */
+export type StatePatch = { status: StoredStatus } & Partial<
+  Pick<
+    BoxRecord,
+    | "containerId"
+    | "lastActiveAt"
+    | "pausedAt"
+    | "pauseKind"
+    | "deletedAt"
+    | "error"
+    | "tenant"
+    | "name"
+    | "env"
+    | "labels"
+    | "keepAlive"
+    | "idleTimeoutSeconds"
+    | "networkPolicy"
+    | "initCommand"
+    | "createdAt"
+  >
+>;
+
+const COLUMNS: Record<string, string> = {
+  status: "status",
+  containerId: "container_id",
+  networkName: "network_name",
+  lastActiveAt: "last_active_at",
+  pausedAt: "paused_at",
+  pauseKind: "pause_kind",
+  deletedAt: "deleted_at",
+  error: "error",
+  networkPolicy: "network_policy",
+  subnetIndex: "subnet_index",
+  tenant: "tenant",
+  name: "name",
+  env: "env",
+  labels: "labels",
+  keepAlive: "keep_alive",
+  idleTimeoutSeconds: "idle_timeout_seconds",
+  initCommand: "init_command",
+  createdAt: "created_at",
+};
+const JSON_COLUMNS = new Set(["networkPolicy", "env", "labels"]);
+
+/** `col = @key` assignments and their values for the fields of `patch` that are columns. */
+function assignments(patch: object): { sets: string[]; args: Record<string, unknown> } {
+  const sets: string[] = [];
+  const args: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(patch)) {
+    const col = COLUMNS[key];
+    if (!col || value === undefined) continue;
+    sets.push(`${col} = @${key}`);
+    args[key] = JSON_COLUMNS.has(key) ? JSON.stringify(value) : typeof value === "boolean" ? (value ? 1 : 0) : value;
+  }
+  return { sets, args };
+}
+
 export class BoxStore {
   constructor(private readonly db: Db) {}
 
@@ -133,76 +190,30 @@ export class BoxStore {
     return null;
   }
 
+  /** Writes fields that are no part of the box's state (its status is box-state.ts's alone). */
   update(
     id: string,
-    patch: Partial<
-      Pick<
-        BoxRecord,
-        | "status"
-        | "containerId"
-        | "networkName"
-        | "lastActiveAt"
-        | "pausedAt"
-        | "pauseKind"
-        | "deletedAt"
-        | "error"
-        | "networkPolicy"
-        | "subnetIndex"
-      >
-    >,
+    patch: Partial<Pick<BoxRecord, "containerId" | "networkName" | "lastActiveAt" | "networkPolicy" | "subnetIndex">>,
   ): void {
-    const cols: Record<string, string> = {
-      status: "status",
-      containerId: "container_id",
-      networkName: "network_name",
-      lastActiveAt: "last_active_at",
-      pausedAt: "paused_at",
-      pauseKind: "pause_kind",
-      deletedAt: "deleted_at",
-      error: "error",
-      networkPolicy: "network_policy",
-      subnetIndex: "subnet_index",
-    };
-    const sets: string[] = [];
-    const args: Record<string, unknown> = { id };
-    for (const [key, value] of Object.entries(patch)) {
-      const col = cols[key];
-      if (!col) continue;
-      sets.push(`${col} = @${key}`);
-      args[key] = key === "networkPolicy" ? JSON.stringify(value) : value;
-    }
+    const { sets, args } = assignments(patch);
     if (sets.length === 0) return;
-    this.db.prepare(`UPDATE boxes SET ${sets.join(", ")} WHERE id = @id`).run(args);
+    this.db.prepare(`UPDATE boxes SET ${sets.join(", ")} WHERE id = @id`).run({ ...args, id });
   }
 
-  /** Hands a pooled box to a tenant: everything a create would have set, in one statement. */
-  claim(
-    id: string,
-    c: Pick<
-      BoxRecord,
-      "tenant" | "name" | "env" | "labels" | "keepAlive" | "idleTimeoutSeconds" | "networkPolicy" | "initCommand"
-    >,
-  ): void {
-    const now = new Date().toISOString();
-    this.db
-      .prepare(
-        `UPDATE boxes SET tenant = @tenant, name = @name, env = @env, labels = @labels, keep_alive = @keepAlive,
-           idle_timeout_seconds = @idle, network_policy = @policy, init_command = @initCommand,
-           created_at = @now, last_active_at = @now, status = 'idle', paused_at = NULL, pause_kind = NULL
-         WHERE id = @id AND status = 'pooled'`,
-      )
-      .run({
-        id,
-        tenant: c.tenant,
-        name: c.name,
-        env: JSON.stringify(c.env),
-        labels: JSON.stringify(c.labels),
-        keepAlive: c.keepAlive ? 1 : 0,
-        idle: c.idleTimeoutSeconds,
-        policy: JSON.stringify(c.networkPolicy),
-        initCommand: c.initCommand,
-        now,
-      });
+  /**
+   * The compare-and-set under every status change: writes `patch` (which includes the new status) only
+   * while the box's status is one of `from`, and returns how many rows changed (0 or 1). Only the box's
+   * state machine (src/box/box-state.ts) calls this.
+   */
+  compareAndSet(id: string, from: readonly StoredStatus[], patch: StatePatch): number {
+    const { sets, args } = assignments(patch);
+    const froms = from.map((_, i) => `@from${i}`);
+    from.forEach((status, i) => {
+      args[`from${i}`] = status;
+    });
+    return this.db
+      .prepare(`UPDATE boxes SET ${sets.join(", ")} WHERE id = @id AND status IN (${froms.join(", ")})`)
+      .run({ ...args, id }).changes;
   }
 
   addUsage(id: string, cpuNs: number, memoryPeakBytes: number, runs: number): void {
