@@ -20,20 +20,15 @@ import { isBoxId, newBoxId } from "./ids.js";
 import type { KeyLock } from "./key-lock.js";
 import { provisionBox } from "./provision.js";
 import { countRunsOf, TenantLimits } from "./tenant-limits.js";
-import { type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "./types.js";
+import { type BoxNetwork, type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "./types.js";
+
+export type { BoxNetwork } from "./types.js";
+
 import { parseLabelFilter } from "./validation.js";
 
 export type { CreateBoxInput, SnapshotSource } from "./create-settings.js";
 
 /** What box creation and deletion need from the network layer. */
-export interface BoxNetwork {
-  check(policy: NetworkPolicy): { notes: string[] };
-  apply(box: BoxRecord): Promise<void>;
-  remove(box: Pick<BoxRecord, "id" | "subnetIndex">): Promise<void>;
-  bridgeFor(boxId: string): string | undefined;
-  readonly containerDns: string[];
-}
-
 export interface BoxServiceDeps {
   engine: DockerEngine;
   boxStore: BoxStore;

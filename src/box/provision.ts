@@ -1,15 +1,26 @@
 // Making a box's Docker objects: its network (a /28 from the pool; subnets another instance holds on the
 // engine are skipped), its firewall rules, then its hardened container, each labelled with the instance
 // and box ids. Called by BoxService.create under the box's lock.
+
+import type { DockerEngine } from "../docker/engine.js";
 import { instanceLabels, LABEL_BOX_ID, LABEL_KIND, LABEL_RUNTIME } from "../docker/labels.js";
 import { limitExceeded } from "../errors.js";
 import { BOX_HOME, BOX_USER } from "../model/box-user.js";
-import type { BoxServiceDeps } from "./box-service.js";
+import type { BoxStore } from "../state/box-store.js";
 import { SUBNETS_PER_POOL, subnetAt } from "./network-pool.js";
 import { limitsFor } from "./sizes.js";
-import type { BoxRecord } from "./types.js";
+import type { BoxNetwork, BoxRecord } from "./types.js";
 
-export async function provisionBox(deps: BoxServiceDeps, box: BoxRecord, hostCpus: number): Promise<void> {
+/** What making a box needs (BoxService passes its own deps). */
+export interface ProvisionDeps {
+  engine: DockerEngine;
+  boxStore: BoxStore;
+  instanceId: string;
+  networkPool: string;
+  network?: BoxNetwork;
+}
+
+export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, hostCpus: number): Promise<void> {
   const { engine, boxStore, instanceId } = deps;
   const labels = instanceLabels(instanceId, { [LABEL_BOX_ID]: box.id });
   const networkName = `boxd-${instanceId}-${box.id}`;
@@ -55,7 +66,7 @@ export async function provisionBox(deps: BoxServiceDeps, box: BoxRecord, hostCpu
   await engine.containers.start(box.containerId);
 }
 
-function freeIndex(deps: BoxServiceDeps, skipped: Set<number>): number {
+function freeIndex(deps: ProvisionDeps, skipped: Set<number>): number {
   // Synchronous pick-and-record (no await in between), so concurrent creates never take one subnet.
   const index = deps.boxStore.freeSubnetIndex(SUBNETS_PER_POOL, skipped);
   if (index === null) {

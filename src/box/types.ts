@@ -180,3 +180,12 @@ export function toBoxView(box: BoxRecord, hasLiveRun: boolean): BoxView {
     ...(box.error ? { statusReason: box.error } : {}),
   };
 }
+
+/** Egress enforcement as the box layer uses it (the network service implements it). */
+export interface BoxNetwork {
+  check(policy: NetworkPolicy): { notes: string[] };
+  apply(box: BoxRecord): Promise<void>;
+  remove(box: Pick<BoxRecord, "id" | "subnetIndex">): Promise<void>;
+  bridgeFor(boxId: string): string | undefined;
+  readonly containerDns: string[];
+}
