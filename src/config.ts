@@ -4,7 +4,8 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { splitCommas } from "./comma-list.js";
-import { allowedHostsSchema, hostListSchema, secretSchema, tokenMapSchema } from "./git/settings.js";
+import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./git/settings.js";
+import { secretSchema } from "./secret.js";
 
 interface SettingSpec {
   env: string;
@@ -227,20 +228,14 @@ export const SETTINGS = {
     flag: "--anthropic-api-key <key>",
     description:
       "Anthropic API key for box_agent_run harness claude-code (passed to that run only). Prefer the env var (flags show in ps).",
-    schema: z
-      .string()
-      .default("")
-      .transform((s) => ({ value: s.trim(), toJSON: () => (s.trim() ? "(hidden)" : "") })),
+    schema: secretSchema,
   },
   openaiApiKey: {
     env: "BOXD_OPENAI_API_KEY",
     flag: "--openai-api-key <key>",
     description:
       "OpenAI API key for box_agent_run harness codex (passed to that run only). Prefer the env var (flags show in ps).",
-    schema: z
-      .string()
-      .default("")
-      .transform((s) => ({ value: s.trim(), toJSON: () => (s.trim() ? "(hidden)" : "") })),
+    schema: secretSchema,
   },
   agentTimeoutSeconds: {
     env: "BOXD_AGENT_TIMEOUT_SECONDS",
@@ -267,10 +262,7 @@ export const SETTINGS = {
     flag: "--tokens <pairs>",
     description:
       'HTTP bearer tokens, "token:tenant,token2:tenant2" (tokens of at least 16 characters). Prefer the env var or BOXD_TOKENS_FILE (flags show in ps).',
-    schema: z
-      .string()
-      .default("")
-      .transform((s) => ({ value: s.trim(), toJSON: () => (s.trim() ? "(hidden)" : "") })),
+    schema: secretSchema,
   },
   tokensFile: {
     env: "BOXD_TOKENS_FILE",

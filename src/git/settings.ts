@@ -2,20 +2,11 @@
 // "(hidden)", so `boxd doctor`, logs and serialised configs never print a token.
 import { z } from "zod";
 import { splitCommas } from "../comma-list.js";
+import { secret } from "../secret.js";
+
+export { type Secret, secretSchema } from "../secret.js";
+
 import { parseAllowedHost } from "./remote-guard.js";
-
-export interface Secret {
-  value: string;
-  toJSON(): string;
-}
-
-const secret = (value: string): Secret => ({ value, toJSON: () => (value ? "(hidden)" : "") });
-
-/** One token (BOXD_GIT_TOKEN). */
-export const secretSchema = z
-  .string()
-  .default("")
-  .transform((s) => secret(s.trim()));
 
 const PAIR = /^[A-Za-z0-9.-]+(:\d+)?=\S+$/;
 
