@@ -3,10 +3,11 @@
 // process group, CPU and memory are measured). The harness's output is decoded into the event model as it
 // arrives, relayed to the client and the box log, and its end (done or error) decides the result.
 // API keys live in the server's config and reach only the environment of the run that needs them.
-import type { AgentRunHooks, AgentRunInfo, RunEnd, RunRecord } from "../box/types.js";
+
 import type { Config } from "../config.js";
 import { BoxdError, forbidden, invalidArgument, notFound, timeoutError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { AgentRunHooks, AgentRunInfo, RunEnd, RunRecord } from "../model/box.js";
 import type { RunService } from "../shell/run-service.js";
 import { DEFAULT_RELAY_LIMITS, EventRelay, type RelayLimits } from "./event-relay.js";
 import { type AgentEvent, type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";

@@ -1,6 +1,6 @@
 // The one event model every harness adapter turns its CLI's output into (claude stream-json, codex JSONL,
 // box-sse-v1), and the one-line summaries the progress stream and the box log show. Pure: no I/O.
-import type { AgentUsage } from "../box/types.js";
+import type { AgentUsage } from "../model/box.js";
 
 export type { AgentUsage };
 

@@ -5,6 +5,7 @@ import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from ".
 import type { BoxEventEmitter } from "../events/box-events.js";
 import { type ImageSet, needsRegistry, type Runtime } from "../images/definitions.js";
 import type { Logger } from "../log.js";
+import { type BoxNetwork, type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "../model/box.js";
 import type { BoxStore } from "../state/box-store.js";
 import type { RunStore } from "../state/run-store.js";
 import { BoxState } from "./box-state.js";
@@ -20,9 +21,8 @@ import { isBoxId, newBoxId } from "./ids.js";
 import type { KeyLock } from "./key-lock.js";
 import { provisionBox } from "./provision.js";
 import { countRunsOf, TenantLimits } from "./tenant-limits.js";
-import { type BoxNetwork, type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "./types.js";
 
-export type { BoxNetwork } from "./types.js";
+export type { BoxNetwork } from "../model/box.js";
 
 import { parseLabelFilter } from "./validation.js";
 

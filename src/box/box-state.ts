@@ -12,8 +12,8 @@
 //                idle, error --adoptedPaused--> paused (frozen)
 //                pooled, creating, idle, paused, error --deleted--> deleted
 import { BoxdError, notFound } from "../errors.js";
+import type { BoxRecord, StoredStatus } from "../model/box.js";
 import type { BoxStore, StatePatch } from "../state/box-store.js";
-import type { BoxRecord, StoredStatus } from "./types.js";
 
 interface TransitionRule {
   readonly from: readonly StoredStatus[];

@@ -2,7 +2,7 @@
 // (claiming a pooled one, provisioning a new one) read the same settings. Pure: no store, no Docker.
 import { invalidArgument } from "../errors.js";
 import { isRuntime, type Runtime } from "../images/definitions.js";
-import { type BoxRecord, type NetworkPolicy, SIZES, type Size } from "./types.js";
+import { type BoxRecord, type NetworkPolicy, SIZES, type Size } from "../model/box.js";
 import { checkEnv, checkLabels, checkName } from "./validation.js";
 
 export interface CreateBoxInput {

@@ -5,11 +5,11 @@
 import type { DockerEngine } from "../docker/engine.js";
 import { instanceLabels, LABEL_BOX_ID, LABEL_KIND, LABEL_RUNTIME } from "../docker/labels.js";
 import { limitExceeded } from "../errors.js";
+import type { BoxNetwork, BoxRecord } from "../model/box.js";
 import { BOX_HOME, BOX_USER } from "../model/box-user.js";
 import type { BoxStore } from "../state/box-store.js";
 import { SUBNETS_PER_POOL, subnetAt } from "./network-pool.js";
 import { limitsFor } from "./sizes.js";
-import type { BoxNetwork, BoxRecord } from "./types.js";
 
 /** What making a box needs (BoxService passes its own deps). */
 export interface ProvisionDeps {

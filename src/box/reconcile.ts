@@ -6,12 +6,12 @@ import type { ConfigSections } from "../config-sections.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { LABEL_BOX_ID, LABEL_INSTANCE, LABEL_KIND, LABEL_MANAGED } from "../docker/labels.js";
 import type { Logger } from "../log.js";
+import type { BoxRecord } from "../model/box.js";
 import type { BoxStore } from "../state/box-store.js";
 import type { RunStore } from "../state/run-store.js";
 import type { SnapshotStore } from "../state/snapshot-store.js";
 import type { BoxService } from "./box-service.js";
 import { BoxState, IllegalTransition } from "./box-state.js";
-import type { BoxRecord } from "./types.js";
 
 export interface ReconcileDeps {
   engine: DockerEngine;

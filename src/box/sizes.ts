@@ -1,5 +1,5 @@
 // Box sizes: CPU, memory and process limits. CPUs are clamped to the host (the engine refuses more).
-import type { Size } from "./types.js";
+import type { Size } from "../model/box.js";
 
 export interface SizeLimits {
   cpus: number;

@@ -5,12 +5,12 @@
 // box_create claims a pooled box here (BoxService.create asks through BoxPool).
 import type { DockerEngine } from "../docker/engine.js";
 import type { Logger } from "../log.js";
+import type { BoxRecord, Size } from "../model/box.js";
 import type { BoxStore } from "../state/box-store.js";
 import { type BoxNetwork, type BoxPool, type BoxService, type ClaimRequest, POOL_TENANT } from "./box-service.js";
 import { BoxState } from "./box-state.js";
 import { nameFor } from "./create-settings.js";
 import type { KeyLock } from "./key-lock.js";
-import type { BoxRecord, Size } from "./types.js";
 
 export interface PoolSpec {
   runtime: string;

@@ -3,8 +3,9 @@
 // order, at the emit point, so a feature sees the box exactly as the emitter left it. A subscriber that
 // throws (or whose promise rejects) is logged and never breaks the emitter or the other subscribers.
 // This module knows nothing of Docker, SQLite or MCP: payloads are plain records.
-import type { BoxRecord, RunStatus, RunType } from "../box/types.js";
+
 import type { Logger } from "../log.js";
+import type { BoxRecord, RunStatus, RunType } from "../model/box.js";
 
 /** Every event with its payload. Boxes are the record as stored right after the change. */
 export interface BoxEvents {

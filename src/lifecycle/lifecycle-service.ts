@@ -4,12 +4,12 @@
 import type { BoxService } from "../box/box-service.js";
 import { BoxState } from "../box/box-state.js";
 import type { KeyLock } from "../box/key-lock.js";
-import type { BoxRecord, BoxView } from "../box/types.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { conflict } from "../errors.js";
 import type { BoxEventEmitter } from "../events/box-events.js";
 import type { Logger } from "../log.js";
 import type { BoxLog } from "../logs/box-log.js";
+import type { BoxRecord, BoxView } from "../model/box.js";
 import type { BoxStore } from "../state/box-store.js";
 
 export interface LifecycleDeps {

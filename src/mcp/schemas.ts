@@ -1,6 +1,6 @@
 // Zod shapes shared by several tools' inputs and outputs (the contract's Box, Run, network policy).
 import { z } from "zod";
-import { BOX_STATUSES, NETWORK_MODES, PAUSE_KINDS, RUN_STATUSES, RUN_TYPES, SIZES } from "../box/types.js";
+import { BOX_STATUSES, NETWORK_MODES, PAUSE_KINDS, RUN_STATUSES, RUN_TYPES, SIZES } from "../model/box.js";
 
 export const boxRef = z
   .string()

@@ -3,10 +3,10 @@
 // this?" by box address.
 import { readFileSync } from "node:fs";
 import { subnetAt } from "../box/network-pool.js";
-import type { BoxRecord, NetworkPolicy } from "../box/types.js";
 import { BoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BoxLog } from "../logs/box-log.js";
+import type { BoxRecord, NetworkPolicy } from "../model/box.js";
 import { parseIpv4 } from "./cidr.js";
 import { DnsGate } from "./dns-gate.js";
 import { EgressProxy } from "./egress-proxy.js";

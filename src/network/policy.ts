@@ -1,6 +1,7 @@
 // Network policies: validation and normalisation of what a client asks for (Upstash Box's semantics).
-import type { NetworkPolicy } from "../box/types.js";
+
 import { invalidArgument } from "../errors.js";
+import type { NetworkPolicy } from "../model/box.js";
 import { ALWAYS_BLOCKED, type Cidr, cidrsOverlap, parseCidr, parseIpv4 } from "./cidr.js";
 
 export interface CompiledPolicy {

@@ -4,9 +4,10 @@
 // detach (stop reading, leave the processes running), the out-of-processes restart and the agent's settle
 // hook. It writes nothing to the store: the run service keeps the registry of live handles and records
 // each result (onEnd) before the handle's wait() resolves.
-import type { AgentRunHooks, RunEnd, RunRecord } from "../box/types.js";
+
 import type { ExecRequest, ExecResult } from "../docker/exec.js";
 import { type BoxdError, toBoxdError } from "../errors.js";
+import type { AgentRunHooks, RunEnd, RunRecord } from "../model/box.js";
 import { CappedBuffer, EXEC_FAILED, saidOutOfProcesses, TrailerFilter, usageFromTrailer } from "./output.js";
 import type { OutputListener, RunOutput, Source } from "./run-types.js";
 

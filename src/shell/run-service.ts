@@ -6,8 +6,8 @@
 // starting.
 import { shellSafe } from "../box/env-guard.js";
 import { newRunId } from "../box/ids.js";
-import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../box/types.js";
 import { invalidArgument, notFound } from "../errors.js";
+import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../model/box.js";
 import { badCwdReason, RunHandle, type RunHandleDeps, type RunResult, type RunSpec, runEnd } from "./run-handle.js";
 import {
   BOX_HOME,

@@ -3,11 +3,11 @@
 import type { BoxService } from "../box/box-service.js";
 import { checkEnv } from "../box/env-guard.js";
 import { newRunId } from "../box/ids.js";
-import type { AgentRunInfo, RunRecord, RunType } from "../box/types.js";
 import type { DockerEngine } from "../docker/engine.js";
 import { invalidArgument } from "../errors.js";
 import type { BoxEventEmitter } from "../events/box-events.js";
 import type { Logger } from "../log.js";
+import type { AgentRunInfo, RunRecord, RunType } from "../model/box.js";
 import type { RunCompletion, RunStore } from "../state/run-store.js";
 import type { CappedBuffer } from "./output.js";
 

@@ -1,5 +1,5 @@
 // Persistence of boxes. Pure data access: no Docker, no policy.
-import type { BoxRecord, PauseKind, StoredStatus } from "../box/types.js";
+import type { BoxRecord, PauseKind, StoredStatus } from "../model/box.js";
 import type { Db } from "./db.js";
 
 interface BoxRow {

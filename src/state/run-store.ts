@@ -1,5 +1,5 @@
 // Persistence of runs (shell commands, agent runs) and their captured output.
-import type { AgentRunInfo, RunRecord, RunStatus, RunType } from "../box/types.js";
+import type { AgentRunInfo, RunRecord, RunStatus, RunType } from "../model/box.js";
 import type { Db } from "./db.js";
 
 interface RunRow {

@@ -1,10 +1,10 @@
 // The box-event bus: typed emit/on, unsubscribe, delivery order, and a failing subscriber that is logged
 // without breaking the emitter or the other subscribers.
 import { describe, expect, it } from "vitest";
-import type { BoxRecord } from "../../src/box/types.js";
 import { BoxEventBus } from "../../src/events/box-events.js";
 import { LiveRunIndex } from "../../src/events/live-runs.js";
 import { createLogger } from "../../src/log.js";
+import type { BoxRecord } from "../../src/model/box.js";
 
 const box = (id: string, extra: Partial<BoxRecord> = {}) => ({ id, tenant: "t", ...extra }) as BoxRecord;
 

@@ -6,8 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BoxState, IllegalTransition, type PoolClaim, TRANSITIONS, type Transition } from "../../src/box/box-state.js";
-import type { BoxRecord, PauseKind, StoredStatus } from "../../src/box/types.js";
 import { BoxdError } from "../../src/errors.js";
+import type { BoxRecord, PauseKind, StoredStatus } from "../../src/model/box.js";
 import { BoxStore } from "../../src/state/box-store.js";
 import { type Db, openDb } from "../../src/state/db.js";
 

@@ -36,7 +36,7 @@ describe("layering", () => {
 
   it("nothing below the MCP layer imports it", () => {
     const below = files.filter((f) =>
-      /^(box|shell|fs|state|docker|images|git|agent|network|lifecycle|logs|events)\//.test(rel(f)),
+      /^(box|shell|fs|state|docker|images|git|agent|network|lifecycle|logs|events|model)\//.test(rel(f)),
     );
     const offenders = below.filter((f) => imports(f).some((i) => /\/mcp\/|\/transports\//.test(i)));
     expect(offenders.map(rel)).toEqual([]);
@@ -66,6 +66,11 @@ describe("layering", () => {
   it("keeps files under 400 lines", () => {
     const big = files.filter((f) => readFileSync(f, "utf8").split("\n").length > 400);
     expect(big.map(rel)).toEqual([]);
+  });
+
+  it("src/model/ is a leaf: it imports nothing of boxd's", () => {
+    const offenders = files.filter((f) => rel(f).startsWith("model/") && imports(f).some((i) => i.startsWith(".")));
+    expect(offenders.map(rel)).toEqual([]);
   });
 
   it("has no import cycle (type-only imports count too)", () => {

@@ -1,9 +1,9 @@
 // A run handle without Docker: a fake exec feeds it output and an end, and each way a run can end comes
 // back as its one tagged result (and as the record and the agent's settle hook see it).
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { RunRecord } from "../../src/box/types.js";
 import type { ExecRequest, ExecResult } from "../../src/docker/exec.js";
 import { BoxdError } from "../../src/errors.js";
+import type { RunRecord } from "../../src/model/box.js";
 import {
   OUT_OF_PROCESSES_REASON,
   RunHandle,

@@ -1,7 +1,7 @@
 // Box tools: box_create, box_list, box_get, box_delete.
 import { z } from "zod";
-import { BOX_STATUSES, SIZES } from "../../box/types.js";
 import { RUNTIMES } from "../../images/definitions.js";
+import { BOX_STATUSES, SIZES } from "../../model/box.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import { boxObject, boxRef, boxSchema, networkPolicySchema } from "../schemas.js";

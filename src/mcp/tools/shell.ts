@@ -1,7 +1,7 @@
 // Shell tools: box_exec, box_run_code, box_runs, box_run_get, box_run_kill.
 import { z } from "zod";
-import { RUN_STATUSES } from "../../box/types.js";
 import { CONTENT_ENCODINGS } from "../../fs/content-encoding.js";
+import { RUN_STATUSES } from "../../model/box.js";
 import type { ToolServices } from "../../services.js";
 import type { ExecOutcome, OutputListener, RunOutput } from "../../shell/run-service.js";
 import { CODE_LANGS } from "../../shell/run-types.js";
