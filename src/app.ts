@@ -169,7 +169,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
   const runs = new RunService({
     engine,
     boxes,
-    runs: stores.runStore,
+    runStore: stores.runStore,
     restartBox: (boxId) => lifecycle.restart(boxId),
     ensureLive: (boxId) => {
       diskAllowance.assertWithinAllowance(boxId);
@@ -210,7 +210,7 @@ function moreServices(
     snapshots: new SnapshotService({
       engine,
       boxes,
-      store: stores.snapshotStore,
+      snapshotStore: stores.snapshotStore,
       lock,
       boxLog,
       instanceId: stores.id,

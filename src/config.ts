@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { splitCommas } from "./comma-list.js";
-import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./git/settings.js";
+import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./config-git.js";
 import { secretSchema } from "./secret.js";
 
 interface SettingSpec {

@@ -60,7 +60,7 @@ export class SnapshotSources {
 export interface SnapshotDeps {
   engine: DockerEngine;
   boxes: BoxService;
-  store: SnapshotStore;
+  snapshotStore: SnapshotStore;
   /** The per-box lock shared with the other services. */
   lock: KeyLock;
   boxLog: BoxLog;
@@ -72,7 +72,7 @@ export class SnapshotService {
   private readonly sources: SnapshotSources;
 
   constructor(private readonly deps: SnapshotDeps) {
-    this.sources = new SnapshotSources(deps.store);
+    this.sources = new SnapshotSources(deps.snapshotStore);
   }
 
   repo(): string {
@@ -84,7 +84,7 @@ export class SnapshotService {
     const id = newSnapshotId();
     const snapName = name ?? id.replace("snap_", "s-");
     checkName(snapName.replace(/^snap_/, "x"));
-    if (this.deps.store.getByName(tenant, snapName)) {
+    if (this.deps.snapshotStore.getByName(tenant, snapName)) {
       throw alreadyExists(`a snapshot named "${snapName}" already exists: pick another name or delete it`);
     }
     const record: SnapshotRecord = {
@@ -99,7 +99,7 @@ export class SnapshotService {
       createdAt: new Date().toISOString(),
       error: null,
     };
-    this.deps.store.insert(record);
+    this.deps.snapshotStore.insert(record);
     // Under the box's lock: no pause/resume/delete of the box while its filesystem is captured.
     return this.deps.lock.run(box.id, async () => {
       const current = this.deps.boxes.mustGet(box.id);
@@ -117,24 +117,24 @@ export class SnapshotService {
           }),
         );
         const info = await this.deps.engine.images.inspect(record.image);
-        this.deps.store.update(id, { status: "ready", sizeBytes: info?.sizeBytes ?? 0 });
+        this.deps.snapshotStore.update(id, { status: "ready", sizeBytes: info?.sizeBytes ?? 0 });
         this.deps.boxLog.append(box.id, "info", "system", `snapshot ${id} (${snapName}) taken`);
       } catch (err) {
-        this.deps.store.update(id, { status: "error", error: String((err as Error).message ?? err) });
+        this.deps.snapshotStore.update(id, { status: "error", error: String((err as Error).message ?? err) });
         throw err;
       }
-      return toSnapshotView(this.deps.store.get(id) as SnapshotRecord);
+      return toSnapshotView(this.deps.snapshotStore.get(id) as SnapshotRecord);
     });
   }
 
   list(tenant: string, boxRef?: string): SnapshotView[] {
     const boxId = boxRef ? this.deps.boxes.resolveAny(tenant, boxRef).id : undefined;
-    return this.deps.store.list({ tenant, ...(boxId ? { boxId } : {}) }).map(toSnapshotView);
+    return this.deps.snapshotStore.list({ tenant, ...(boxId ? { boxId } : {}) }).map(toSnapshotView);
   }
 
   /** Every snapshot of every tenant (operators, tests). */
   listAll(): SnapshotRecord[] {
-    return this.deps.store.list();
+    return this.deps.snapshotStore.list();
   }
 
   resolve(tenant: string, ref: string): SnapshotRecord {
@@ -152,7 +152,7 @@ export class SnapshotService {
     // Boxes started from it keep working: the engine keeps the image while their containers use it, and
     // collectGarbage() removes it once the last of them is gone.
     await this.deps.engine.images.remove(s.image, true);
-    this.deps.store.delete(s.id);
+    this.deps.snapshotStore.delete(s.id);
     await this.collectGarbage();
     return { id: s.id, deleted: true };
   }
@@ -164,7 +164,7 @@ export class SnapshotService {
     );
     for (const img of images) {
       const id = img.labels[LABEL_SNAPSHOT_ID] ?? "";
-      if (this.deps.store.get(id)) continue;
+      if (this.deps.snapshotStore.get(id)) continue;
       await this.deps.engine.images.remove(img.id, false).catch(() => {}); // still in use: next time
     }
   }

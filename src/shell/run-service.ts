@@ -95,13 +95,13 @@ export class RunService {
     const done = handle
       .wait()
       .then((result) =>
-        result.kind === "start-failed" ? Promise.reject(result.error) : this.deps.runs.get(record.id),
+        result.kind === "start-failed" ? Promise.reject(result.error) : this.deps.runStore.get(record.id),
       );
     return { runId: record.id, done };
   }
 
   list(boxId: string, limit: number): RunRecord[] {
-    return this.deps.runs.listByBox(boxId, limit);
+    return this.deps.runStore.listByBox(boxId, limit);
   }
 
   /** A run with its output so far; `waitSeconds` waits for a live run to end first. */
@@ -111,9 +111,9 @@ export class RunService {
       if (waitSeconds > 0) await Promise.race([handle.wait(), sleep(waitSeconds * 1000)]);
       if (this.live.has(runId)) return handle.snapshot();
     }
-    const record = this.deps.runs.get(runId);
+    const record = this.deps.runStore.get(runId);
     if (!record || record.boxId !== boxId) throw notFound(`no run "${runId}" in this box: box_runs lists its runs`);
-    const out = this.deps.runs.output(runId);
+    const out = this.deps.runStore.output(runId);
     const stdout = out?.stdout ?? Buffer.alloc(0);
     const stderr = out?.stderr ?? Buffer.alloc(0);
     return {
@@ -171,7 +171,7 @@ export class RunService {
 
   private begin(boxId: string, type: RunType, command: string, source: Source, agent?: AgentRunInfo): RunRecord {
     const record = newRunRecord(boxId, type, command, agent);
-    this.deps.runs.insert(record);
+    this.deps.runStore.insert(record);
     this.deps.onActivity(boxId);
     const head = type === "agent" ? `agent (${agent?.harness}): ${command}` : `$ ${command}`;
     this.deps.onLog?.(boxId, "info", source, `${head}   [${record.id}]`);
@@ -229,7 +229,7 @@ export class RunService {
     const ok = !failure && !end.timedOut && (verdict !== undefined || end.exitCode === 0);
     record.status = end.cancelled ? "cancelled" : ok ? "completed" : "failed";
     try {
-      this.deps.runs.complete(record.id, {
+      this.deps.runStore.complete(record.id, {
         status: record.status,
         exitCode: end.exitCode,
         timedOut: end.timedOut,
@@ -274,7 +274,7 @@ export class RunService {
   private recordDetached(handle: RunHandle): void {
     const { record } = handle;
     try {
-      this.deps.runs.complete(record.id, detachedCompletion(handle));
+      this.deps.runStore.complete(record.id, detachedCompletion(handle));
     } catch (err) {
       this.deps.log.warn("could not record a detached run", { run: record.id, error: String(err) });
     } finally {

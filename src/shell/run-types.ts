@@ -52,7 +52,7 @@ export type Source = "system" | "user" | "agent";
 export interface RunServiceDeps {
   engine: DockerEngine;
   boxes: BoxService;
-  runs: RunStore;
+  runStore: RunStore;
   /** Applied to every box before a run (the lifecycle layer resumes paused boxes here). */
   ensureLive: (boxId: string) => Promise<{ containerId: string; resumed: boolean }>;
   onActivity: (boxId: string, usage?: { cpuNs: number; memoryPeakBytes: number }) => void;

@@ -1,12 +1,11 @@
-// Zod schemas of the git settings (used by config.ts): tokens parse into values whose JSON form is
+// Zod schemas of the git settings (part of config.ts, kept apart for its size): tokens parse into values whose JSON form is
 // "(hidden)", so `boxd doctor`, logs and serialised configs never print a token.
 import { z } from "zod";
-import { splitCommas } from "../comma-list.js";
-import { secret } from "../secret.js";
+import { parseAllowedHost } from "./allowed-host.js";
+import { splitCommas } from "./comma-list.js";
+import { secret } from "./secret.js";
 
-export { type Secret, secretSchema } from "../secret.js";
-
-import { parseAllowedHost } from "./remote-guard.js";
+export { type Secret, secretSchema } from "./secret.js";
 
 const PAIR = /^[A-Za-z0-9.-]+(:\d+)?=\S+$/;
 
