@@ -26,9 +26,12 @@ export interface AgentRunInput {
   command?: string;
 }
 
+/** How an agent run that returns a result ended (a failed one is an error). */
+export const AGENT_RESULT_STATUSES = ["completed", "cancelled"] as const;
+
 export interface AgentRunResult {
   runId: string;
-  status: "completed" | "cancelled";
+  status: (typeof AGENT_RESULT_STATUSES)[number];
   output: string;
   /** true when output was cut at the inline limit (BOXD_MAX_OUTPUT_BYTES). */
   truncated: boolean;

@@ -18,12 +18,16 @@ export type UploadSource =
   | { archive: Buffer }
   | { hostPath: HostTarget };
 
+/** What a download can be, and how an inline one is encoded. */
+export const DOWNLOAD_TYPES = ["file", "directory"] as const;
+export const DOWNLOAD_FORMATS = ["raw", "tar.gz"] as const;
+
 export interface DownloadResult {
   path: string;
-  type: "file" | "directory";
+  type: (typeof DOWNLOAD_TYPES)[number];
   bytes: number;
   /** Inline downloads: the file's bytes ("raw") or the folder as "tar.gz". */
-  format?: "raw" | "tar.gz";
+  format?: (typeof DOWNLOAD_FORMATS)[number];
   data?: Buffer;
   /** hostPath downloads: where it was written, files written and members skipped as unsafe. */
   hostPath?: string;

@@ -1,5 +1,6 @@
 // Agent tool: box_agent_run hands a whole task to a coding agent working inside the box.
 import { z } from "zod";
+import { AGENT_RESULT_STATUSES } from "../../agent/agent-service.js";
 import { HARNESSES } from "../../agent/events.js";
 import { defineBoxTool } from "../define-box-tool.js";
 import { timeoutSeconds } from "../schemas.js";
@@ -43,7 +44,7 @@ export const boxAgentRun = defineBoxTool({
   },
   output: {
     runId: z.string().describe("The run (box_runs, box_run_get, box_run_kill)"),
-    status: z.enum(["completed", "cancelled"]).describe("cancelled when box_run_kill ended it"),
+    status: z.enum(AGENT_RESULT_STATUSES).describe("cancelled when box_run_kill ended it"),
     output: z.string().describe("The agent's final answer"),
     truncated: z.boolean().describe("true when output was cut at the server's inline limit"),
     structured: z.unknown().optional().describe("The parsed answer, when responseSchema was given"),

@@ -12,6 +12,7 @@ import {
 } from "../../fs/content-encoding.js";
 import type { UploadRequest } from "../../fs/file-service.js";
 import { DEFAULT_MAX_ENTRIES, ENTRY_TYPES, MAX_ENTRIES } from "../../fs/file-service.js";
+import { DOWNLOAD_FORMATS, DOWNLOAD_TYPES } from "../../fs/transfer.js";
 import { defineBoxTool } from "../define-box-tool.js";
 import type { ToolContext } from "../define-tool.js";
 import { INLINE_DOWNLOAD_BYTES, PAGE_BUDGET_BYTES, pageOf, READ_PAGE_BYTES } from "../fit.js";
@@ -304,9 +305,9 @@ export const boxDownload = defineBoxTool({
   },
   output: {
     path: z.string().describe("Absolute path in the box"),
-    type: z.enum(["file", "directory"]).describe("What was downloaded"),
+    type: z.enum(DOWNLOAD_TYPES).describe("What was downloaded"),
     bytes: z.number().describe("Size of content (inline) or of the files written (hostPath)"),
-    format: z.enum(["raw", "tar.gz"]).optional().describe("Inline only: raw file bytes, or a folder as tar.gz"),
+    format: z.enum(DOWNLOAD_FORMATS).optional().describe("Inline only: raw file bytes, or a folder as tar.gz"),
     encoding: z.literal("base64").optional().describe("Inline only: content is base64"),
     content: z.string().optional().describe("Inline only: the data, base64-encoded"),
     hostPath: z.string().optional().describe("hostPath only: where it was written"),
