@@ -147,6 +147,12 @@ describe("abuse from inside a box", () => {
       expect(used).toBeLessThan(2 * 1024 ** 3);
       const refused = await h.callErr("box_exec", { box: box.id, command: "echo more" });
       expect(refused.code).toBe("LIMIT_EXCEEDED");
+      // The operator's allowance overrides the size's, and box_get shows the guard's measurement.
+      const got = await h.callOk<{ limits: { diskBytes: number }; usage: { diskUsedBytes?: number } }>("box_get", {
+        box: box.id,
+      });
+      expect(got.limits.diskBytes).toBe(300 * 1024 * 1024);
+      expect(got.usage.diskUsedBytes).toBeGreaterThan(300 * 1024 * 1024);
       // Files can still be listed and deleted; then runs work again.
       const files = await h.callOk<{ entries: { name: string }[] }>("box_list_files", {
         box: box.id,
