@@ -89,6 +89,11 @@ describe("abuse from inside a box", () => {
       "a=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage); sleep 2; b=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage); echo $(( (b - a) / 1000000 ))",
     );
     expect(Number(r.stdout.trim())).toBeLessThan(limits.cpus * 2 * 1000 * 1.3);
+    // The quota is what holds it (on a host with no more cores than the box's CPUs, the sum above cannot
+    // exceed the limit anyway): the box's CFS quota is exactly its CPUs.
+    const quota = await sh(box.id, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    const [q, period] = quota.stdout.trim().split("\n").map(Number);
+    expect((q as number) / (period as number)).toBe(limits.cpus);
     expect((await sh(bystander.id, "echo alive")).stdout).toBe("alive\n");
     await h.callOk("box_delete", { box: box.id });
   });
