@@ -133,28 +133,14 @@ type Clients = ReturnType<typeof engineClients>;
 
 /** Phase 3: the services, each handed its config section and the services it needs, in dependency order. */
 function buildServices(sections: ConfigSections, stores: Stores, clients: Clients, events: BoxEventBus, log: Logger) {
-  const { engine, network, boxLog } = clients;
+  const { engine, boxLog } = clients;
   // Both need only a store or the bus, so the services that use them come first: no cycle to close later.
   const liveRuns = new LiveRunIndex(events);
-  const diskAllowance = new DiskAllowance(sections.disk.maxBytes);
+  const diskAllowance = new DiskAllowance(sections.disk.overrideBytes);
   const snapshotSources = new SnapshotSources(stores.snapshotStore);
   // One per-box lock for every service that changes a box.
   const lock = new KeyLock();
-  const boxes = new BoxService({
-    engine,
-    boxStore: stores.boxStore,
-    runStore: stores.runStore,
-    lock,
-    images: loadImageSet(sections.boxes.baseImage),
-    instanceId: stores.id,
-    ...sections.boxes,
-    limits: new TenantLimits(sections.tenantLimits),
-    log: log.child("box"),
-    resolveSnapshot: (tenant, ref) => snapshotSources.source(tenant, ref),
-    events,
-    network,
-    event: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
-  });
+  const boxes = boxService(sections, stores, clients, events, log, { lock, diskAllowance, snapshotSources });
   const lifecycle = new LifecycleService({
     engine,
     boxes,
@@ -195,6 +181,34 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
   };
 }
 type Core = ReturnType<typeof buildServices>;
+
+/** The box service, with what the other phase-3 pieces built before it give it. */
+function boxService(
+  sections: ConfigSections,
+  stores: Stores,
+  clients: Clients,
+  events: BoxEventBus,
+  log: Logger,
+  built: { lock: KeyLock; diskAllowance: DiskAllowance; snapshotSources: SnapshotSources },
+): BoxService {
+  const { engine, network, boxLog } = clients;
+  return new BoxService({
+    engine,
+    boxStore: stores.boxStore,
+    runStore: stores.runStore,
+    lock: built.lock,
+    images: loadImageSet(sections.boxes.baseImage),
+    instanceId: stores.id,
+    ...sections.boxes,
+    limits: new TenantLimits(sections.tenantLimits),
+    disk: built.diskAllowance,
+    log: log.child("box"),
+    resolveSnapshot: (tenant, ref) => built.snapshotSources.source(tenant, ref),
+    events,
+    network,
+    event: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
+  });
+}
 
 /** Phase 3, continued: the services nothing else in the core depends on. */
 function moreServices(
@@ -313,5 +327,5 @@ function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, cor
   events.on("claimed", runInit);
   // Snapshot images no box uses any more go with the last box started from them (awaited by box_delete).
   events.on("deleted", ({ box }) => (box.fromSnapshot ? snapshots.collectGarbage() : undefined));
-  events.on("deleted", ({ box }) => void diskAllowance.clear(box.id));
+  events.on("deleted", ({ box }) => diskAllowance.forget(box.id));
 }

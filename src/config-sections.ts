@@ -19,8 +19,8 @@ export interface ConfigSections {
   lifecycle: { stopAfterPausedSeconds: number; tickMs: number };
   /** The run service. */
   runs: { execTimeoutSeconds: number; maxOutputBytes: number; maxRunOutputBytes: number };
-  /** The disk guard. */
-  disk: { maxBytes: number; intervalMs: number };
+  /** The disk guard: `overrideBytes` is every box's allowance when above 0, else each size's own. */
+  disk: { overrideBytes: number; intervalMs: number };
   /** The warm pool ("runtime:size:count" entries). */
   pool: { entries: string[]; maxAgeSeconds: number };
   /** The file service. */
@@ -71,7 +71,7 @@ export function configSections(c: Config): ConfigSections {
       maxOutputBytes: c.maxOutputBytes,
       maxRunOutputBytes: c.maxRunOutputBytes,
     },
-    disk: { maxBytes: c.maxDiskBytes, intervalMs: c.diskCheckSeconds * 1000 },
+    disk: { overrideBytes: c.maxDiskBytes, intervalMs: c.diskCheckSeconds * 1000 },
     pool: { entries: c.pool, maxAgeSeconds: c.poolMaxAgeSeconds },
     files: { maxFileBytes: c.maxFileBytes, roots: c.roots },
     reconcile: { orphanGraceSeconds: c.orphanGraceSeconds },

@@ -83,8 +83,12 @@ export const SETTINGS = {
     env: "BOXD_MAX_DISK_BYTES",
     flag: "--max-disk-bytes <n>",
     description:
-      "Disk allowance per box (bytes written beyond its image). A box over it has its runs ended and new runs refused until it frees space.",
-    schema: intFrom(1024 * 1024, 10 * 1024 ** 4).default(10 * 1024 ** 3),
+      "Disk allowance of every box (bytes written beyond its image), whatever its size; 0: each size's own (small 5 GiB, medium 10 GiB, large 20 GiB). A box over it has its runs ended and new runs refused until it frees space.",
+    schema: z.coerce
+      .number()
+      .int()
+      .refine((n) => n === 0 || (n >= 1024 * 1024 && n <= 10 * 1024 ** 4), "use 0 or 1 MiB to 10 TiB")
+      .default(0),
   },
   diskCheckSeconds: {
     env: "BOXD_DISK_CHECK_SECONDS",

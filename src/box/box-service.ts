@@ -5,7 +5,14 @@ import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from ".
 import type { BoxEventEmitter } from "../events/box-events.js";
 import { type ImageSet, needsRegistry, type Runtime } from "../images/definitions.js";
 import type { Logger } from "../log.js";
-import { type BoxNetwork, type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "../model/box.js";
+import {
+  type BoxDisk,
+  type BoxNetwork,
+  type BoxRecord,
+  type BoxView,
+  type NetworkPolicy,
+  toBoxView,
+} from "../model/box.js";
 import type { BoxStore } from "../state/box-store.js";
 import type { RunStore } from "../state/run-store.js";
 import { BoxState } from "./box-state.js";
@@ -20,6 +27,7 @@ import {
 import { isBoxId, newBoxId } from "./ids.js";
 import type { KeyLock } from "./key-lock.js";
 import { provisionBox } from "./provision.js";
+import type { HostResources } from "./sizes.js";
 import { countRunsOf, TenantLimits } from "./tenant-limits.js";
 
 export type { BoxNetwork } from "../model/box.js";
@@ -50,6 +58,8 @@ export interface BoxServiceDeps {
   event?: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
   /** Per-tenant quotas (shared with the run service); none when absent. */
   limits?: TenantLimits;
+  /** A box's disk allowance and last measured use (the disk guard's DiskAllowance); none when absent. */
+  disk?: { of(box: BoxRecord): BoxDisk };
 }
 
 /** What create asks of the warm pool (src/box/warm-pool.ts). */
@@ -70,7 +80,7 @@ export const POOL_TENANT = "";
 export class BoxService {
   readonly limits: TenantLimits;
   private readonly state: BoxState;
-  private hostCpus: number | null = null;
+  private host: HostResources | null = null;
   /** Set by the warm pool, which makes its boxes through this service and so is built after it. */
   private pool: BoxPool | null = null;
 
@@ -88,7 +98,7 @@ export class BoxService {
   }
 
   view(box: BoxRecord): BoxView {
-    return toBoxView(box, this.deps.runStore.hasLiveRun(box.id));
+    return toBoxView(box, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box));
   }
 
   /** Finds a live box of the tenant by id or name; another tenant's box is NOT_FOUND too. */
@@ -172,7 +182,7 @@ export class BoxService {
     }
     return this.deps.lock.run(id, async () => {
       try {
-        await provisionBox(this.deps, record, await this.cpus());
+        await provisionBox(this.deps, record, await this.hostResources());
         this.state.markCreated(id, record.containerId);
       } catch (err) {
         await this.teardown(record).catch((e) =>
@@ -269,9 +279,13 @@ export class BoxService {
     throw new BoxdError("NOT_FOUND", `the ${runtime} box image (${def.ref}) is not built: run ${how}`);
   }
 
-  private async cpus(): Promise<number> {
-    if (this.hostCpus === null) this.hostCpus = (await this.deps.engine.info()).cpus;
-    return this.hostCpus;
+  /** The engine host's CPUs and memory (the engine's host, which a remote DOCKER_HOST makes another one). */
+  private async hostResources(): Promise<HostResources> {
+    if (this.host === null) {
+      const info = await this.deps.engine.info();
+      this.host = { cpus: info.cpus, memoryBytes: info.memoryBytes };
+    }
+    return this.host;
   }
 
   /** Removes a box's container, network and firewall rules; absent objects are fine. */

@@ -111,5 +111,6 @@ export function newBoxRecord(s: CreateSettings, box: Pick<BoxRecord, "id" | "ten
     error: null,
     usage: { cpuNs: 0, memoryPeakBytes: 0, runs: 0 },
     initCommand: s.initCommand,
+    limits: null,
   };
 }

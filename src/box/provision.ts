@@ -9,7 +9,7 @@ import type { BoxNetwork, BoxRecord } from "../model/box.js";
 import { BOX_HOME, BOX_USER } from "../model/box-user.js";
 import type { BoxStore } from "../state/box-store.js";
 import { SUBNETS_PER_POOL, subnetAt } from "./network-pool.js";
-import { limitsFor } from "./sizes.js";
+import { effectiveLimits, type HostResources, limitsFor } from "./sizes.js";
 
 /** What making a box needs (BoxService passes its own deps). */
 export interface ProvisionDeps {
@@ -20,7 +20,7 @@ export interface ProvisionDeps {
   network?: BoxNetwork;
 }
 
-export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, hostCpus: number): Promise<void> {
+export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: HostResources): Promise<void> {
   const { engine, boxStore, instanceId } = deps;
   const labels = instanceLabels(instanceId, { [LABEL_BOX_ID]: box.id });
   const networkName = `boxd-${instanceId}-${box.id}`;
@@ -58,9 +58,11 @@ export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, hostCpus
     hostname: box.name.replace(/[^a-z0-9-]/g, "-").slice(0, 63),
     network: { name: networkName, ip: subnet.boxIp },
     dns: deps.network?.containerDns,
-    limits: limitsFor(box.size, hostCpus),
+    limits: limitsFor(box.size, host),
   });
-  boxStore.update(box.id, { containerId: box.containerId });
+  // Recorded with the container, from the same function, so box results report what it really got.
+  box.limits = effectiveLimits(box.size, host);
+  boxStore.update(box.id, { containerId: box.containerId, limits: box.limits });
   // The policy is in force before the box's first process starts.
   await deps.network?.apply(box);
   await engine.containers.start(box.containerId);

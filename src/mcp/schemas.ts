@@ -24,7 +24,19 @@ export const usageSchema = z.object({
   cpuNs: z.number().describe("Active CPU time used, in nanoseconds"),
   memoryPeakBytes: z.number().describe("Highest memory use seen, in bytes"),
   runs: z.number().describe("Number of runs"),
+  diskUsedBytes: z
+    .number()
+    .optional()
+    .describe("Disk written beyond the image, in bytes, as last measured (absent until the disk guard measured it)"),
 });
+
+export const limitsSchema = z
+  .object({
+    cpus: z.number().describe("CPUs the box may use (its size's, capped at the host's)"),
+    memoryBytes: z.number().describe("Memory limit in bytes (its size's, capped below the host's memory)"),
+    diskBytes: z.number().describe("Disk allowance in bytes beyond the image (its size's, or the operator's)"),
+  })
+  .describe("The box's effective limits: what its container really got");
 
 export const boxSchema = {
   id: z.string(),
@@ -43,6 +55,7 @@ export const boxSchema = {
   fromSnapshot: z.string().optional(),
   labels: z.record(z.string(), z.string()),
   envKeys: z.array(z.string()),
+  limits: limitsSchema.optional(),
   usage: usageSchema,
   initCommand: z.string().optional(),
   statusReason: z.string().optional().describe("Why the box is in error"),
@@ -53,7 +66,7 @@ export const boxObject = z.object(boxSchema);
 export const runSchema = {
   id: z.string(),
   boxId: z.string(),
-  type: z.enum(RUN_TYPES),
+  type: z.enum(RUN_TYPES).describe("command (box_exec), code (box_run_code) or agent (box_agent_run)"),
   command: z.string(),
   status: z.enum(RUN_STATUSES),
   exitCode: z.number().nullable(),

@@ -28,6 +28,13 @@ export interface BoxUsage {
   runs: number;
 }
 
+/** A box's effective limits: what its container got (CPUs and memory) and its disk allowance. */
+export interface BoxLimits {
+  cpus: number;
+  memoryBytes: number;
+  diskBytes: number;
+}
+
 export interface BoxRecord {
   id: string;
   tenant: string;
@@ -53,6 +60,8 @@ export interface BoxRecord {
   error: string | null;
   usage: BoxUsage;
   initCommand: string | null;
+  /** The CPUs and memory its container was made with (null for boxes made before boxd recorded them). */
+  limits: Pick<BoxLimits, "cpus" | "memoryBytes"> | null;
 }
 
 /** What clients see (box_get, box_list, box_create). Env values are not echoed back: they may be secrets. */
@@ -73,7 +82,10 @@ export interface BoxView {
   fromSnapshot?: string;
   labels: Record<string, string>;
   envKeys: string[];
-  usage: BoxUsage;
+  /** The effective limits (absent for boxes made before boxd recorded them). */
+  limits?: BoxLimits;
+  /** `diskUsedBytes`: the disk guard's last measurement of the box's writable layer, once it has one. */
+  usage: BoxUsage & { diskUsedBytes?: number };
   initCommand?: string;
   /** Why the box is in `error`. */
   statusReason?: string;
@@ -81,7 +93,8 @@ export interface BoxView {
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export const RUN_TYPES = ["shell", "agent"] as const;
+/** `command`: box_exec; `code`: box_run_code; `agent`: box_agent_run. */
+export const RUN_TYPES = ["command", "code", "agent"] as const;
 export type RunType = (typeof RUN_TYPES)[number];
 
 export interface RunRecord {
@@ -155,7 +168,13 @@ export interface AgentRunStart {
   done: Promise<RunRecord | null>;
 }
 
-export function toBoxView(box: BoxRecord, hasLiveRun: boolean): BoxView {
+/** What the disk guard knows of a box: its allowance and, once measured, its use. */
+export interface BoxDisk {
+  allowanceBytes: number;
+  usedBytes?: number;
+}
+
+export function toBoxView(box: BoxRecord, hasLiveRun: boolean, disk?: BoxDisk): BoxView {
   const stored = box.status === "pooled" ? "paused" : box.status;
   const status: BoxStatus = stored === "idle" && hasLiveRun ? "running" : stored;
   return {
@@ -175,7 +194,8 @@ export function toBoxView(box: BoxRecord, hasLiveRun: boolean): BoxView {
     ...(box.fromSnapshot ? { fromSnapshot: box.fromSnapshot } : {}),
     labels: box.labels,
     envKeys: Object.keys(box.env).sort(),
-    usage: box.usage,
+    ...(box.limits && disk ? { limits: { ...box.limits, diskBytes: disk.allowanceBytes } } : {}),
+    usage: disk?.usedBytes === undefined ? box.usage : { ...box.usage, diskUsedBytes: disk.usedBytes },
     ...(box.initCommand ? { initCommand: box.initCommand } : {}),
     ...(box.error ? { statusReason: box.error } : {}),
   };

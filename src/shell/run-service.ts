@@ -28,6 +28,9 @@ export * from "./run-types.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A command as exec takes it: `type` is how its run is recorded (box_run_code's are `code` runs). */
+type CommandInput = ExecInput & { source?: "system" | "user"; type?: Exclude<RunType, "agent"> };
+
 export class RunService {
   private readonly live = new Map<string, RunHandle>();
   private closing = false;
@@ -48,7 +51,7 @@ export class RunService {
   /** Runs a command; with `background` returns at once with the run id. */
   async exec(
     boxId: string,
-    input: ExecInput & { source?: "system" | "user" },
+    input: CommandInput,
     onOutput?: OutputListener,
   ): Promise<ExecOutcome & { background?: boolean }> {
     validateExec(input);
@@ -76,7 +79,7 @@ export class RunService {
     const check = `command -v ${interp} >/dev/null || { echo "boxd: ${input.lang} needs ${interp}, which this box's runtime does not have; create a box with runtime ${input.lang === "python" ? "python" : "node"}" >&2; exit 127; }; `;
     return this.exec(
       boxId,
-      { command: check + command, stdin: input.code, timeoutSeconds: input.timeoutSeconds },
+      { command: check + command, stdin: input.code, timeoutSeconds: input.timeoutSeconds, type: "code" },
       onOutput,
     );
   }
@@ -157,14 +160,10 @@ export class RunService {
     await Promise.allSettled([...this.live.values()].map((h) => h.wait()));
   }
 
-  private async startCommand(
-    boxId: string,
-    input: ExecInput & { source?: "system" | "user" },
-    onOutput?: OutputListener,
-  ): Promise<RunHandle> {
+  private async startCommand(boxId: string, input: CommandInput, onOutput?: OutputListener): Promise<RunHandle> {
     const { containerId } = await this.deps.ensureLive(boxId);
     const source = this.deps.boxes.admitRun(boxId, input.source ?? "user", this.live.values());
-    const record = this.begin(boxId, "shell", input.command, source);
+    const record = this.begin(boxId, input.type ?? "command", input.command, source);
     const timeoutSeconds = input.timeoutSeconds ?? (input.background ? 0 : this.deps.execTimeoutSeconds);
     return this.start(containerId, record, source, input, { timeoutSeconds, onOutput });
   }

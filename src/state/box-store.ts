@@ -29,6 +29,7 @@ interface BoxRow {
   memory_peak_bytes: number;
   runs: number;
   init_command: string | null;
+  limits: string | null;
 }
 
 function fromRow(r: BoxRow): BoxRecord {
@@ -57,6 +58,7 @@ function fromRow(r: BoxRow): BoxRecord {
     error: r.error,
     usage: { cpuNs: r.cpu_ns, memoryPeakBytes: r.memory_peak_bytes, runs: r.runs },
     initCommand: r.init_command,
+    limits: r.limits === null ? null : JSON.parse(r.limits),
   };
 }
 
@@ -101,8 +103,9 @@ const COLUMNS: Record<string, string> = {
   idleTimeoutSeconds: "idle_timeout_seconds",
   initCommand: "init_command",
   createdAt: "created_at",
+  limits: "limits",
 };
-const JSON_COLUMNS = new Set(["networkPolicy", "env", "labels"]);
+const JSON_COLUMNS = new Set(["networkPolicy", "env", "labels", "limits"]);
 
 /** `col = @key` assignments and their values for the fields of `patch` that are columns. */
 function assignments(patch: object): { sets: string[]; args: Record<string, unknown> } {
@@ -193,7 +196,9 @@ export class BoxStore {
   /** Writes fields that are no part of the box's state (its status is box-state.ts's alone). */
   update(
     id: string,
-    patch: Partial<Pick<BoxRecord, "containerId" | "networkName" | "lastActiveAt" | "networkPolicy" | "subnetIndex">>,
+    patch: Partial<
+      Pick<BoxRecord, "containerId" | "networkName" | "lastActiveAt" | "networkPolicy" | "subnetIndex" | "limits">
+    >,
   ): void {
     const { sets, args } = assignments(patch);
     if (sets.length === 0) return;

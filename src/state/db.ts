@@ -84,6 +84,11 @@ const MIGRATIONS: string[] = [
    CREATE INDEX logs_by_box ON logs(box_id, seq);`,
   // Agent runs: harness, model, token usage, cost and session, as one JSON object (null for shell runs).
   `ALTER TABLE runs ADD COLUMN agent TEXT;`,
+  // Sizes as the product defines them: the CPUs and memory each container got (JSON; null for older
+  // boxes). Runs are typed command, code or agent: earlier shell runs were box_exec and box_run_code
+  // alike (not told apart then), so they read back as command runs.
+  `ALTER TABLE boxes ADD COLUMN limits TEXT;
+   UPDATE runs SET type = 'command' WHERE type = 'shell';`,
 ];
 
 export function openDb(dataDir: string): Db {

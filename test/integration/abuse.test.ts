@@ -68,7 +68,8 @@ describe("abuse from inside a box", () => {
 
   itAttack("memory bomb: the process is OOM-killed, the run reports it, the box survives", async () => {
     const box = await h.createBox({ name: "membomb" });
-    const r = await sh(box.id, "python3 -c 'x = bytearray(3 * 1024**3)'; echo rc=$?");
+    // More than a small box's 4 GiB (so the kernel kills it inside the box's cgroup), well under the host's.
+    const r = await sh(box.id, "python3 -c 'x = bytearray(5 * 1024**3)'; echo rc=$?");
     expect(r.stdout).toMatch(/rc=(137|1)/);
     await survived(box.id);
   });
@@ -80,12 +81,19 @@ describe("abuse from inside a box", () => {
       command: "for i in 1 2 3 4; do (while :; do :; done) & done; wait",
       background: true,
     });
-    // CPU time over 2 s of wall time, from the box's own cgroup accounting: at most ~1 CPU (small size).
+    // CPU time over 2 s of wall time, from the box's own cgroup accounting: at most its CPUs (small: 2,
+    // capped at the host's), as box_get reports them.
+    const { limits } = await h.callOk<{ limits: { cpus: number } }>("box_get", { box: box.id });
     const r = await sh(
       box.id,
       "a=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage); sleep 2; b=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage); echo $(( (b - a) / 1000000 ))",
     );
-    expect(Number(r.stdout.trim())).toBeLessThan(2 * 1000 * 1.3);
+    expect(Number(r.stdout.trim())).toBeLessThan(limits.cpus * 2 * 1000 * 1.3);
+    // The quota is what holds it (on a host with no more cores than the box's CPUs, the sum above cannot
+    // exceed the limit anyway): the box's CFS quota is exactly its CPUs.
+    const quota = await sh(box.id, "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    const [q, period] = quota.stdout.trim().split("\n").map(Number);
+    expect((q as number) / (period as number)).toBe(limits.cpus);
     expect((await sh(bystander.id, "echo alive")).stdout).toBe("alive\n");
     await h.callOk("box_delete", { box: box.id });
   });
@@ -144,6 +152,12 @@ describe("abuse from inside a box", () => {
       expect(used).toBeLessThan(2 * 1024 ** 3);
       const refused = await h.callErr("box_exec", { box: box.id, command: "echo more" });
       expect(refused.code).toBe("LIMIT_EXCEEDED");
+      // The operator's allowance overrides the size's, and box_get shows the guard's measurement.
+      const got = await h.callOk<{ limits: { diskBytes: number }; usage: { diskUsedBytes?: number } }>("box_get", {
+        box: box.id,
+      });
+      expect(got.limits.diskBytes).toBe(300 * 1024 * 1024);
+      expect(got.usage.diskUsedBytes).toBeGreaterThan(300 * 1024 * 1024);
       // Files can still be listed and deleted; then runs work again.
       const files = await h.callOk<{ entries: { name: string }[] }>("box_list_files", {
         box: box.id,

@@ -1,5 +1,6 @@
 // Box lifecycle basics through a real MCP client against the real engine: create, list, get, delete,
 // hardening seen from inside the box, and bad input answered with the contract's codes.
+import os from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DockerEngine } from "../../src/docker/engine.js";
 import { silentLogger } from "../../src/log.js";
@@ -71,7 +72,17 @@ describe("boxes", () => {
     const mem = await run(
       "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max",
     );
-    expect(Number(mem.stdout.trim())).toBe(1024 ** 3);
+    // Sizes as the product defines them (issue 15): small is 4 GiB of memory (this host has more) and 2
+    // CPUs (as many as this host has), and box_get reports exactly what the container got.
+    const got = await h.callOk<{ size: string; limits: { cpus: number; memoryBytes: number; diskBytes: number } }>(
+      "box_get",
+      { box: box.id },
+    );
+    expect(got.size).toBe("small");
+    expect(Number(mem.stdout.trim())).toBe(got.limits.memoryBytes);
+    expect(got.limits.memoryBytes).toBe(Math.min(4 * 1024 ** 3, os.totalmem() - 512 * 1024 ** 2));
+    expect(got.limits.cpus).toBe(Math.min(2, os.cpus().length));
+    expect(got.limits.diskBytes).toBe(5 * 1024 ** 3);
 
     const sock = await run(
       "test -e /var/run/docker.sock && echo present || echo absent; mount | grep -c docker.sock || true",
@@ -88,6 +99,9 @@ describe("boxes", () => {
     const state = await engine.containers.inspect(h.services.boxes.mustGet(box.id).containerId as string);
     expect(state?.hostConfig.capDrop).toEqual(["ALL"]);
     expect(state?.hostConfig.securityOpt.join(",")).toContain("no-new-privileges");
+    expect(state?.hostConfig.memory).toBe(got.limits.memoryBytes);
+    expect(state?.hostConfig.nanoCpus).toBe(got.limits.cpus * 1e9);
+    expect(state?.hostConfig.pidsLimit).toBe(512);
   });
 
   it("answers bad input with coded errors and keeps serving", async () => {

@@ -101,7 +101,7 @@ describe("shell", () => {
     });
     expect(runs.runs[0]?.id).not.toBe(bg.runId); // newest first
     expect(runs.runs.map((r) => r.id)).toEqual(expect.arrayContaining([bg.runId, long.runId]));
-    expect(runs.runs.every((r) => r.type === "shell")).toBe(true);
+    expect(runs.runs.every((r) => r.type === "command")).toBe(true);
     expect((await h.callErr("box_run_get", { box: box.id, runId: "run_nope" })).code).toBe("NOT_FOUND");
   });
 
@@ -156,6 +156,18 @@ describe("shell", () => {
     });
     expect(py).toMatchObject({ exitCode: 3, stdout: "3\n" });
     expect((await h.callErr("box_run_code", { box: box.id, lang: "cobol", code: "x" })).code).toBe("INVALID_ARGUMENT");
+  });
+
+  it("types runs as the product does: box_exec command, box_run_code code, both listed by box_runs", async () => {
+    const cmd = await exec({ command: "echo typed" });
+    const code = await h.callOk<ExecResult>("box_run_code", { box: box.id, lang: "python", code: "print('typed')" });
+    expect((await h.callOk<{ type: string }>("box_run_get", { box: box.id, runId: cmd.runId })).type).toBe("command");
+    expect((await h.callOk<{ type: string }>("box_run_get", { box: box.id, runId: code.runId })).type).toBe("code");
+    const runs = await h.callOk<{ runs: { id: string; type: string }[] }>("box_runs", { box: box.id, limit: 2 });
+    expect(runs.runs).toEqual([
+      expect.objectContaining({ id: code.runId, type: "code" }),
+      expect.objectContaining({ id: cmd.runId, type: "command" }),
+    ]);
   });
 
   it("refuses empty commands and unknown boxes with coded errors", async () => {

@@ -97,7 +97,7 @@ describe("box-event bus", () => {
   it("feeds the live-run index from run-started and run-ended", () => {
     const { events } = bus();
     const live = new LiveRunIndex(events);
-    events.emit("run-started", { boxId: "b1", runId: "r1", type: "shell" });
+    events.emit("run-started", { boxId: "b1", runId: "r1", type: "command" });
     events.emit("run-started", { boxId: "b1", runId: "r2", type: "agent" });
     events.emit("run-ended", { boxId: "b1", runId: "r1", status: "completed" });
     expect(live.has("b1")).toBe(true);

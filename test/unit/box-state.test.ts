@@ -74,6 +74,7 @@ function seed(status: StoredStatus, pauseKind: PauseKind | null = status === "pa
     error: status === "error" ? "old" : null,
     usage: { cpuNs: 0, memoryPeakBytes: 0, runs: 0 },
     initCommand: null,
+    limits: null,
   };
   // Test fixture only: the store's insert is how a row in any state is set up here.
   store.insert(box);

@@ -48,7 +48,7 @@ function handleWith(over: Partial<RunHandleDeps> = {}, timeoutSeconds = 0) {
     onEnd: (_h, r) => ended.push(r),
     ...over,
   };
-  const record: RunRecord = newRunRecord("box1", "shell", "echo hi");
+  const record: RunRecord = newRunRecord("box1", "command", "echo hi");
   const seen: string[] = [];
   const handle = new RunHandle(deps, {
     record,

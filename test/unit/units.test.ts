@@ -79,8 +79,9 @@ describe("subnets and sizes", () => {
     expect(() => subnetAt("10.213.0.0/16", 4096)).toThrow();
   });
   it("clamps CPUs to the host", () => {
-    expect(limitsFor("large", 2).nanoCpus).toBe(2e9);
-    expect(limitsFor("small", 2).nanoCpus).toBe(1e9);
+    // Sizes are 2/4/8 CPUs (issue 15): a size's own count on a bigger host, the host's on a smaller one.
+    expect(limitsFor("large", { cpus: 2, memoryBytes: 64 * 1024 ** 3 }).nanoCpus).toBe(2e9);
+    expect(limitsFor("small", { cpus: 4, memoryBytes: 64 * 1024 ** 3 }).nanoCpus).toBe(2e9);
   });
 });
 

@@ -29,7 +29,7 @@ export const boxCreate = defineTool({
       .enum(SIZES)
       .optional()
       .describe(
-        "small (1 CPU, 1 GiB; default), medium (2 CPU, 4 GiB), large (4 CPU, 8 GiB); CPUs are capped at the host's",
+        "small (2 CPU, 4 GiB memory, 5 GiB disk; default), medium (4, 8 GiB, 10 GiB), large (8, 16 GiB, 20 GiB); CPUs and memory are capped at the host's (box results show the effective limits)",
       ),
     env: z
       .record(z.string(), z.string())
@@ -85,7 +85,8 @@ export const boxList = defineTool({
 export const boxGet = defineTool({
   name: "box_get",
   title: "Get a box",
-  description: "Get one box: status, settings, usage (CPU time, memory peak, runs).",
+  description:
+    "Get one box: status, settings, effective limits (CPUs, memory, disk), usage (CPU time, memory peak, runs, disk used).",
   input: { box: boxRef },
   output: boxSchema,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
