@@ -31,6 +31,7 @@ import { RunService } from "./shell/run-service.js";
 import { BoxStore } from "./state/box-store.js";
 import { instanceId, openDb } from "./state/db.js";
 import { LogStore } from "./state/log-store.js";
+import { PageCursors } from "./state/page-cursor.js";
 import { RunStore } from "./state/run-store.js";
 import { SnapshotStore } from "./state/snapshot-store.js";
 
@@ -114,6 +115,7 @@ function openStores(sections: ConfigSections) {
     runStore: new RunStore(db),
     snapshotStore: new SnapshotStore(db),
     boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
+    cursors: PageCursors.of(db),
   };
 }
 type Stores = ReturnType<typeof openStores>;
@@ -156,6 +158,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     engine,
     boxes,
     runStore: stores.runStore,
+    cursors: stores.cursors,
     restartBox: (boxId) => lifecycle.restart(boxId),
     ensureLive: (boxId) => {
       diskAllowance.assertWithinAllowance(boxId);
@@ -202,6 +205,7 @@ function boxService(
     ...sections.boxes,
     limits: new TenantLimits(sections.tenantLimits),
     disk: built.diskAllowance,
+    cursors: stores.cursors,
     log: log.child("box"),
     resolveSnapshot: (tenant, ref) => built.snapshotSources.source(tenant, ref),
     events,
@@ -229,6 +233,7 @@ function moreServices(
       boxLog,
       instanceId: stores.id,
       log: log.child("snapshot"),
+      cursors: stores.cursors,
     }),
     files: new FileService({ engine, ...sections.files, log: log.child("fs") }),
     agents: new AgentService({

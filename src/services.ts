@@ -28,13 +28,22 @@ export interface ToolServices {
   log: Logger;
   boxes: Pick<
     BoxService,
-    "create" | "list" | "view" | "resolve" | "resolveAny" | "delete" | "setNetworkPolicy" | "touch"
+    | "create"
+    | "list"
+    | "page"
+    | "view"
+    | "resolve"
+    | "resolveAny"
+    | "delete"
+    | "deleteMany"
+    | "setNetworkPolicy"
+    | "touch"
   >;
-  runs: Pick<RunService, "exec" | "runCode" | "list" | "get" | "kill">;
+  runs: Pick<RunService, "exec" | "runCode" | "page" | "get" | "kill">;
   files: Pick<FileService, "write" | "read" | "list" | "stat" | "makeDir" | "move" | "delete" | "upload" | "download">;
   git: Pick<GitService, "clone" | "status" | "diff" | "commit" | "checkout" | "push" | "pullRequest">;
   lifecycle: Pick<LifecycleService, "pause" | "resume">;
-  snapshots: Pick<SnapshotService, "create" | "list" | "delete">;
+  snapshots: Pick<SnapshotService, "create" | "page" | "delete">;
   boxLog: Pick<BoxLog, "entries" | "text" | "subscribe">;
   agents: Pick<AgentService, "run">;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */

@@ -1,7 +1,15 @@
 // Boxes: create, find, list and delete, each under the box's lock, with every Docker object labelled with
 // this instance's id. Nothing here speaks MCP; tools call this service.
 import type { DockerEngine } from "../docker/engine.js";
-import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from "../errors.js";
+import {
+  alreadyExists,
+  BoxdError,
+  conflict,
+  type ErrorCode,
+  invalidArgument,
+  notFound,
+  toBoxdError,
+} from "../errors.js";
 import type { BoxEventEmitter } from "../events/box-events.js";
 import { type ImageSet, needsRegistry, type Runtime } from "../images/definitions.js";
 import type { Logger } from "../log.js";
@@ -14,6 +22,7 @@ import {
   toBoxView,
 } from "../model/box.js";
 import type { BoxStore } from "../state/box-store.js";
+import { collectPage, type Page, type PageCursors, type PageRequest } from "../state/page-cursor.js";
 import type { RunStore } from "../state/run-store.js";
 import { BoxState } from "./box-state.js";
 import {
@@ -58,6 +67,8 @@ export interface BoxServiceDeps {
   event?: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
   /** Per-tenant quotas (shared with the run service); none when absent. */
   limits?: TenantLimits;
+  /** Signs and checks box_list's page cursors. */
+  cursors: PageCursors;
   /** A box's disk allowance and last measured use (the disk guard's DiskAllowance); none when absent. */
   disk?: { of(box: BoxRecord): BoxDisk };
 }
@@ -76,6 +87,15 @@ export interface ClaimRequest {
 
 /** The owner of warm-pool boxes: no client's tenant can be empty. */
 export const POOL_TENANT = "";
+
+/** What box_delete with a list answers: the boxes deleted, and each one that was not with its error. */
+export interface DeleteManyResult {
+  deleted: { id: string }[];
+  failed: { box: string; code: ErrorCode; message: string }[];
+}
+
+/** Boxes deleteMany tears down at once. */
+const DELETE_BATCH = 4;
 
 export class BoxService {
   readonly limits: TenantLimits;
@@ -131,6 +151,25 @@ export class BoxService {
       .filter(
         (b) => !label || (label.key in b.labels && (label.value === undefined || b.labels[label.key] === label.value)),
       );
+  }
+
+  /**
+   * One page of the tenant's boxes, oldest first. The status filter is on the shown status (which SQL does
+   * not have), so it and the label filter apply to each fetched batch; the cursor is the last shown box's key.
+   */
+  page(tenant: string, filter: { status?: string; label?: string }, request: PageRequest): Page<BoxView> {
+    const label = filter.label ? parseLabelFilter(filter.label) : null;
+    return collectPage({
+      request,
+      cursors: this.deps.cursors,
+      where: { list: "box_list", tenant },
+      fetch: (after, n) => this.deps.boxStore.pageOfTenant(tenant, filter.status === "deleted", after, n),
+      keyOf: (r) => r.key,
+      toItem: (r) => this.view(r.box),
+      keep: (b) =>
+        (!filter.status || b.status === filter.status) &&
+        (!label || (label.key in b.labels && (label.value === undefined || b.labels[label.key] === label.value))),
+    });
   }
 
   /** Every live box of every tenant (operators, reconciliation, tests). */
@@ -214,6 +253,27 @@ export class BoxService {
     } catch (err) {
       this.deps.log.warn("could not record a box's state after a failure", { box: boxId, error: String(err) });
     }
+  }
+
+  /**
+   * Deletes several boxes (box_delete with a list): each on its own, a few at a time (a teardown waits on
+   * the engine), and one that fails is reported in `failed` without stopping the others.
+   */
+  async deleteMany(tenant: string, refs: readonly string[]): Promise<DeleteManyResult> {
+    const result: DeleteManyResult = { deleted: [], failed: [] };
+    const unique = [...new Set(refs)];
+    for (let i = 0; i < unique.length; i += DELETE_BATCH) {
+      const batch = unique.slice(i, i + DELETE_BATCH);
+      const settled = await Promise.allSettled(batch.map((ref) => this.delete(tenant, ref)));
+      settled.forEach((s, k) => {
+        if (s.status === "fulfilled") result.deleted.push({ id: s.value.id });
+        else {
+          const err = toBoxdError(s.reason);
+          result.failed.push({ box: batch[k] as string, code: err.code, message: err.message });
+        }
+      });
+    }
+    return result;
   }
 
   async delete(tenant: string, ref: string): Promise<{ id: string; deleted: true }> {

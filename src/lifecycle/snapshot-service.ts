@@ -10,6 +10,7 @@ import { instanceLabels, LABEL_BOX_ID, LABEL_KIND } from "../docker/labels.js";
 import { alreadyExists, conflict, notFound } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BoxLog } from "../logs/box-log.js";
+import { collectPage, type Page, type PageCursors, type PageRequest } from "../state/page-cursor.js";
 import type { SnapshotRecord, SnapshotStore } from "../state/snapshot-store.js";
 
 export const LABEL_SNAPSHOT_ID = "boxd.snapshot-id";
@@ -66,6 +67,8 @@ export interface SnapshotDeps {
   boxLog: BoxLog;
   instanceId: string;
   log: Logger;
+  /** Signs and checks box_snapshot_list's page cursors. */
+  cursors: PageCursors;
 }
 
 export class SnapshotService {
@@ -130,6 +133,19 @@ export class SnapshotService {
   list(tenant: string, boxRef?: string): SnapshotView[] {
     const boxId = boxRef ? this.deps.boxes.resolveAny(tenant, boxRef).id : undefined;
     return this.deps.snapshotStore.list({ tenant, ...(boxId ? { boxId } : {}) }).map(toSnapshotView);
+  }
+
+  /** One page of the tenant's snapshots (of one box, also a deleted one, when `boxRef` is given), oldest first. */
+  page(tenant: string, boxRef: string | undefined, request: PageRequest): Page<SnapshotView> {
+    const boxId = boxRef ? this.deps.boxes.resolveAny(tenant, boxRef).id : undefined;
+    return collectPage({
+      request,
+      cursors: this.deps.cursors,
+      where: { list: "box_snapshot_list", tenant, scope: boxId },
+      fetch: (after, n) => this.deps.snapshotStore.pageOfTenant(tenant, boxId, after, n),
+      keyOf: (r) => r.key,
+      toItem: (r) => toSnapshotView(r.snapshot),
+    });
   }
 
   /** Every snapshot of every tenant (operators, tests). */

@@ -103,3 +103,23 @@ export const timeoutSeconds = (what: string) =>
     .max(24 * 3600)
     .optional()
     .describe(what);
+
+/** The paging inputs of box_list, box_snapshot_list and box_runs. */
+export const pageInput = (defaultLimit: number) => ({
+  limit: z.number().int().min(1).max(500).optional().describe(`At most this many per page (default ${defaultLimit})`),
+  cursor: z
+    .string()
+    .min(1)
+    .max(2048)
+    .optional()
+    .describe("nextCursor from the previous page of the same list (omit for the first page)"),
+});
+
+export const nextCursorOutput = z
+  .string()
+  .optional()
+  .describe("Pass as cursor to get the next page; absent on the last page");
+
+/** The text line a paged list ends with when there is more. */
+export const moreLine = (nextCursor: string | undefined) =>
+  nextCursor ? `\n(more: call again with cursor ${nextCursor})` : "";

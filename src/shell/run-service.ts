@@ -8,6 +8,7 @@ import { shellSafe } from "../box/env-guard.js";
 import { newRunId } from "../box/ids.js";
 import { invalidArgument, notFound } from "../errors.js";
 import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../model/box.js";
+import { collectPage, type Page, type PageRequest } from "../state/page-cursor.js";
 import { badCwdReason, RunHandle, type RunHandleDeps, type RunResult, type RunSpec, runEnd } from "./run-handle.js";
 import {
   BOX_HOME,
@@ -103,8 +104,16 @@ export class RunService {
     return { runId: record.id, done };
   }
 
-  list(boxId: string, limit: number): RunRecord[] {
-    return this.deps.runStore.listByBox(boxId, limit);
+  /** One page of the box's runs, newest first (`tenant` owns the box: cursors are bound to it). */
+  page(tenant: string, boxId: string, request: PageRequest): Page<RunRecord> {
+    return collectPage({
+      request,
+      cursors: this.deps.cursors,
+      where: { list: "box_runs", tenant, scope: boxId },
+      fetch: (after, n) => this.deps.runStore.pageByBox(boxId, after, n),
+      keyOf: (r) => r.key,
+      toItem: (r) => r.run,
+    });
   }
 
   /** A run with its output so far; `waitSeconds` waits for a live run to end first. */

@@ -8,6 +8,7 @@ import { invalidArgument } from "../errors.js";
 import type { BoxEventEmitter } from "../events/box-events.js";
 import type { Logger } from "../log.js";
 import type { AgentRunInfo, RunRecord, RunType } from "../model/box.js";
+import type { PageCursors } from "../state/page-cursor.js";
 import type { RunCompletion, RunStore } from "../state/run-store.js";
 import type { CappedBuffer } from "./output.js";
 
@@ -53,6 +54,8 @@ export interface RunServiceDeps {
   engine: DockerEngine;
   boxes: BoxService;
   runStore: RunStore;
+  /** Signs and checks box_runs' page cursors. */
+  cursors: PageCursors;
   /** Applied to every box before a run (the lifecycle layer resumes paused boxes here). */
   ensureLive: (boxId: string) => Promise<{ containerId: string; resumed: boolean }>;
   onActivity: (boxId: string, usage?: { cpuNs: number; memoryPeakBytes: number }) => void;

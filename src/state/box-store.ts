@@ -1,6 +1,7 @@
 // Persistence of boxes. Pure data access: no Docker, no policy.
 import type { BoxRecord, PauseKind, StoredStatus } from "../model/box.js";
 import type { Db } from "./db.js";
+import type { PageKey } from "./page-cursor.js";
 
 interface BoxRow {
   id: string;
@@ -178,6 +179,23 @@ export class BoxStore {
     if (!filter.includeDeleted) where.push("status != 'deleted'");
     const sql = `SELECT * FROM boxes ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at`;
     return (this.db.prepare(sql).all(...args) as BoxRow[]).map(fromRow);
+  }
+
+  /**
+   * Up to n boxes of the tenant after `after` (created_at, id), oldest first: the keyset box_list pages by.
+   */
+  pageOfTenant(
+    tenant: string,
+    includeDeleted: boolean,
+    after: PageKey | null,
+    n: number,
+  ): { box: BoxRecord; key: PageKey }[] {
+    const live = includeDeleted ? "" : "AND status != 'deleted'";
+    const from = after ? "AND (created_at, id) > (?, ?)" : "";
+    const rows = this.db
+      .prepare(`SELECT * FROM boxes WHERE tenant = ? ${live} ${from} ORDER BY created_at, id LIMIT ?`)
+      .all(tenant, ...(after ?? []), n) as BoxRow[];
+    return rows.map((r) => ({ box: fromRow(r), key: [r.created_at, r.id] }));
   }
 
   /** The smallest subnet index no live box holds, or null when the pool is full. */

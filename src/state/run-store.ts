@@ -1,6 +1,7 @@
 // Persistence of runs (shell commands, agent runs) and their captured output.
 import type { AgentRunInfo, RunRecord, RunStatus, RunType } from "../model/box.js";
 import type { Db } from "./db.js";
+import type { PageKey } from "./page-cursor.js";
 
 interface RunRow {
   id: string;
@@ -99,12 +100,15 @@ export class RunStore {
     };
   }
 
-  listByBox(boxId: string, limit: number): RunRecord[] {
-    return (
-      this.db
-        .prepare(`SELECT ${COLUMNS} FROM runs WHERE box_id = ? ORDER BY started_at DESC, rowid DESC LIMIT ?`)
-        .all(boxId, limit) as RunRow[]
-    ).map(fromRow);
+  /** Up to n runs of the box before `after` (started_at, rowid), newest first: the keyset box_runs pages by. */
+  pageByBox(boxId: string, after: PageKey | null, n: number): { run: RunRecord; key: PageKey }[] {
+    const from = after ? "AND (started_at, rowid) < (?, ?)" : "";
+    const rows = this.db
+      .prepare(
+        `SELECT ${COLUMNS}, rowid AS seq FROM runs WHERE box_id = ? ${from} ORDER BY started_at DESC, rowid DESC LIMIT ?`,
+      )
+      .all(boxId, ...(after ?? []), n) as (RunRow & { seq: number })[];
+    return rows.map((r) => ({ run: fromRow(r), key: [r.started_at, r.seq] }));
   }
 
   hasLiveRun(boxId: string): boolean {

@@ -1,5 +1,6 @@
 // Persistence of snapshots.
 import type { Db } from "./db.js";
+import type { PageKey } from "./page-cursor.js";
 
 export const SNAPSHOT_STATUSES = ["creating", "ready", "error"] as const;
 export type SnapshotStatus = (typeof SNAPSHOT_STATUSES)[number];
@@ -86,6 +87,21 @@ export class SnapshotStore {
     }
     const sql = `SELECT * FROM snapshots ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at`;
     return (this.db.prepare(sql).all(...args) as Row[]).map(fromRow);
+  }
+
+  /** Up to n snapshots of the tenant (of one box, when given) after `after` (created_at, id), oldest first. */
+  pageOfTenant(
+    tenant: string,
+    boxId: string | undefined,
+    after: PageKey | null,
+    n: number,
+  ): { snapshot: SnapshotRecord; key: PageKey }[] {
+    const ofBox = boxId === undefined ? "" : "AND box_id = ?";
+    const from = after ? "AND (created_at, id) > (?, ?)" : "";
+    const rows = this.db
+      .prepare(`SELECT * FROM snapshots WHERE tenant = ? ${ofBox} ${from} ORDER BY created_at, id LIMIT ?`)
+      .all(tenant, ...(boxId === undefined ? [] : [boxId]), ...(after ?? []), n) as Row[];
+    return rows.map((r) => ({ snapshot: fromRow(r), key: [r.created_at, r.id] }));
   }
 
   delete(id: string): void {

@@ -1,10 +1,19 @@
 // Box tools: box_create, box_list, box_get, box_delete.
 import { z } from "zod";
+import { ERROR_CODES } from "../../errors.js";
 import { RUNTIMES } from "../../images/definitions.js";
 import { BOX_STATUSES, SIZES } from "../../model/box.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
-import { boxObject, boxRef, boxSchema, networkPolicySchema } from "../schemas.js";
+import {
+  boxObject,
+  boxRef,
+  boxSchema,
+  moreLine,
+  networkPolicySchema,
+  nextCursorOutput,
+  pageInput,
+} from "../schemas.js";
 
 /** The base runtimes as box_create lists them: "node (default), python, golang, ruby or rust". */
 const runtimeNames = RUNTIMES.map((r) => (r === "node" ? `${r} (default)` : r));
@@ -68,17 +77,20 @@ export const boxCreate = defineTool({
 export const boxList = defineTool({
   name: "box_list",
   title: "List boxes",
-  description: "List your boxes with their status, optionally filtered by status or label.",
+  description: "List your boxes with their status, oldest first, optionally filtered by status or label.",
   input: {
     status: z.enum(BOX_STATUSES).optional().describe("Only boxes in this status"),
     label: z.string().optional().describe('Only boxes with this label: "key" or "key=value"'),
+    ...pageInput(100),
   },
-  output: { boxes: z.array(boxObject).describe("The boxes, oldest first") },
+  output: { boxes: z.array(boxObject).describe("The boxes, oldest first"), nextCursor: nextCursorOutput },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: ToolServices) {
-    const boxes = s.boxes.list(ctx.tenant, args);
+    const filter = { status: args.status, label: args.label };
+    const page = s.boxes.page(ctx.tenant, filter, { limit: args.limit ?? 100, cursor: args.cursor });
+    const boxes = page.items;
     const text = boxes.length ? boxes.map(summary).join("\n") : "no boxes";
-    return { text, structured: { boxes } };
+    return { text: text + moreLine(page.nextCursor), structured: { boxes, nextCursor: page.nextCursor } };
   },
 });
 
@@ -99,13 +111,37 @@ export const boxGet = defineTool({
 export const boxDelete = defineTool({
   name: "box_delete",
   title: "Delete a box",
-  description: "Delete a box and everything in it (its snapshots are kept). Running commands are ended.",
-  input: { box: boxRef },
-  output: { id: z.string(), deleted: z.literal(true) },
+  description:
+    "Delete a box and everything in it (its snapshots are kept). Running commands are ended. " +
+    "Give a list as `box` to delete up to 50 at once: the answer lists what was deleted and what failed (and why).",
+  input: {
+    box: z
+      .union([boxRef, z.array(boxRef).min(1).max(50)])
+      .describe("The box (id or name), or a list of 1-50 boxes to delete at once"),
+  },
+  output: {
+    id: z.string().optional().describe("One box given: the deleted box's id"),
+    deleted: z
+      .union([z.literal(true), z.array(z.object({ id: z.string() }))])
+      .describe("One box given: true. A list given: the boxes deleted"),
+    failed: z
+      .array(z.object({ box: z.string(), code: z.enum(ERROR_CODES), message: z.string() }))
+      .optional()
+      .describe("A list given: the boxes not deleted, each with its error"),
+  },
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async handler(args, ctx, s: ToolServices) {
-    const res = await s.boxes.delete(ctx.tenant, args.box);
-    return { text: `deleted box ${res.id}`, structured: res };
+    if (typeof args.box === "string") {
+      const res = await s.boxes.delete(ctx.tenant, args.box);
+      return { text: `deleted box ${res.id}`, structured: res };
+    }
+    ctx.progress(`deleting ${args.box.length} boxes`);
+    const res = await s.boxes.deleteMany(ctx.tenant, args.box);
+    const lines = [
+      ...res.deleted.map((d) => `deleted box ${d.id}`),
+      ...res.failed.map((f) => `not deleted ${f.box}: ${f.code}: ${f.message}`),
+    ];
+    return { text: lines.join("\n"), structured: res };
   },
 });
 

@@ -8,7 +8,7 @@ import { CODE_LANGS } from "../../shell/run-types.js";
 import { defineBoxTool } from "../define-box-tool.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
 import { jsonBytes, PAGE_BUDGET_BYTES, type PageEncoding, pageOf, preview } from "../fit.js";
-import { boxRef, runObject, runSchema, timeoutSeconds } from "../schemas.js";
+import { boxRef, moreLine, nextCursorOutput, pageInput, runObject, runSchema, timeoutSeconds } from "../schemas.js";
 
 /** Progress streamed per call at most (the run record keeps the rest); each message at most STREAM_PIECE. */
 const MAX_STREAMED = 8 * 1024 * 1024;
@@ -139,16 +139,17 @@ export const boxRuns = defineTool({
   name: "box_runs",
   title: "List runs",
   description: "List the box's runs (commands and agent runs), newest first.",
-  input: { box: boxRef, limit: z.number().int().min(1).max(500).optional().describe("At most this many (default 50)") },
-  output: { runs: z.array(runObject) },
+  input: { box: boxRef, ...pageInput(50) },
+  output: { runs: z.array(runObject), nextCursor: nextCursorOutput },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: ToolServices) {
     const box = s.boxes.resolve(ctx.tenant, args.box);
-    const runs = s.runs.list(box.id, args.limit ?? 50).map((r) => ({ ...r, command: listed(r.command) }));
+    const page = s.runs.page(ctx.tenant, box.id, { limit: args.limit ?? 50, cursor: args.cursor });
+    const runs = page.items.map((r) => ({ ...r, command: listed(r.command) }));
     const text = runs.length
       ? runs.map((r) => `${r.id} ${r.status} ${r.exitCode ?? ""} ${r.command.slice(0, 80)}`).join("\n")
       : "no runs";
-    return { text, structured: { runs } };
+    return { text: text + moreLine(page.nextCursor), structured: { runs, nextCursor: page.nextCursor } };
   },
 });
 

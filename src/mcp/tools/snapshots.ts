@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { ToolServices } from "../../services.js";
 import { SNAPSHOT_STATUSES } from "../../state/snapshot-store.js";
 import { defineTool } from "../define-tool.js";
-import { boxRef } from "../schemas.js";
+import { boxRef, moreLine, nextCursorOutput, pageInput } from "../schemas.js";
 
 const snapshotSchema = {
   id: z.string(),
@@ -38,16 +38,17 @@ export const boxSnapshot = defineTool({
 export const boxSnapshotList = defineTool({
   name: "box_snapshot_list",
   title: "List snapshots",
-  description: "List your snapshots, optionally only those of one box (also of a deleted box).",
-  input: { box: boxRef.optional() },
-  output: { snapshots: z.array(z.object(snapshotSchema)) },
+  description: "List your snapshots, oldest first, optionally only those of one box (also of a deleted box).",
+  input: { box: boxRef.optional(), ...pageInput(100) },
+  output: { snapshots: z.array(z.object(snapshotSchema)), nextCursor: nextCursorOutput },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: ToolServices) {
-    const snapshots = s.snapshots.list(ctx.tenant, args.box);
+    const page = s.snapshots.page(ctx.tenant, args.box, { limit: args.limit ?? 100, cursor: args.cursor });
+    const snapshots = page.items;
     const text = snapshots.length
       ? snapshots.map((x) => `${x.name} (${x.id}) of ${x.boxId} ${x.status}`).join("\n")
       : "no snapshots";
-    return { text, structured: { snapshots } };
+    return { text: text + moreLine(page.nextCursor), structured: { snapshots, nextCursor: page.nextCursor } };
   },
 });
 
