@@ -14,10 +14,10 @@ import { promises as dns, type LookupAddress } from "node:dns";
 import http from "node:http";
 import https from "node:https";
 import net from "node:net";
-import os from "node:os";
 import { type AllowedHost, parseAllowedHost } from "../allowed-host.js";
 import { BoxdError } from "../errors.js";
 import { isAlwaysBlocked, parseIpv4 } from "../network/cidr.js";
+import { hostAddresses } from "../network/host-addresses.js";
 import type { RemoteUrl } from "./remote-url.js";
 
 export { type AllowedHost, parseAllowedHost };
@@ -50,18 +50,6 @@ function isPublic(address: string, family: 4 | 6): boolean {
   return V6_GLOBAL.check(address, "ipv6") && !V6_BLOCKED.check(address, "ipv6");
 }
 
-/** Every address of the server's own interfaces, read at each check (interfaces come and go). */
-function ownAddresses(): net.BlockList {
-  const list = new net.BlockList();
-  for (const infos of Object.values(os.networkInterfaces())) {
-    for (const i of infos ?? []) {
-      const address = i.address.replace(/%.*$/, "");
-      if (net.isIP(address)) list.addAddress(address, i.family === "IPv6" ? "ipv6" : "ipv4");
-    }
-  }
-  return list;
-}
-
 /** The one error for a remote boxd will not connect to and for a connection that failed. */
 export function unreachable(op: string, url: RemoteUrl): BoxdError {
   return new BoxdError(
@@ -83,7 +71,7 @@ export class RemoteGuard {
     const found = literal
       ? [{ address: host, family: literal }]
       : await this.lookup(host).catch((): LookupAddress[] => []);
-    const own = ownAddresses();
+    const own = hostAddresses();
     for (const { address, family } of found) {
       const fam = family === 6 ? 6 : 4;
       const permitted = this.allows(url, address, fam) || (isPublic(address, fam) && !own.check(address, `ipv${fam}`));

@@ -6,9 +6,9 @@
 // then splices. Plain HTTP is checked request by request (see http-requests.ts); TLS once, by its SNI.
 import { promises as dnsPromises } from "node:dns";
 import net from "node:net";
-import os from "node:os";
 import type { Logger } from "../log.js";
-import { cidrContains, isAlwaysBlocked, parseIpv4 } from "./cidr.js";
+import { cidrContains, formatIpv4, isAlwaysBlocked, parseIpv4 } from "./cidr.js";
+import { hostAddresses } from "./host-addresses.js";
 import { forbidden, HttpConnection } from "./http-connection.js";
 import { type CompiledPolicy, domainAllowed } from "./policy.js";
 import { readSni } from "./sni.js";
@@ -24,21 +24,13 @@ export interface ProxyDeps {
 const HEAD_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 10_000;
 
-/** Every IPv4 address of this host's interfaces, read now (interfaces come and go). */
-export function hostAddresses(): Set<number> {
-  const out = new Set<number>();
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) {
-      const n = a.family === "IPv4" ? parseIpv4(a.address) : null;
-      if (n !== null) out.add(n);
-    }
-  }
-  return out;
-}
-
 /** Whether a box under `policy` may reach `addr` (IPv4) through the proxy. */
-function addressAllowed(policy: CompiledPolicy, addr: number, local: Set<number>): boolean {
-  return !isAlwaysBlocked(addr) && !local.has(addr) && !policy.deniedCidrs.some((c) => cidrContains(c, addr));
+function addressAllowed(policy: CompiledPolicy, addr: number, local: net.BlockList): boolean {
+  return (
+    !isAlwaysBlocked(addr) &&
+    !local.check(formatIpv4(addr), "ipv4") &&
+    !policy.deniedCidrs.some((c) => cidrContains(c, addr))
+  );
 }
 
 export class EgressProxy {
