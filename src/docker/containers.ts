@@ -68,6 +68,9 @@ export class ContainerClient {
     private readonly onRemoved: (id: string) => void = () => {},
   ) {}
 
+  /** Whether an image runs the privilege-separated executor, by image reference (see separatedExecutor). */
+  private readonly executorOf = new Map<string, boolean>();
+
   async create(spec: ContainerSpec): Promise<string> {
     try {
       const separated = await this.separatedExecutor(spec.image);
@@ -108,9 +111,15 @@ export class ContainerClient {
 
   /** Whether the image runs the privilege-separated resident executor (label boxd.executor=2). */
   private async separatedExecutor(image: string): Promise<boolean> {
+    const known = this.executorOf.get(image);
+    if (known !== undefined) return known;
     try {
       const info = await this.docker.getImage(image).inspect();
-      return info.Config?.Labels?.[LABEL_EXECUTOR] === EXECUTOR_VERSION;
+      const separated = info.Config?.Labels?.[LABEL_EXECUTOR] === EXECUTOR_VERSION;
+      // boxd's image tags name their content (a definition hash, a snapshot id): the answer cannot change.
+      if (this.executorOf.size >= 256) this.executorOf.clear();
+      this.executorOf.set(image, separated);
+      return separated;
     } catch (err) {
       if (dockerStatus(err) === 404) return false; // create() reports the missing image
       throw err;
