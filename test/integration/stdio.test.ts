@@ -1,8 +1,9 @@
 // End to end: the built `boxd serve` spawned over stdio, driven by the SDK's StdioClientTransport.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { testRoot } from "../helpers/test-root.js";
 
@@ -56,14 +57,7 @@ describe("stdio end to end", () => {
       const created = await client.callTool({ name: "box_create", arguments: { name: "e2e" } });
       expect(created.isError).toBeFalsy();
       const box = created.structuredContent as { id: string };
-      // The instance id recorded for the suite's leak check.
-      const { writeFileSync, mkdirSync } = await import("node:fs");
-      const Database = (await import("better-sqlite3")).default;
-      const db = new Database(path.join(dataDir, "boxd.db"), { readonly: true });
-      const instance = (db.prepare("SELECT value FROM meta WHERE key='instance_id'").get() as { value: string }).value;
-      db.close();
-      mkdirSync(path.join(testRoot(), "instances"), { recursive: true });
-      writeFileSync(path.join(testRoot(), "instances", instance), dataDir);
+      recordInstance(dataDir);
 
       const ran = await client.callTool({
         name: "box_exec",
@@ -111,13 +105,7 @@ describe("stdio end to end", () => {
       const made = await client.callTool({ name: "box_create", arguments: { name: "only" } });
       expect(made.isError).toBeFalsy();
       boxId = (made.structuredContent as { id: string }).id;
-      const { writeFileSync, mkdirSync } = await import("node:fs");
-      const Database = (await import("better-sqlite3")).default;
-      const db = new Database(path.join(dataDir, "boxd.db"), { readonly: true });
-      const instance = (db.prepare("SELECT value FROM meta WHERE key='instance_id'").get() as { value: string }).value;
-      db.close();
-      mkdirSync(path.join(testRoot(), "instances"), { recursive: true });
-      writeFileSync(path.join(testRoot(), "instances", instance), dataDir);
+      recordInstance(dataDir);
 
       const second = await client.callTool({ name: "box_create", arguments: { name: "second" } });
       expect(second.isError).toBe(true);
@@ -137,3 +125,12 @@ describe("stdio end to end", () => {
     }
   });
 });
+
+/** Records the spawned server's instance (from its data dir's database) for the suite's leak check. */
+function recordInstance(dataDir: string): void {
+  const db = new Database(path.join(dataDir, "boxd.db"), { readonly: true });
+  const instance = (db.prepare("SELECT value FROM meta WHERE key='instance_id'").get() as { value: string }).value;
+  db.close();
+  mkdirSync(path.join(testRoot(), "instances"), { recursive: true });
+  writeFileSync(path.join(testRoot(), "instances", instance), dataDir);
+}
