@@ -49,6 +49,8 @@ const TRAILER = /^\u001eboxd-(usage|error) ([^\n]*)\n?$/;
 export class TrailerFilter {
   private held: Buffer = Buffer.alloc(0);
   private candidate: Trailer | null = null;
+  /** The candidate's bytes as they came, given back as output if more follows. */
+  private candidateBytes: Buffer = Buffer.alloc(0);
   trailer: Trailer | null = null;
 
   constructor(private readonly emit: (chunk: Buffer) => void) {}
@@ -59,7 +61,7 @@ export class TrailerFilter {
   push(chunk: Buffer): void {
     if (this.candidate) {
       // Output after a trailer: that trailer was the command's own text.
-      this.emit(Buffer.from(`\u001eboxd-${this.candidate.kind} ${this.candidate.fields.join(" ")}\n`, "latin1"));
+      this.emit(this.candidateBytes);
       this.candidate = null;
       this.onTrailer?.(null);
     }
@@ -75,6 +77,7 @@ export class TrailerFilter {
     const m = TRAILER.exec(this.held.toString("latin1"));
     if (m && this.held.at(-1) === 0x0a) {
       this.candidate = { kind: m[1] as Trailer["kind"], fields: (m[2] ?? "").trim().split(/\s+/) };
+      this.candidateBytes = this.held;
       this.held = Buffer.alloc(0);
       this.onTrailer?.(this.candidate);
     } else if (this.held.length > 256) {
