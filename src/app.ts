@@ -252,6 +252,8 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
   const { boxes, lifecycle, runs } = core;
   // Reconcile with the engine (at start, and again whenever it comes back after a restart or outage).
   const reconcileAll = async () => {
+    // The toolchain versions of boxd's images, for boxes made before this start (box_get's runtimeVersion).
+    engine.containers.rememberImages(await engine.images.list({ [LABEL_MANAGED]: "true" }));
     await reconcile({
       engine,
       boxStore: stores.boxStore,

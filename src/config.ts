@@ -161,7 +161,7 @@ export const SETTINGS = {
     env: "BOXD_BASE_IMAGE",
     flag: "--base-image <ref>",
     description:
-      "Registry image to base box images on (e.g. debian:bookworm-slim). Empty: build the base with debootstrap (no registry needed).",
+      "Registry image to base box images on (e.g. debian:trixie-slim). Empty: build the base with debootstrap (no registry needed).",
     schema: z.string().default(""),
   },
   debianMirror: {

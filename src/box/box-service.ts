@@ -118,7 +118,8 @@ export class BoxService {
   }
 
   view(box: BoxRecord): BoxView {
-    return toBoxView(box, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box));
+    const version = this.deps.engine.containers.knownRuntimeVersion(box.image);
+    return toBoxView(box, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
   }
 
   /** Finds a live box of the tenant by id or name; another tenant's box is NOT_FOUND too. */

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
-import { EXECUTOR_VERSION, LABEL_EXECUTOR, labelFilter } from "./labels.js";
+import { EXECUTOR_VERSION, LABEL_EXECUTOR, LABEL_RUNTIME_VERSION, labelFilter } from "./labels.js";
 
 const KERNEL_HAS_IPV6 = existsSync("/proc/sys/net/ipv6");
 const NO_IPV6 = { "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1" };
@@ -60,6 +60,11 @@ export interface ContainerUsage {
   pidsLimit: number;
 }
 
+interface ImageFacts {
+  separatedExecutor: boolean;
+  runtimeVersion?: string;
+}
+
 export class ContainerClient {
   constructor(
     private readonly docker: Docker,
@@ -68,8 +73,8 @@ export class ContainerClient {
     private readonly onRemoved: (id: string) => void = () => {},
   ) {}
 
-  /** Whether an image runs the privilege-separated executor, by image reference (see separatedExecutor). */
-  private readonly executorOf = new Map<string, boolean>();
+  /** What containers of an image need and report, by image reference (see imageFacts). */
+  private readonly facts = new Map<string, ImageFacts>();
 
   async create(spec: ContainerSpec): Promise<string> {
     try {
@@ -111,19 +116,40 @@ export class ContainerClient {
 
   /** Whether the image runs the privilege-separated resident executor (label boxd.executor=2). */
   private async separatedExecutor(image: string): Promise<boolean> {
-    const known = this.executorOf.get(image);
-    if (known !== undefined) return known;
+    return (await this.imageFacts(image)).separatedExecutor;
+  }
+
+  /** The runtime's toolchain versions, once this client has looked at the image (create, or rememberImages). */
+  knownRuntimeVersion(image: string): string | undefined {
+    return this.facts.get(image)?.runtimeVersion;
+  }
+
+  /** Learns the facts of listed images at once (startup), so boxes made before a restart report them too. */
+  rememberImages(images: Array<{ tags: string[]; labels: Record<string, string> }>): void {
+    for (const img of images) for (const tag of img.tags) this.remember(tag, img.labels);
+  }
+
+  private async imageFacts(image: string): Promise<ImageFacts> {
+    const known = this.facts.get(image);
+    if (known) return known;
     try {
       const info = await this.docker.getImage(image).inspect();
-      const separated = info.Config?.Labels?.[LABEL_EXECUTOR] === EXECUTOR_VERSION;
-      // boxd's image tags name their content (a definition hash, a snapshot id): the answer cannot change.
-      if (this.executorOf.size >= 256) this.executorOf.clear();
-      this.executorOf.set(image, separated);
-      return separated;
+      return this.remember(image, info.Config?.Labels ?? {});
     } catch (err) {
-      if (dockerStatus(err) === 404) return false; // create() reports the missing image
+      if (dockerStatus(err) === 404) return { separatedExecutor: false }; // create() reports the missing image
       throw err;
     }
+  }
+
+  private remember(image: string, labels: Record<string, string>): ImageFacts {
+    const facts: ImageFacts = {
+      separatedExecutor: labels[LABEL_EXECUTOR] === EXECUTOR_VERSION,
+      ...(labels[LABEL_RUNTIME_VERSION] ? { runtimeVersion: labels[LABEL_RUNTIME_VERSION] } : {}),
+    };
+    // boxd's image tags name their content (a definition hash, a snapshot id): the facts cannot change.
+    if (this.facts.size >= 1024) this.facts.clear();
+    this.facts.set(image, facts);
+    return facts;
   }
 
   async start(id: string): Promise<void> {

@@ -1,6 +1,7 @@
 // Image operations: inspect, build from a tar context, import a root filesystem, pull, commit, remove.
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
+import { extract } from "tar-stream";
 import type { Logger } from "../log.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
 import { labelFilter } from "./labels.js";
@@ -133,6 +134,24 @@ export class ImageClient {
     }
   }
 
+  /**
+   * Reads one small file (<= 64 KiB) of an image, or null if it has none: through a container that is
+   * created but never started, and removed at once.
+   */
+  async readFile(ref: string, filePath: string): Promise<Buffer | null> {
+    let container: Docker.Container | undefined;
+    try {
+      container = await this.docker.createContainer({ Image: ref, Cmd: ["true"], NetworkDisabled: true });
+      const tar = (await container.getArchive({ path: filePath })) as NodeJS.ReadableStream;
+      return await firstEntry(tar, 64 * 1024);
+    } catch (err) {
+      if (dockerStatus(err) === 404) return null;
+      throw asBoxdError(err, `read ${filePath} from image ${ref}`);
+    } finally {
+      await container?.remove({ force: true }).catch(() => {});
+    }
+  }
+
   /** Reads a JSON-lines progress stream to its end; an `error` line fails the operation. */
   private follow(stream: NodeJS.ReadableStream, onProgress: ProgressFn): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -151,4 +170,29 @@ export class ImageClient {
       );
     });
   }
+}
+
+/** The content of a tar stream's first entry, up to `max` bytes. */
+function firstEntry(tar: NodeJS.ReadableStream, max: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const ex = extract();
+    let found: Buffer | null = null;
+    ex.on("entry", (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on("data", (data) => {
+        const c = data as Buffer;
+        size += c.length;
+        if (found === null && size <= max) chunks.push(c);
+      });
+      stream.on("end", () => {
+        if (found === null && header.type === "file" && size <= max) found = Buffer.concat(chunks);
+        next();
+      });
+    });
+    ex.on("finish", () => resolve(found));
+    ex.on("error", reject);
+    tar.on("error", reject);
+    tar.pipe(ex);
+  });
 }

@@ -14,6 +14,10 @@ export const LABEL_RUNTIME = "boxd.runtime";
  */
 export const LABEL_EXECUTOR = "boxd.executor";
 export const EXECUTOR_VERSION = "2";
+/** Image label: the runtime's toolchain versions ("Node.js 20.19.2 (npm 9.2.0, ...)"), read at build time. */
+export const LABEL_RUNTIME_VERSION = "boxd.runtime-version";
+/** Where a runtime image's Dockerfile writes that text (the builder copies it into the label). */
+export const RUNTIME_VERSION_FILE = "/etc/boxd/runtime-version";
 
 /** dockerode's `filters` value selecting objects by exact label values. */
 export function labelFilter(labels: Record<string, string>): { label: string[] } {

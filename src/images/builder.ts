@@ -7,7 +7,14 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pack } from "tar-stream";
 import type { DockerEngine } from "../docker/engine.js";
-import { LABEL_IMAGE_HASH, LABEL_KIND, LABEL_MANAGED, LABEL_RUNTIME } from "../docker/labels.js";
+import {
+  LABEL_IMAGE_HASH,
+  LABEL_KIND,
+  LABEL_MANAGED,
+  LABEL_RUNTIME,
+  LABEL_RUNTIME_VERSION,
+  RUNTIME_VERSION_FILE,
+} from "../docker/labels.js";
 import { BoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { type ImageDefinition, type ImageSet, needsRegistry, type Runtime, VARIANT_PARENTS } from "./definitions.js";
@@ -56,6 +63,7 @@ export class ImageBuilder {
         base = parent.ref;
       }
       await this.ensureBuilt(def, needsRegistry(runtime) ? {} : { BASE: base }, progress);
+      await this.stampVersion(def, progress);
       await this.pruneOlder(def);
       refs.push(def.ref);
     }
@@ -143,7 +151,7 @@ export class ImageBuilder {
           err.code === "ENOENT"
             ? new BoxdError(
                 "NOT_FOUND",
-                "debootstrap is not installed: `apt-get install debootstrap` (tools/provision-engine.sh does it), or set BOXD_BASE_IMAGE=debian:bookworm-slim where a registry is reachable",
+                "debootstrap is not installed: `apt-get install debootstrap` (tools/provision-engine.sh does it), or set BOXD_BASE_IMAGE=debian:trixie-slim where a registry is reachable",
               )
             : err,
         );
@@ -180,6 +188,23 @@ export class ImageBuilder {
       },
     );
     this.log.info("image built", { ref: def.ref });
+  }
+
+  /**
+   * Copies the toolchain versions the image's Dockerfile wrote into a label, so the server can report them
+   * without starting anything (box_create's `runtimeVersion`). Images without the file stay as they are.
+   */
+  private async stampVersion(def: ImageDefinition, progress: BuildProgress): Promise<void> {
+    const info = await this.engine.images.inspect(def.ref);
+    if (!info || info.labels[LABEL_RUNTIME_VERSION] !== undefined) return;
+    const version = (await this.engine.images.readFile(def.ref, RUNTIME_VERSION_FILE))?.toString("utf8").trim();
+    if (!version) return;
+    const context = pack();
+    context.entry({ name: "Dockerfile" }, `FROM ${def.ref}\n`);
+    context.finalize();
+    const labels = { ...imageLabels(def), [LABEL_RUNTIME_VERSION]: version.slice(0, 200) };
+    await this.engine.images.build(Readable.from(context), { tag: def.ref, labels }, () => {});
+    progress(def.kind, `${def.ref}: ${version}`);
   }
 
   /** Removes this runtime's images of older definitions (those no container uses; the engine refuses the rest). */

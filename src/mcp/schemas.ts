@@ -42,6 +42,10 @@ export const boxSchema = {
   id: z.string(),
   name: z.string(),
   runtime: z.string(),
+  runtimeVersion: z
+    .string()
+    .optional()
+    .describe('The toolchain in the box, e.g. "Node.js 20.19.2 (npm 9.2.0, TypeScript 4.9.5)"'),
   size: z.enum(SIZES),
   status: z.enum(BOX_STATUSES),
   keepAlive: z.boolean(),

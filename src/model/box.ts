@@ -69,6 +69,8 @@ export interface BoxView {
   id: string;
   name: string;
   runtime: string;
+  /** The runtime's toolchain versions, e.g. "Node.js 20.19.2 (npm 9.2.0, TypeScript 4.9.5)", where known. */
+  runtimeVersion?: string;
   size: Size;
   status: BoxStatus;
   keepAlive: boolean;
@@ -174,13 +176,14 @@ export interface BoxDisk {
   usedBytes?: number;
 }
 
-export function toBoxView(box: BoxRecord, hasLiveRun: boolean, disk?: BoxDisk): BoxView {
+export function toBoxView(box: BoxRecord, hasLiveRun: boolean, disk?: BoxDisk, runtimeVersion?: string): BoxView {
   const stored = box.status === "pooled" ? "paused" : box.status;
   const status: BoxStatus = stored === "idle" && hasLiveRun ? "running" : stored;
   return {
     id: box.id,
     name: box.name,
     runtime: box.runtime,
+    ...(runtimeVersion ? { runtimeVersion } : {}),
     size: box.size,
     status,
     keepAlive: box.keepAlive,

@@ -12,6 +12,15 @@ const PROGRAMS: Record<string, string> = {
   rust: "mkdir -p /tmp/r && cd /tmp/r && printf 'fn main(){ println!(\"ok-{}\", 6*7); }\\n' > m.rs && rustc -o m m.rs && ./m && cargo --version >/dev/null && echo tools",
 };
 
+/** What box_create reports, and the command whose output must agree with it (Debian 13's toolchains). */
+const VERSIONS: Record<string, { reported: RegExp; actual: string }> = {
+  node: { reported: /^Node\.js (2\d)\.\d+\.\d+ \(npm/, actual: "node --version" },
+  python: { reported: /^Python 3\.1[3-9]\.\d+ \(pip/, actual: "python3 --version" },
+  golang: { reported: /^Go 1\.(2[4-9])\.\d+$/, actual: "go version" },
+  ruby: { reported: /^Ruby 3\.[3-9]\.\d+ \(bundler/, actual: "ruby --version" },
+  rust: { reported: /^Rust 1\.(8[5-9]|9\d)\.\d+ \(cargo/, actual: "rustc --version" },
+};
+
 describe("runtimes", () => {
   let h: Harness;
   beforeAll(async () => {
@@ -25,6 +34,12 @@ describe("runtimes", () => {
     it(`runs the ${runtime} toolchain as boxuser`, async () => {
       const box = await h.createBox({ runtime });
       expect(box.runtime).toBe(runtime);
+      const version = VERSIONS[runtime] as { reported: RegExp; actual: string };
+      const reported = (box as { runtimeVersion?: string }).runtimeVersion ?? "";
+      expect(reported).toMatch(version.reported);
+      const actual = await h.callOk<{ stdout: string }>("box_exec", { box: box.id, command: version.actual });
+      // The reported version is the installed one: its first number triple appears in the tool's own output.
+      expect(actual.stdout).toContain(reported.match(/\d+\.\d+\.\d+/)?.[0] ?? "no version reported");
       const r = await h.callOk<{ exitCode: number; stdout: string; stderr: string }>("box_exec", {
         box: box.id,
         command,
