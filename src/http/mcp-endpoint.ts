@@ -1,7 +1,8 @@
 // The /mcp endpoint of the Streamable HTTP transport, for a request already past the Origin check and
 // authenticated. An initialize without a session id opens a session (one McpServer and one SDK transport,
 // with its own event store for resumability); every other request goes to the caller's session. The spec's
-// session errors are answered here, before any transport sees the request: 400 without a session id, 404
+// session errors are answered here, before any transport sees the request: 400 without a session id (405
+// for a GET: there is no stream to offer), 404
 // for an unknown, expired or closed session, and 404 too for another tenant's session (a session id is not
 // a credential, and its existence is not revealed to other tenants).
 import { randomBytes } from "node:crypto";
@@ -14,6 +15,7 @@ import type { Logger } from "../log.js";
 import { readJsonBody } from "./body.js";
 import type { EventBuffer } from "./event-store.js";
 import type { OriginPolicy } from "./origin.js";
+import { rejectsPriming, withoutPriming } from "./priming.js";
 import { type Refusal, RPC_SESSION_NOT_FOUND, refuse } from "./replies.js";
 import type { Session, SessionRegistry } from "./sessions.js";
 
@@ -43,6 +45,15 @@ const SESSION_REQUIRED: Refusal = {
   status: 400,
   code: "INVALID_ARGUMENT",
   message: "Mcp-Session-Id header is required: send initialize first, then its session id on every request",
+};
+
+// The spec lets a GET that gets no stream be answered only with 405; without a session there is no stream to
+// offer. Clients that open their GET stream before initialize (the AI SDK's) take 405 as "no stream" quietly.
+const NO_STREAM_WITHOUT_SESSION: Refusal = {
+  status: 405,
+  code: "INVALID_ARGUMENT",
+  message: "no SSE stream without a session: POST initialize first, then GET with its Mcp-Session-Id",
+  headers: { Allow: "POST" },
 };
 
 function header(req: IncomingMessage, name: string): string | undefined {
@@ -90,7 +101,7 @@ export class McpEndpoint {
 
   private async existing(req: AuthedRequest, res: ServerResponse, tenant: string): Promise<void> {
     const sessionId = header(req, "mcp-session-id");
-    if (!sessionId) return refuse(res, SESSION_REQUIRED);
+    if (!sessionId) return refuse(res, req.method === "GET" ? NO_STREAM_WITHOUT_SESSION : SESSION_REQUIRED);
     const session = this.deps.sessions.get(sessionId, tenant);
     if (!session) return refuse(res, SESSION_NOT_FOUND);
     const lastEventId = req.method === "GET" ? header(req, "last-event-id") : undefined;
@@ -119,6 +130,7 @@ export class McpEndpoint {
     const events = this.deps.events.forSession();
     const mcp = this.deps.newServer();
     const policy = this.deps.policy();
+    const priming = !rejectsPriming(body, header(req, "user-agent"));
     let session: Session | null = null;
     let closed = false;
     const close = async () => {
@@ -141,9 +153,10 @@ export class McpEndpoint {
         session = { id, tenant, transport, events, createdAt: now, lastActiveAt: now, inflight: 0, close };
         sessions.add(session);
         admission.release();
-        log.debug("session opened", { session: id.slice(0, 8), tenant, sessions: sessions.size });
+        log.debug("session opened", { session: id.slice(0, 8), tenant, priming, sessions: sessions.size });
       },
     });
+    if (!priming && !withoutPriming(transport)) log.warn("cannot turn off priming events with this SDK version");
     // Set before connect(): the SDK chains its own close handling after ours. Covers DELETE and errors.
     transport.onclose = () => void close();
     try {
