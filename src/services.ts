@@ -42,7 +42,7 @@ export interface ToolServices {
   >;
   runs: Pick<RunService, "exec" | "runCode" | "page" | "get" | "kill">;
   files: Pick<FileService, "write" | "read" | "list" | "stat" | "makeDir" | "move" | "delete" | "upload" | "download">;
-  git: Pick<GitService, "clone" | "status" | "diff" | "commit" | "checkout" | "push" | "pullRequest">;
+  git: Pick<GitService, "clone" | "status" | "diff" | "commit" | "checkout" | "push" | "pull" | "pullRequest">;
   lifecycle: Pick<LifecycleService, "pause" | "resume">;
   snapshots: Pick<SnapshotService, "create" | "page" | "delete">;
   forks: Pick<ForkService, "fork">;
