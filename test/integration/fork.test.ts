@@ -191,7 +191,16 @@ describe("box_fork", () => {
       expect(await engineObjects()).toEqual(before);
       expect(h.services.snapshots.listAll()).toEqual([]);
       await h.services.boxes.delete("tenant-b", theirs.id);
-      await h.callOk("box_delete", { box: [src.id, "dup-2"] });
+
+      // Being deleted: the delete holds the box's lock from its first step (a container removal takes far
+      // longer than this call), so the fork is told to retry; once deleted, the box is not found.
+      const deleting = h.services.boxes.delete("local", "dup-2");
+      const gone = await h.callErr("box_fork", { box: "dup-2", count: 1 });
+      expect(gone.code).toBe("CONFLICT");
+      expect(gone.message).toMatch(/busy with another operation.*retry/);
+      await deleting;
+      expect((await h.callErr("box_fork", { box: "dup-2", count: 1 })).code).toBe("NOT_FOUND");
+      await h.callOk("box_delete", { box: src.id });
     },
     T,
   );
