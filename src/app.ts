@@ -21,6 +21,7 @@ import { createGitService } from "./git/git-service.js";
 import { loadImageSet } from "./images/definitions.js";
 import { DiskAllowance, DiskGuard } from "./lifecycle/disk-guard.js";
 import { EngineWatch } from "./lifecycle/engine-watch.js";
+import { ForkService } from "./lifecycle/fork-service.js";
 import { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import { SnapshotService, SnapshotSources } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
@@ -85,7 +86,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     const { containerId, resumed } = await lifecycle.ensureLive(box.id);
     return { boxId: box.id, containerId, resumed };
   };
-  const { runs, files, git, snapshots, agents } = core;
+  const { runs, files, git, snapshots, forks, agents } = core;
   const { engine, network, boxLog } = clients;
   return {
     config,
@@ -97,6 +98,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     git,
     lifecycle,
     snapshots,
+    forks,
     boxLog,
     network,
     liveBox,
@@ -224,17 +226,19 @@ function moreServices(
   lock: KeyLock,
   log: Logger,
 ) {
+  const snapshots = new SnapshotService({
+    engine,
+    boxes,
+    snapshotStore: stores.snapshotStore,
+    lock,
+    boxLog,
+    instanceId: stores.id,
+    log: log.child("snapshot"),
+    cursors: stores.cursors,
+  });
   return {
-    snapshots: new SnapshotService({
-      engine,
-      boxes,
-      snapshotStore: stores.snapshotStore,
-      lock,
-      boxLog,
-      instanceId: stores.id,
-      log: log.child("snapshot"),
-      cursors: stores.cursors,
-    }),
+    snapshots,
+    forks: new ForkService({ boxes, snapshots, busy: (boxId) => lock.busy(boxId), boxLog, log: log.child("fork") }),
     files: new FileService({ engine, ...sections.files, log: log.child("fs") }),
     agents: new AgentService({
       runs,

@@ -9,6 +9,7 @@ import type { Config } from "./config.js";
 import type { DockerEngine } from "./docker/engine.js";
 import type { FileService } from "./fs/file-service.js";
 import type { GitService } from "./git/git-service.js";
+import type { ForkService } from "./lifecycle/fork-service.js";
 import type { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import type { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
@@ -41,9 +42,10 @@ export interface ToolServices {
   >;
   runs: Pick<RunService, "exec" | "runCode" | "page" | "get" | "kill">;
   files: Pick<FileService, "write" | "read" | "list" | "stat" | "makeDir" | "move" | "delete" | "upload" | "download">;
-  git: Pick<GitService, "clone" | "status" | "diff" | "commit" | "checkout" | "push" | "pullRequest">;
+  git: Pick<GitService, "clone" | "status" | "diff" | "commit" | "checkout" | "push" | "pull" | "pullRequest">;
   lifecycle: Pick<LifecycleService, "pause" | "resume">;
   snapshots: Pick<SnapshotService, "create" | "page" | "delete">;
+  forks: Pick<ForkService, "fork">;
   boxLog: Pick<BoxLog, "entries" | "text" | "subscribe">;
   agents: Pick<AgentService, "run">;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
@@ -59,6 +61,7 @@ export interface Services extends ToolServices {
   git: GitService;
   lifecycle: LifecycleService;
   snapshots: SnapshotService;
+  forks: ForkService;
   boxLog: BoxLog;
   network: NetworkService;
   pool: WarmPool;
@@ -67,6 +70,6 @@ export interface Services extends ToolServices {
 
 /** The tools' view of the services: a new object with only ToolServices' fields (so no engine, config or pool). */
 export function toolServices(s: ToolServices): ToolServices {
-  const { log, boxes, runs, files, git, lifecycle, snapshots, boxLog, agents, liveBox } = s;
-  return { log, boxes, runs, files, git, lifecycle, snapshots, boxLog, agents, liveBox };
+  const { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, liveBox } = s;
+  return { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, liveBox };
 }

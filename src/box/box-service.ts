@@ -241,7 +241,12 @@ export class BoxService {
     });
   }
 
-  private assertNameFree(tenant: string, name: string): void {
+  /** Boxes (not deleted) the tenant has now. */
+  countOf(tenant: string): number {
+    return this.deps.boxStore.list({ tenant }).length;
+  }
+
+  assertNameFree(tenant: string, name: string): void {
     if (this.deps.boxStore.getByName(tenant, name)) {
       throw alreadyExists(`a box named "${name}" already exists: pick another name or delete that box`);
     }

@@ -4,6 +4,11 @@
 export class KeyLock {
   private readonly tails = new Map<string, Promise<unknown>>();
 
+  /** Whether an operation holds the key's lock or waits for it (box_fork refuses a busy box at once). */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
+
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key) ?? Promise.resolve();
     let release!: () => void;

@@ -32,6 +32,16 @@ export class TenantLimits {
     }
   }
 
+  /** Throws LIMIT_EXCEEDED when the tenant, having `boxes` boxes now, may not create `n` more at once (box_fork). */
+  assertCanCreateBoxes(tenant: string, boxes: number, n: number): void {
+    const max = this.settings.maxBoxes;
+    if (max > 0 && boxes + n > max) {
+      throw limitExceeded(
+        `tenant "${tenant}" has ${boxes} boxes and ${n} more would pass its limit (BOXD_TENANT_MAX_BOXES=${max}): ask for at most ${Math.max(0, max - boxes)}, or delete boxes (box_delete) first`,
+      );
+    }
+  }
+
   /** Throws LIMIT_EXCEEDED when the tenant, with `running` runs live now, may not start another. */
   assertCanStartRun(tenant: string, running: number): void {
     const max = this.settings.maxConcurrentRuns;

@@ -1,8 +1,8 @@
-// GitService: the git tools' one entry point. Remote operations (clone, push) and pull requests run on the
-// server with the server's credentials; status, diff, commit and checkout run inside the box on its own
-// .git (box-git.ts). The box never sees a token and needs no network of its own: repositories travel
+// GitService: the git tools' one entry point. Remote operations (clone, push, pull's fetch) and pull
+// requests run on the server with the server's credentials; status, diff, commit, checkout and pull's
+// merge or rebase run inside the box on its own .git (box-git.ts, box-pull.ts). The box never sees a token and needs no network of its own: repositories travel
 // between server and box as tar streams through exec (repo-transfer.ts). Callers pass a live container.
-import { promises as fs } from "node:fs";
+import { createReadStream, promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ConfigSections } from "../config-sections.js";
@@ -12,12 +12,14 @@ import { BoxShell } from "../fs/box-shell.js";
 import { resolveBoxPath } from "../fs/paths.js";
 import type { Logger } from "../log.js";
 import { BoxGit, type CommitResult, type DiffResult } from "./box-git.js";
+import { BoxPull, type PullApplied, type PullInfo, type PullMode } from "./box-pull.js";
 import { defaultTokenHosts, GitCredentials, type TokenConfig } from "./credentials.js";
 import { GitHubApi, type PullRequest } from "./github-api.js";
+import { packMissing } from "./pull-pack.js";
 import { checkBranchName, checkIdentity, checkPaths, checkRemoteName } from "./refs.js";
 import { type AllowedHost, parseAllowedHost, RemoteGuard } from "./remote-guard.js";
 import { type ProgressEvent, RemoteGit } from "./remote-ops.js";
-import { ownerRepoOf, parseRemoteUrl, repoNameOf } from "./remote-url.js";
+import { ownerRepoOf, parseRemoteUrl, type RemoteUrl, repoNameOf } from "./remote-url.js";
 import { RepoTransfer } from "./repo-transfer.js";
 import type { RepoStatus } from "./status-parse.js";
 
@@ -41,6 +43,18 @@ export interface OpContext {
 }
 
 export const MAX_STATUS_ENTRIES = 1000;
+
+/** What box_git_pull did: `updated` when the branch moved, `from`/`to` its commit before and after. */
+export interface PullResult extends PullApplied {
+  directory: string;
+  branch: string;
+  remote: string;
+  /** The remote branch pulled. */
+  upstream: string;
+  url: string;
+  mode: PullMode;
+  updated: boolean;
+}
 
 /** Builds the service from the server's configuration (the tokens parsed by config.ts). */
 export function createGitService(
@@ -97,6 +111,7 @@ export class GitService {
   private readonly remote: RemoteGit;
   private readonly box: BoxGit;
   private readonly transfer: RepoTransfer;
+  private readonly pulls: BoxPull;
 
   constructor(private readonly deps: GitServiceDeps) {
     this.creds = new GitCredentials(deps.tokens, deps.baseEnv);
@@ -104,6 +119,7 @@ export class GitService {
     const shell = new BoxShell(deps.engine, deps.log);
     this.box = new BoxGit(shell, deps.maxDiffBytes);
     this.transfer = new RepoTransfer(shell);
+    this.pulls = new BoxPull(shell);
   }
 
   async clone(
@@ -207,6 +223,75 @@ export class GitService {
       });
       return { remote: remoteName, branch, commit, url: url.href };
     });
+  }
+
+  /**
+   * Fetch on the server (its credentials; the box's objects copied out first so only what the box lacks
+   * travels), the missing objects packed into the box, then a fast-forward, merge or rebase by the box's git.
+   */
+  async pull(
+    containerId: string,
+    directory: string,
+    args: { rebase?: boolean; remote?: string; branch?: string },
+    ctx: OpContext,
+  ): Promise<PullResult> {
+    const dir = resolveBoxPath(directory, "directory");
+    const mode: PullMode = args.rebase ? "rebase" : "merge";
+    const remote = args.remote === undefined ? "" : checkRemoteName(args.remote);
+    const wanted = args.branch === undefined ? "" : await checkBranchName(args.branch);
+    const info = await this.pulls.info(containerId, dir, remote, wanted, mode);
+    checkRemoteName(info.remote);
+    await checkBranchName(info.upstream);
+    const url = parseRemoteUrl(info.remoteUrl, `the URL of remote "${info.remote}"`);
+    await this.remote.precheck(url, "git fetch from");
+    return this.withTemp(async (tmp) => {
+      const { sha, pack } = await this.fetchForBox(containerId, dir, info, url, tmp, ctx);
+      ctx.progress(
+        `pull: ${mode === "rebase" ? "rebasing" : "merging"} ${info.remote}/${info.upstream} into ${info.branch}`,
+      );
+      const identity = { name: this.deps.author.name, email: this.deps.author.email };
+      const stream = pack ? createReadStream(pack) : null;
+      try {
+        const r = await this.pulls.apply(containerId, dir, { info, sha, mode, pack: stream }, identity);
+        const { branch, remote: remoteName, upstream } = info;
+        return {
+          directory: dir,
+          branch,
+          remote: remoteName,
+          upstream,
+          url: url.href,
+          mode,
+          ...r,
+          updated: r.from !== r.to,
+        };
+      } finally {
+        stream?.destroy();
+      }
+    });
+  }
+
+  /** The box's objects out, the fetch, and a pack of what the box lacks (null when it lacks nothing). */
+  private async fetchForBox(
+    containerId: string,
+    dir: string,
+    info: PullInfo,
+    url: RemoteUrl,
+    tmp: string,
+    ctx: OpContext,
+  ): Promise<{ sha: string; pack: string | null }> {
+    const rep = reporter("pull", ctx.progress);
+    const bare = path.join(tmp, "repo.git");
+    await this.remote.initBare(bare);
+    ctx.progress(`pull: copying ${dir}'s commits out of the box`);
+    const staging = path.join(tmp, "box");
+    await this.transfer.gitDirOut(containerId, info.gitDir, dir, bare, staging, rep.bytes("copied out of the box"));
+    ctx.progress(`pull: fetching ${info.upstream} from ${url.href}`);
+    const sha = await this.remote.fetch(bare, url, info.upstream, rep.git, ctx.signal);
+    if (!(await this.remote.isNewTo(bare, sha))) return { sha, pack: null };
+    const pack = path.join(tmp, "fetched.pack");
+    await packMissing(bare, sha, this.creds.commandEnv(), pack);
+    ctx.progress(`pull: copying the fetched commits into the box`);
+    return { sha, pack };
   }
 
   async pullRequest(

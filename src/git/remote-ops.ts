@@ -1,6 +1,7 @@
 // The git commands that talk to remotes, run on the server with simple-git in temp folders: clone (without
-// checkout: the box checks out its own files, so the server never writes a repository's work tree) and
-// push (from a bare repository assembled from the box's objects and refs). Each command gets its own
+// checkout: the box checks out its own files, so the server never writes a repository's work tree), push
+// (from a bare repository assembled from the box's objects and refs) and pull's fetch (into such a bare
+// repository). Each command gets its own
 // environment from GitCredentials (the token, when one is configured for that host, only for that
 // command), a stall timeout, the caller's abort signal, and progress events. Before each command the
 // remote is checked and git pinned to the checked address (remote-guard.ts); a redirect is followed here,
@@ -24,6 +25,9 @@ const MAX_REDIRECTS = 5;
 const REDIRECTED = /The requested URL returned error: 30[12378]\b/;
 
 class Redirected extends Error {}
+
+/** Where a pull's fetch lands in the server's bare repository (never copied into the box). */
+export const FETCHED_REF = "refs/boxd/fetched";
 
 export type ProgressEvent = Pick<SimpleGitProgressEvent, "stage" | "progress" | "processed" | "total">;
 
@@ -159,6 +163,36 @@ export class RemoteGit {
       () => null,
     );
     return { gitDir, branch, commit };
+  }
+
+  /**
+   * Fetches refs/heads/<branch> of `url` into FETCHED_REF of a bare repository holding the box's objects
+   * (so only what the box lacks travels); returns the fetched commit.
+   */
+  async fetch(
+    bareDir: string,
+    url: RemoteUrl,
+    branch: string,
+    onProgress: (e: ProgressEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const op = "git fetch from";
+    const refspec = `+refs/heads/${branch}:${FETCHED_REF}`;
+    await this.reach(url, op, "git-upload-pack", (href, env, current) =>
+      this.exec(
+        this.git(bareDir, env, onProgress, signal),
+        ["fetch", "--progress", "--no-tags", "--no-write-fetch-head", "--", href, refspec],
+        op,
+        current,
+      ),
+    );
+    return (await this.exec(this.git(bareDir), ["rev-parse", "--verify", `${FETCHED_REF}^{commit}`], op, url)).trim();
+  }
+
+  /** Whether `sha` has history that no ref of the box's (every ref but FETCHED_REF) reaches. */
+  async isNewTo(bareDir: string, sha: string): Promise<boolean> {
+    const args = ["rev-list", "-n", "1", sha, "--not", `--exclude=${FETCHED_REF}`, "--all"];
+    return (await this.exec(this.git(bareDir), args, "git rev-list", bareDir)).trim() !== "";
   }
 
   async initBare(dir: string): Promise<void> {

@@ -1,6 +1,6 @@
 // Moves repositories between the server and a box as tar streams through exec, with `tar` running in the
-// box as boxuser: in for clone (the server's .git, then a checkout in the box), out for push (the box's
-// object store and refs only). Streams end to end: the server never holds a repository in memory.
+// box as boxuser: in for clone (the server's .git, then a checkout in the box), out for push and pull (the
+// box's object store and refs only). Streams end to end: the server never holds a repository in memory.
 //
 // Clone lands atomically: everything is built in a temp folder beside the target and renamed into place
 // only when complete, so a failure leaves nothing half-written and an existing non-empty target is never
@@ -158,7 +158,7 @@ export class RepoTransfer {
       () => null,
       (err: unknown) => err,
     );
-    if (res.exitCode !== 0) throw gitFailure("git push (reading the repository)", dir, res);
+    if (res.exitCode !== 0) throw gitFailure("reading the repository out of the box", dir, res);
     if (outcome)
       throw new BoxdError("INTERNAL", `copying ${dir}'s repository out of the box failed: ${String(outcome)}`);
     await adopt(stagingDir, bareDir);

@@ -148,6 +148,11 @@ export class SnapshotService {
     });
   }
 
+  /** A snapshot of the box being taken now (box_fork refuses such a box), or null. */
+  takingOf(boxId: string): SnapshotRecord | null {
+    return this.deps.snapshotStore.list({ boxId }).find((s) => s.status === "creating") ?? null;
+  }
+
   /** Every snapshot of every tenant (operators, tests). */
   listAll(): SnapshotRecord[] {
     return this.deps.snapshotStore.list();

@@ -1,7 +1,8 @@
-// Box tools: box_create, box_list, box_get, box_delete.
+// Box tools: box_create, box_list, box_get, box_delete, box_fork.
 import { z } from "zod";
 import { ERROR_CODES } from "../../errors.js";
 import { RUNTIMES } from "../../images/definitions.js";
+import { MAX_FORKS } from "../../lifecycle/fork-service.js";
 import { BOX_STATUSES, SIZES } from "../../model/box.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
@@ -145,4 +146,35 @@ export const boxDelete = defineTool({
   },
 });
 
-export const boxTools = [boxCreate, boxList, boxGet, boxDelete];
+export const boxFork = defineTool({
+  name: "box_fork",
+  title: "Fork a box",
+  description:
+    "Make 1-10 new boxes from a box's current filesystem in one call, for parallel attempts at a task. " +
+    "Each fork starts with the source's files and its runtime, size, network policy, env, labels, keepAlive, idle timeout and initCommand; " +
+    "it is a new box from then on (what one fork, or the source, changes is not seen by the others) with fresh usage and idle timer. " +
+    "The source is frozen for the moment of capture and left as it was (a paused source stays paused). All or nothing: if one fork cannot be made, none is kept. " +
+    "A source in the middle of a snapshot, pause, resume or delete is a CONFLICT: retry in a moment. Progress is reported while it runs.",
+  input: {
+    box: boxRef,
+    count: z.number().int().min(1).max(MAX_FORKS).describe(`How many forks to make (1-${MAX_FORKS})`),
+    name: z
+      .string()
+      .optional()
+      .describe(
+        'Base name: the forks are named "<name>-1" … "<name>-N" (each must be free). Default: names derived from their ids',
+      ),
+  },
+  output: {
+    source: z.string().describe("The source box's id"),
+    boxes: z.array(boxObject).describe("The new boxes, in order"),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async handler(args, ctx, s: ToolServices) {
+    const res = await s.forks.fork(ctx.tenant, args.box, args.count, args.name, ctx.progress);
+    const text = [`forked ${res.source} into ${res.boxes.length} boxes`, ...res.boxes.map(summary)].join("\n");
+    return { text, structured: res };
+  },
+});
+
+export const boxTools = [boxCreate, boxList, boxGet, boxDelete, boxFork];

@@ -1,5 +1,5 @@
 // Git tools: box_git_clone, box_git_status, box_git_diff, box_git_commit, box_git_checkout, box_git_push,
-// box_git_pull_request. They resolve the box (resuming it if paused), call GitService and shape results;
+// box_git_pull, box_git_pull_request. They resolve the box (resuming it if paused), call GitService and shape results;
 // git itself, credentials and the box's files are GitService's business.
 import { z } from "zod";
 import type { OpContext } from "../../git/git-service.js";
@@ -250,6 +250,59 @@ export const boxGitPush = defineBoxTool({
   },
 });
 
+export const boxGitPull = defineBoxTool({
+  name: "box_git_pull",
+  title: "Git pull",
+  description:
+    "Bring the remote's new commits into the current branch of a repository in the box: the server fetches them with its own credentials (the box never sees a token and needs no network access), then the box's git fast-forwards, merges (default) or rebases (rebase: true). " +
+    "Pulls from the branch's upstream (else the same branch name on origin) unless remote/branch are given. Use it to take upstream changes, or after a push rejected as non-fast-forward, then push again. " +
+    "Conflicts are a CONFLICT naming the files, with the repository left mid-merge or mid-rebase: resolve and commit (or `git rebase --continue`), or abort with box_exec `git merge --abort` / `git rebase --abort`. " +
+    "Uncommitted changes that block it (any tracked change for a rebase) are a CONFLICT naming the files. Progress is reported while it runs.",
+  input: {
+    directory,
+    rebase: z
+      .boolean()
+      .optional()
+      .describe("true: rebase the branch's own commits onto the remote's (default false: merge)"),
+    remote: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('Remote to pull from (default: the branch\'s upstream remote, else "origin")'),
+    branch: branchName(
+      "Remote branch to pull (default: the branch's upstream, else the current branch's name)",
+    ).optional(),
+  },
+  output: {
+    directory: z.string().describe("Absolute path of the repository in the box"),
+    branch: z.string().describe("The local branch that was updated"),
+    remote: z.string().describe("Remote name"),
+    upstream: z.string().describe("The remote branch pulled"),
+    url: z.string().describe("The remote's URL"),
+    mode: z.enum(["merge", "rebase"]).describe("How the commits were integrated"),
+    updated: z.boolean().describe("Whether the branch moved (false: it already had every remote commit)"),
+    from: z.string().nullable().describe("The branch's commit before (null for a branch with no commit yet)"),
+    to: z.string().describe("The branch's commit after"),
+    commits: z.number().describe("Commits of the remote branch the local branch did not have"),
+    fastForward: z.boolean().describe("true when the branch simply moved forward to the remote's commit"),
+  },
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+  async handler(args, ctx, box, s) {
+    const p = await s.git.pull(
+      box.containerId,
+      args.directory,
+      { rebase: args.rebase, remote: args.remote, branch: args.branch },
+      op(ctx),
+    );
+    const how = p.fastForward ? "fast-forward" : p.mode === "rebase" ? "rebased" : "merged";
+    const text = p.updated
+      ? `pulled ${p.remote}/${p.upstream} into ${p.branch}: ${how} ${p.from?.slice(0, 12) ?? "(none)"}..${p.to.slice(0, 12)} (${p.commits} new commits)`
+      : `${p.branch} is up to date with ${p.remote}/${p.upstream} (${p.to.slice(0, 12)})`;
+    return { text, structured: p };
+  },
+});
+
 export const boxGitPullRequest = defineBoxTool({
   name: "box_git_pull_request",
   title: "Open a pull request",
@@ -290,5 +343,6 @@ export const gitTools = [
   boxGitCommit,
   boxGitCheckout,
   boxGitPush,
+  boxGitPull,
   boxGitPullRequest,
 ];
