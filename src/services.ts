@@ -37,6 +37,7 @@ export interface ToolServices {
     | "delete"
     | "deleteMany"
     | "setNetworkPolicy"
+    | "update"
     | "touch"
   >;
   runs: Pick<RunService, "exec" | "runCode" | "page" | "get" | "kill">;
