@@ -158,6 +158,26 @@ describe("lifetimes", () => {
   });
 });
 
+describe("lifetimes with the warm pool", () => {
+  it("counts a claimed box's TTL from the claim and deletes it on time", async () => {
+    const h = await startHarness({ env: { BOXD_POOL: "node:small:1" } });
+    try {
+      await h.services.pool.settled();
+      const ready = h.services.boxes.listAll().filter((b) => b.status === "pooled");
+      expect(ready).toHaveLength(1);
+      const t0 = Date.now();
+      const box = await h.callOk<BoxView>("box_create", { ttlSeconds: 5 });
+      expect(box.id).toBe(ready[0]?.id); // claimed, not made
+      expect(Date.parse(box.expiresAt as string)).toBeGreaterThanOrEqual(t0 + 5000);
+      const gone = await waitGone(h, box.id, 60_000);
+      expect(gone.at).toBeGreaterThanOrEqual(Date.parse(box.expiresAt as string));
+      expect((await logMessages(h, box.id)).some((m) => m.startsWith("box expired"))).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe("lifetimes across a stopped pause and a server restart", () => {
   it("deletes a stopped-paused box on time, and at start a box that expired while the server was down", async () => {
     const env = { BOXD_LIFECYCLE_TICK_MS: "100", BOXD_STOP_AFTER_PAUSED_SECONDS: "1" };
