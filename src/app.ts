@@ -24,6 +24,7 @@ import { EngineWatch } from "./lifecycle/engine-watch.js";
 import { ForkService } from "./lifecycle/fork-service.js";
 import { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import { SnapshotService, SnapshotSources } from "./lifecycle/snapshot-service.js";
+import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
@@ -56,7 +57,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const events = new BoxEventBus(log.child("events"));
   const core = buildServices(sections, stores, clients, events, log);
   const jobs = backgroundJobs(sections, stores, clients, core, log);
-  subscribeFeatures(events, clients, core);
+  subscribeFeatures(events, clients, core, jobs);
   const started: BackgroundService[] = [];
   const close = async () => {
     for (const job of [...started].reverse()) await job.stop();
@@ -250,12 +251,18 @@ function moreServices(
   };
 }
 
-/** Phase 4: the background jobs, in start order (close() stops them in reverse). */
-function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clients, core: Core, log: Logger) {
-  const { engine, network } = clients;
-  const { boxes, lifecycle, runs } = core;
-  // Reconcile with the engine (at start, and again whenever it comes back after a restart or outage).
-  const reconcileAll = async () => {
+/** The reconciliation with the engine, run at start and again whenever it comes back after a restart or outage. */
+function reconciler(
+  sections: ConfigSections,
+  stores: Stores,
+  { engine, network }: Clients,
+  { boxes, lifecycle }: Core,
+  expiry: BoxExpiry,
+  log: Logger,
+): () => Promise<void> {
+  return async () => {
+    // Boxes whose TTL ran out while the server was down go first: reconciliation must not start them again.
+    await expiry.sweep();
     // The toolchain versions of boxd's images, for boxes made before this start (box_get's runtimeVersion).
     engine.containers.rememberImages(await engine.images.list({ [LABEL_MANAGED]: "true" }));
     await reconcile({
@@ -272,6 +279,18 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
     // Boxes whose idle time ran out while the server was down are paused now, not one tick later.
     await lifecycle.tick();
   };
+}
+
+/** Phase 4: the background jobs, in start order (close() stops them in reverse). */
+function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clients, core: Core, log: Logger) {
+  const { engine, network } = clients;
+  const { boxes, lifecycle, runs } = core;
+  const expiry = new BoxExpiry({
+    boxStore: stores.boxStore,
+    expire: (boxId) => boxes.expire(boxId),
+    log: log.child("expiry"),
+  });
+  const reconcileAll = reconciler(sections, stores, clients, core, expiry, log);
   const watch = new EngineWatch({
     engine,
     labels: { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: stores.id },
@@ -309,7 +328,7 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
     hasLiveRun: (boxId) => core.liveRuns.has(boxId),
     intervalMs: sections.disk.intervalMs,
   });
-  return { pool, all: [watch, pool, runFollowing, lifecycle, diskGuard] as BackgroundService[] };
+  return { pool, expiry, all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard] as BackgroundService[] };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;
 
@@ -317,8 +336,8 @@ type Jobs = ReturnType<typeof backgroundJobs>;
  * The features that react to box events. A new feature that hooks into a box's life (a TTL, a preview URL,
  * a schedule) subscribes here; the services that cause the events need not know it exists.
  */
-function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, core: Core): void {
-  const { runs, snapshots, diskAllowance } = core;
+function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, core: Core, jobs: Jobs): void {
+  const { runs, snapshots, diskAllowance, lifecycle } = core;
   // A fresh process tree: open the fast exec path now (its first command does not wait for it). Pooled
   // boxes are frozen right after their start: theirs opens when they are claimed.
   const prepareExec = ({ box }: { box: { containerId: string | null; tenant: string } }) => {
@@ -339,4 +358,12 @@ function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, cor
   // Snapshot images no box uses any more go with the last box started from them (awaited by box_delete).
   events.on("deleted", ({ box }) => (box.fromSnapshot ? snapshots.collectGarbage() : undefined));
   events.on("deleted", ({ box }) => diskAllowance.forget(box.id));
+  // Lifetimes: a box that got a TTL (or a new one, or lost it) re-points the expiry job's one timer.
+  const rearmExpiry = ({ box }: { box: { expiresAt: string | null } }) =>
+    box.expiresAt ? jobs.expiry.rearm() : undefined;
+  events.on("created", rearmExpiry);
+  events.on("claimed", rearmExpiry);
+  events.on("updated", () => jobs.expiry.rearm());
+  // box_update's idle settings take effect at once: an idle timer pass now, not at its next tick.
+  events.on("updated", () => lifecycle.tick());
 }

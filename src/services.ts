@@ -38,6 +38,7 @@ export interface ToolServices {
     | "delete"
     | "deleteMany"
     | "setNetworkPolicy"
+    | "update"
     | "touch"
   >;
   runs: Pick<RunService, "exec" | "runCode" | "page" | "get" | "kill">;

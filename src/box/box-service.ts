@@ -1,15 +1,7 @@
 // Boxes: create, find, list and delete, each under the box's lock, with every Docker object labelled with
 // this instance's id. Nothing here speaks MCP; tools call this service.
 import type { DockerEngine } from "../docker/engine.js";
-import {
-  alreadyExists,
-  BoxdError,
-  conflict,
-  type ErrorCode,
-  invalidArgument,
-  notFound,
-  toBoxdError,
-} from "../errors.js";
+import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from "../errors.js";
 import type { BoxEventEmitter } from "../events/box-events.js";
 import { type ImageSet, needsRegistry, type Runtime } from "../images/definitions.js";
 import type { Logger } from "../log.js";
@@ -25,6 +17,7 @@ import type { BoxStore } from "../state/box-store.js";
 import { collectPage, type Page, type PageCursors, type PageRequest } from "../state/page-cursor.js";
 import type { RunStore } from "../state/run-store.js";
 import { BoxState } from "./box-state.js";
+import { planUpdate, type UpdateBoxInput } from "./box-update.js";
 import {
   type CreateBoxInput,
   type CreateSettings,
@@ -33,17 +26,21 @@ import {
   normaliseCreate,
   type SnapshotSource,
 } from "./create-settings.js";
+import { type DeleteManyResult, deleteEach } from "./delete-many.js";
 import { isBoxId, newBoxId } from "./ids.js";
 import type { KeyLock } from "./key-lock.js";
 import { provisionBox } from "./provision.js";
 import type { HostResources } from "./sizes.js";
 import { countRunsOf, TenantLimits } from "./tenant-limits.js";
+import { goneReason, isExpired } from "./ttl.js";
 
 export type { BoxNetwork } from "../model/box.js";
 
 import { parseLabelFilter } from "./validation.js";
 
+export type { UpdateBoxInput } from "./box-update.js";
 export type { CreateBoxInput, SnapshotSource } from "./create-settings.js";
+export type { DeleteManyResult } from "./delete-many.js";
 
 /** What box creation and deletion need from the network layer. */
 export interface BoxServiceDeps {
@@ -88,15 +85,6 @@ export interface ClaimRequest {
 /** The owner of warm-pool boxes: no client's tenant can be empty. */
 export const POOL_TENANT = "";
 
-/** What box_delete with a list answers: the boxes deleted, and each one that was not with its error. */
-export interface DeleteManyResult {
-  deleted: { id: string }[];
-  failed: { box: string; code: ErrorCode; message: string }[];
-}
-
-/** Boxes deleteMany tears down at once. */
-const DELETE_BATCH = 4;
-
 export class BoxService {
   readonly limits: TenantLimits;
   private readonly state: BoxState;
@@ -122,13 +110,14 @@ export class BoxService {
     return toBoxView(box, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
   }
 
-  /** Finds a live box of the tenant by id or name; another tenant's box is NOT_FOUND too. */
+  /**
+   * Finds a live box of the tenant by id or name; another tenant's box is NOT_FOUND too, and so is a box
+   * past its TTL whose deletion is still pending (the expiry job retries it): it is never used meanwhile.
+   */
   resolve(tenant: string, ref: string): BoxRecord {
-    const box = this.find(tenant, ref);
-    if (!box || box.tenant !== tenant) {
-      throw notFound(`no box "${ref}": box_list shows the boxes that exist`);
-    }
-    if (box.status === "deleted") throw notFound(`box "${ref}" was deleted at ${box.deletedAt}`);
+    const box = this.resolveAny(tenant, ref);
+    if (box.status === "deleted") throw notFound(`box "${ref}" ${goneReason(box)}`);
+    if (isExpired(box)) throw notFound(`box "${ref}" expired at ${box.expiresAt} (its ttlSeconds ran out)`);
     return box;
   }
 
@@ -168,6 +157,7 @@ export class BoxService {
       keyOf: (r) => r.key,
       toItem: (r) => this.view(r.box),
       keep: (b) =>
+        (b.status === "deleted" || !isExpired(b)) &&
         (!filter.status || b.status === filter.status) &&
         (!label || (label.key in b.labels && (label.value === undefined || b.labels[label.key] === label.value))),
     });
@@ -261,38 +251,63 @@ export class BoxService {
     }
   }
 
-  /**
-   * Deletes several boxes (box_delete with a list): each on its own, a few at a time (a teardown waits on
-   * the engine), and one that fails is reported in `failed` without stopping the others.
-   */
-  async deleteMany(tenant: string, refs: readonly string[]): Promise<DeleteManyResult> {
-    const result: DeleteManyResult = { deleted: [], failed: [] };
-    const unique = [...new Set(refs)];
-    for (let i = 0; i < unique.length; i += DELETE_BATCH) {
-      const batch = unique.slice(i, i + DELETE_BATCH);
-      const settled = await Promise.allSettled(batch.map((ref) => this.delete(tenant, ref)));
-      settled.forEach((s, k) => {
-        if (s.status === "fulfilled") result.deleted.push({ id: s.value.id });
-        else {
-          const err = toBoxdError(s.reason);
-          result.failed.push({ box: batch[k] as string, code: err.code, message: err.message });
-        }
-      });
-    }
-    return result;
+  /** box_delete with a list: each box on its own, a few at a time; failures are reported, not thrown. */
+  deleteMany(tenant: string, refs: readonly string[]): Promise<DeleteManyResult> {
+    return deleteEach(refs, (ref) => this.delete(tenant, ref));
   }
 
   async delete(tenant: string, ref: string): Promise<{ id: string; deleted: true }> {
-    const box = this.resolve(tenant, ref);
+    // An expired box whose deletion is pending may be deleted by hand: the outcome is the same.
+    const box = this.resolveAny(tenant, ref);
+    if (box.status === "deleted") throw notFound(`box "${ref}" ${goneReason(box)}`);
     return this.deps.lock.run(box.id, async () => {
       const current = this.mustGet(box.id);
       if (current.status === "deleted") throw notFound(`box "${ref}" was already deleted`);
-      await this.teardown(current);
-      this.state.markDeleted(box.id);
-      this.deps.event?.(box.id, "info", "box deleted");
-      this.deps.log.info("box deleted", { box: box.id });
-      await this.deps.events.emitAndWait("deleted", { box: this.mustGet(box.id) });
+      await this.remove(current, "box deleted");
       return { id: box.id, deleted: true as const };
+    });
+  }
+
+  /**
+   * Deletes a box whose TTL ran out (the expiry job), whatever its state: its container goes with its runs.
+   * False when it is no longer due (deleted meanwhile, or box_update gave it a new TTL). A failure (engine
+   * down) leaves the box as it was, refused by resolve(), for the job to try again.
+   */
+  async expire(boxId: string): Promise<boolean> {
+    return this.deps.lock.run(boxId, async () => {
+      const current = this.mustGet(boxId);
+      if (current.status === "deleted" || !isExpired(current)) return false;
+      await this.remove(
+        current,
+        `box expired: its ttlSeconds ran out at ${current.expiresAt}; deleted (snapshots kept)`,
+      );
+      return true;
+    });
+  }
+
+  /** Tears a box down and records it deleted, under its lock; `why` goes into its log. */
+  private async remove(box: BoxRecord, why: string): Promise<void> {
+    await this.teardown(box);
+    this.state.markDeleted(box.id);
+    this.deps.event?.(box.id, "info", why);
+    this.deps.log.info(why, { box: box.id });
+    await this.deps.events.emitAndWait("deleted", { box: this.mustGet(box.id) });
+  }
+
+  /**
+   * box_update: changes the box's settings under its lock (any live state: a paused box stays paused), logs
+   * each change and announces `updated` (the idle timer and the expiry job re-arm on it).
+   */
+  async update(tenant: string, ref: string, input: UpdateBoxInput): Promise<BoxView> {
+    const box = this.resolve(tenant, ref);
+    return this.deps.lock.run(box.id, async () => {
+      const current = this.resolve(tenant, box.id);
+      const { patch, changes } = planUpdate(current, input);
+      this.deps.boxStore.update(box.id, patch);
+      for (const change of changes) this.deps.event?.(box.id, "info", `updated: ${change}`);
+      const updated = this.mustGet(box.id);
+      this.deps.events.emit("updated", { box: updated, changes });
+      return this.view(updated);
     });
   }
 

@@ -60,7 +60,15 @@ export type Transition = keyof typeof TRANSITIONS;
 /** What a claim sets on a pooled box: everything a create would have. */
 export type PoolClaim = Pick<
   BoxRecord,
-  "tenant" | "name" | "env" | "labels" | "keepAlive" | "idleTimeoutSeconds" | "networkPolicy" | "initCommand"
+  | "tenant"
+  | "name"
+  | "env"
+  | "labels"
+  | "keepAlive"
+  | "idleTimeoutSeconds"
+  | "networkPolicy"
+  | "initCommand"
+  | "expiresAt"
 >;
 
 const now = () => new Date().toISOString();

@@ -3,6 +3,7 @@
 import { invalidArgument } from "../errors.js";
 import { isRuntime, type Runtime } from "../images/definitions.js";
 import { type BoxRecord, type NetworkPolicy, SIZES, type Size } from "../model/box.js";
+import { checkTtl, expiresAtFor } from "./ttl.js";
 import { checkEnv, checkLabels, checkName } from "./validation.js";
 
 export interface CreateBoxInput {
@@ -16,6 +17,8 @@ export interface CreateBoxInput {
   networkPolicy?: NetworkPolicy;
   initCommand?: string;
   fromSnapshot?: string;
+  /** Seconds until the box is deleted whatever its state (1 to 3 days); absent: it lives until deleted. */
+  ttlSeconds?: number;
 }
 
 /** A snapshot a new box can start from. */
@@ -32,6 +35,8 @@ export interface CreateSettings
   /** The name the caller gave, or null: the box's id names it then (nameFor). */
   name: string | null;
   snapshot: SnapshotSource | null;
+  /** The box's lifetime in seconds, or null (permanent); its expiry counts from when it becomes the tenant's. */
+  ttlSeconds: number | null;
   /** What the network layer says about the policy (e.g. domains that need allowedCidrs too). */
   notes: string[];
 }
@@ -66,6 +71,7 @@ export function normaliseCreate(input: CreateBoxInput, defaults: CreateDefaults)
   const { notes } = defaults.checkPolicy(networkPolicy);
   if (input.name !== undefined) checkName(input.name);
   if (input.initCommand?.includes("\0")) throw invalidArgument("initCommand contains a NUL byte");
+  if (input.ttlSeconds !== undefined) checkTtl(input.ttlSeconds);
   return {
     runtime,
     size,
@@ -77,6 +83,7 @@ export function normaliseCreate(input: CreateBoxInput, defaults: CreateDefaults)
     networkPolicy,
     initCommand: input.initCommand?.trim() ? input.initCommand : null,
     snapshot,
+    ttlSeconds: input.ttlSeconds ?? null,
     notes,
   };
 }
@@ -112,5 +119,6 @@ export function newBoxRecord(s: CreateSettings, box: Pick<BoxRecord, "id" | "ten
     usage: { cpuNs: 0, memoryPeakBytes: 0, runs: 0 },
     initCommand: s.initCommand,
     limits: null,
+    expiresAt: expiresAtFor(s.ttlSeconds),
   };
 }

@@ -52,7 +52,9 @@ export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: Ho
     name: `boxd-${instanceId}-${box.id}`,
     image: box.image,
     labels: { ...labels, [LABEL_KIND]: "box", [LABEL_RUNTIME]: box.runtime },
-    env: Object.entries(box.env).map(([k, v]) => `${k}=${v}`),
+    // No box env in the container: it rides on every exec (src/shell/run-service.ts), so box_update can
+    // set and unset it for new commands, as for a pooled box (made before its env was known).
+    env: [],
     user: BOX_USER,
     workingDir: BOX_HOME,
     hostname: box.name.replace(/[^a-z0-9-]/g, "-").slice(0, 63),

@@ -11,6 +11,7 @@ import { type BoxNetwork, type BoxPool, type BoxService, type ClaimRequest, POOL
 import { BoxState } from "./box-state.js";
 import { nameFor } from "./create-settings.js";
 import type { KeyLock } from "./key-lock.js";
+import { expiresAtFor } from "./ttl.js";
 
 export interface PoolSpec {
   runtime: string;
@@ -96,7 +97,18 @@ export class WarmPool implements BoxPool {
       admit(name);
       try {
         const { env, labels, keepAlive, idleTimeoutSeconds, networkPolicy, initCommand } = settings;
-        const claim = { tenant, name, env, labels, keepAlive, idleTimeoutSeconds, networkPolicy, initCommand };
+        const expiresAt = expiresAtFor(settings.ttlSeconds);
+        const claim = {
+          tenant,
+          name,
+          env,
+          labels,
+          keepAlive,
+          idleTimeoutSeconds,
+          networkPolicy,
+          initCommand,
+          expiresAt,
+        };
         this.state.claimFromPool(box.id, claim);
         const claimed = this.deps.boxes.mustGet(box.id);
         // Both at once: nothing of the tenant's runs in the box before the claim returns, and the pooled

@@ -21,6 +21,8 @@ export interface BoxEvents {
   stopped: { box: BoxRecord; reason: "released" | "exited" };
   /** box_delete (and the warm pool removing its own boxes). Emitters wait for async subscribers. */
   deleted: { box: BoxRecord };
+  /** box_update changed its settings (one line per change, as logged). */
+  updated: { box: BoxRecord; changes: string[] };
   /** A warm-pool box became a tenant's (box_create without a container start). */
   claimed: { box: BoxRecord };
   /** A run (command or agent) began following its process in the box. */

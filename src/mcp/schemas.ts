@@ -63,6 +63,10 @@ export const boxSchema = {
   usage: usageSchema,
   initCommand: z.string().optional(),
   statusReason: z.string().optional().describe("Why the box is in error"),
+  expiresAt: z
+    .string()
+    .nullable()
+    .describe("When the box is deleted because its ttlSeconds runs out (ISO time); null: it lives until deleted"),
   notes: z.array(z.string()).optional().describe("Warnings about the request, e.g. policy entries that stay blocked"),
 };
 export const boxObject = z.object(boxSchema);

@@ -62,6 +62,8 @@ export interface BoxRecord {
   initCommand: string | null;
   /** The CPUs and memory its container was made with (null for boxes made before boxd recorded them). */
   limits: Pick<BoxLimits, "cpus" | "memoryBytes"> | null;
+  /** When its ttlSeconds runs out and it is deleted (ISO time), or null: it lives until deleted. */
+  expiresAt: string | null;
 }
 
 /** What clients see (box_get, box_list, box_create). Env values are not echoed back: they may be secrets. */
@@ -91,6 +93,8 @@ export interface BoxView {
   initCommand?: string;
   /** Why the box is in `error`. */
   statusReason?: string;
+  /** When the box is deleted because its ttlSeconds ran out, or null (it lives until deleted). */
+  expiresAt: string | null;
 }
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
@@ -201,6 +205,7 @@ export function toBoxView(box: BoxRecord, hasLiveRun: boolean, disk?: BoxDisk, r
     usage: disk?.usedBytes === undefined ? box.usage : { ...box.usage, diskUsedBytes: disk.usedBytes },
     ...(box.initCommand ? { initCommand: box.initCommand } : {}),
     ...(box.error ? { statusReason: box.error } : {}),
+    expiresAt: box.expiresAt,
   };
 }
 

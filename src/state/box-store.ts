@@ -31,6 +31,7 @@ interface BoxRow {
   runs: number;
   init_command: string | null;
   limits: string | null;
+  expires_at: string | null;
 }
 
 function fromRow(r: BoxRow): BoxRecord {
@@ -60,6 +61,7 @@ function fromRow(r: BoxRow): BoxRecord {
     usage: { cpuNs: r.cpu_ns, memoryPeakBytes: r.memory_peak_bytes, runs: r.runs },
     initCommand: r.init_command,
     limits: r.limits === null ? null : JSON.parse(r.limits),
+    expiresAt: r.expires_at,
   };
 }
 
@@ -82,6 +84,7 @@ export type StatePatch = { status: StoredStatus } & Partial<
     | "networkPolicy"
     | "initCommand"
     | "createdAt"
+    | "expiresAt"
   >
 >;
 
@@ -105,6 +108,7 @@ const COLUMNS: Record<string, string> = {
   initCommand: "init_command",
   createdAt: "created_at",
   limits: "limits",
+  expiresAt: "expires_at",
 };
 const JSON_COLUMNS = new Set(["networkPolicy", "env", "labels", "limits"]);
 
@@ -121,6 +125,21 @@ function assignments(patch: object): { sets: string[]; args: Record<string, unkn
   return { sets, args };
 }
 
+/** The fields BoxStore.update may write: the box's objects, activity and the settings box_update changes. */
+type StoreUpdatable =
+  | "containerId"
+  | "networkName"
+  | "lastActiveAt"
+  | "networkPolicy"
+  | "subnetIndex"
+  | "limits"
+  | "env"
+  | "labels"
+  | "keepAlive"
+  | "idleTimeoutSeconds"
+  | "initCommand"
+  | "expiresAt";
+
 export class BoxStore {
   constructor(private readonly db: Db) {}
 
@@ -129,9 +148,10 @@ export class BoxStore {
       .prepare(
         `INSERT INTO boxes (id, tenant, name, runtime, size, status, keep_alive, idle_timeout_seconds,
            network_policy, image, env, labels, from_snapshot, container_id, network_name, subnet_index,
-           created_at, last_active_at, init_command)
+           created_at, last_active_at, init_command, expires_at)
          VALUES (@id, @tenant, @name, @runtime, @size, @status, @keepAlive, @idle, @policy, @image, @env,
-           @labels, @fromSnapshot, @containerId, @networkName, @subnetIndex, @createdAt, @lastActiveAt, @initCommand)`,
+           @labels, @fromSnapshot, @containerId, @networkName, @subnetIndex, @createdAt, @lastActiveAt, @initCommand,
+           @expiresAt)`,
       )
       .run({
         id: box.id,
@@ -153,6 +173,7 @@ export class BoxStore {
         createdAt: box.createdAt,
         lastActiveAt: box.lastActiveAt,
         initCommand: box.initCommand,
+        expiresAt: box.expiresAt,
       });
   }
 
@@ -212,12 +233,7 @@ export class BoxStore {
   }
 
   /** Writes fields that are no part of the box's state (its status is box-state.ts's alone). */
-  update(
-    id: string,
-    patch: Partial<
-      Pick<BoxRecord, "containerId" | "networkName" | "lastActiveAt" | "networkPolicy" | "subnetIndex" | "limits">
-    >,
-  ): void {
+  update(id: string, patch: Partial<Pick<BoxRecord, StoreUpdatable>>): void {
     const { sets, args } = assignments(patch);
     if (sets.length === 0) return;
     this.db.prepare(`UPDATE boxes SET ${sets.join(", ")} WHERE id = @id`).run({ ...args, id });
@@ -237,6 +253,25 @@ export class BoxStore {
     return this.db
       .prepare(`UPDATE boxes SET ${sets.join(", ")} WHERE id = @id AND status IN (${froms.join(", ")})`)
       .run({ ...args, id }).changes;
+  }
+
+  /** The soonest expiry of a live box (ISO time), or null when no live box has a TTL. */
+  nextExpiry(): string | null {
+    const row = this.db
+      .prepare("SELECT MIN(expires_at) AS t FROM boxes WHERE expires_at IS NOT NULL AND status != 'deleted'")
+      .get() as { t: string | null };
+    return row.t;
+  }
+
+  /** Live boxes whose TTL ran out by `at` (ISO time), soonest first. */
+  expiredBy(at: string): string[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id FROM boxes WHERE expires_at IS NOT NULL AND expires_at <= ? AND status != 'deleted'
+         ORDER BY expires_at`,
+      )
+      .all(at) as { id: string }[];
+    return rows.map((r) => r.id);
   }
 
   addUsage(id: string, cpuNs: number, memoryPeakBytes: number, runs: number): void {

@@ -89,6 +89,9 @@ const MIGRATIONS: string[] = [
   // alike (not told apart then), so they read back as command runs.
   `ALTER TABLE boxes ADD COLUMN limits TEXT;
    UPDATE runs SET type = 'command' WHERE type = 'shell';`,
+  // Lifetimes: when a box's ttlSeconds runs out (null: permanent); the expiry job asks for the soonest.
+  `ALTER TABLE boxes ADD COLUMN expires_at TEXT;
+   CREATE INDEX boxes_expiry ON boxes(expires_at) WHERE expires_at IS NOT NULL AND status != 'deleted';`,
 ];
 
 export function openDb(dataDir: string): Db {

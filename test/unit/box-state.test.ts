@@ -22,6 +22,7 @@ const CLAIM: PoolClaim = {
   idleTimeoutSeconds: 60,
   networkPolicy: { mode: "deny-all" },
   initCommand: "echo hi",
+  expiresAt: null,
 };
 
 /** One call per transition; typed by Transition, so a new transition without a case does not compile. */
@@ -75,6 +76,7 @@ function seed(status: StoredStatus, pauseKind: PauseKind | null = status === "pa
     usage: { cpuNs: 0, memoryPeakBytes: 0, runs: 0 },
     initCommand: null,
     limits: null,
+    expiresAt: null,
   };
   // Test fixture only: the store's insert is how a row in any state is set up here.
   store.insert(box);

@@ -75,9 +75,11 @@ describe("run types", () => {
       // A database at the schema before this change, with a shell run in it.
       openDb(dir).close();
       const raw = new Database(path.join(dir, "boxd.db"));
-      const version = raw.pragma("user_version", { simple: true }) as number;
-      raw.pragma(`user_version = ${version - 1}`);
-      raw.exec("ALTER TABLE boxes DROP COLUMN limits");
+      // Version 3: the three migrations before the one that added limits (later ones undone too).
+      raw.pragma("user_version = 3");
+      raw.exec(
+        "DROP INDEX boxes_expiry; ALTER TABLE boxes DROP COLUMN expires_at; ALTER TABLE boxes DROP COLUMN limits",
+      );
       raw
         .prepare(
           "INSERT INTO runs (id, box_id, type, command, status, timed_out, started_at) VALUES ('run_1', 'box_1', 'shell', 'ls', 'completed', 0, '2024-01-01')",

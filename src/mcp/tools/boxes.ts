@@ -1,4 +1,4 @@
-// Box tools: box_create, box_list, box_get, box_delete, box_fork.
+// Box tools: box_create, box_list, box_get, box_update (in box-update.ts), box_delete, box_fork.
 import { z } from "zod";
 import { ERROR_CODES } from "../../errors.js";
 import { RUNTIMES } from "../../images/definitions.js";
@@ -15,6 +15,7 @@ import {
   nextCursorOutput,
   pageInput,
 } from "../schemas.js";
+import { boxUpdate, ttlDescription } from "./box-update.js";
 
 /** The base runtimes as box_create lists them: "node (default), python, golang, ruby or rust". */
 const runtimeNames = RUNTIMES.map((r) => (r === "node" ? `${r} (default)` : r));
@@ -65,6 +66,7 @@ export const boxCreate = defineTool({
       ),
     fromSnapshot: z.string().optional().describe("Start from this snapshot (id or name) instead of a fresh image"),
     labels: z.record(z.string(), z.string()).optional().describe("Up to 5 key/value labels, for box_list filtering"),
+    ttlSeconds: z.number().optional().describe(`${ttlDescription}. Default: none (the box lives until deleted)`),
   },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -177,4 +179,4 @@ export const boxFork = defineTool({
   },
 });
 
-export const boxTools = [boxCreate, boxList, boxGet, boxDelete, boxFork];
+export const boxTools = [boxCreate, boxList, boxGet, boxUpdate, boxDelete, boxFork];
