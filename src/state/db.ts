@@ -89,6 +89,19 @@ const MIGRATIONS: string[] = [
   // alike (not told apart then), so they read back as command runs.
   `ALTER TABLE boxes ADD COLUMN limits TEXT;
    UPDATE runs SET type = 'command' WHERE type = 'shell';`,
+  // Exact usage from the container's cgroup: per box, the CPU ns and memory peak of its earlier container
+  // lifetimes (base) and the last reading of the current one, whose StartedAt tells a new lifetime.
+  // (IF NOT EXISTS: a test rolls user_version back one step to replay the migration before this one.)
+  `CREATE TABLE IF NOT EXISTS box_usage (
+     box_id TEXT PRIMARY KEY,
+     base_cpu_ns INTEGER NOT NULL,
+     base_memory_peak_bytes INTEGER NOT NULL,
+     last_cpu_ns INTEGER NOT NULL,
+     last_memory_peak_bytes INTEGER NOT NULL,
+     started_at TEXT,
+     sampled_at TEXT NOT NULL,
+     source TEXT NOT NULL
+   );`,
 ];
 
 export function openDb(dataDir: string): Db {
