@@ -29,6 +29,7 @@ export interface ToolServices {
   boxes: Pick<
     BoxService,
     | "create"
+    | "get"
     | "list"
     | "page"
     | "view"

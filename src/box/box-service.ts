@@ -71,6 +71,15 @@ export interface BoxServiceDeps {
   cursors: PageCursors;
   /** A box's disk allowance and last measured use (the disk guard's DiskAllowance); none when absent. */
   disk?: { of(box: BoxRecord): BoxDisk };
+  /** The box's CPU and memory totals from its cgroup (the usage meter); the runs' sums when absent. */
+  usage?: BoxUsageMeter;
+}
+
+/** What the box service asks of the usage meter (src/usage/usage-meter.ts). */
+export interface BoxUsageMeter {
+  /** Reads the container's counters into the box's totals (never throws). */
+  sample(box: BoxRecord): Promise<void>;
+  total(box: BoxRecord): { cpuNs: number; memoryPeakBytes: number };
 }
 
 /** What create asks of the warm pool (src/box/warm-pool.ts). */
@@ -118,7 +127,15 @@ export class BoxService {
   }
 
   view(box: BoxRecord): BoxView {
-    return toBoxView(box, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box));
+    const metered = this.deps.usage ? { ...box, usage: { ...box.usage, ...this.deps.usage.total(box) } } : box;
+    return toBoxView(metered, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box));
+  }
+
+  /** box_get: the box with its usage read from its container just now. */
+  async get(tenant: string, ref: string): Promise<BoxView> {
+    const box = this.resolve(tenant, ref);
+    await this.deps.usage?.sample(box);
+    return this.view(this.mustGet(box.id));
   }
 
   /** Finds a live box of the tenant by id or name; another tenant's box is NOT_FOUND too. */
@@ -281,6 +298,8 @@ export class BoxService {
     return this.deps.lock.run(box.id, async () => {
       const current = this.mustGet(box.id);
       if (current.status === "deleted") throw notFound(`box "${ref}" was already deleted`);
+      // Its last figures, before the container (and its cgroup) goes.
+      await this.deps.usage?.sample(current);
       await this.teardown(current);
       this.state.markDeleted(box.id);
       this.deps.event?.(box.id, "info", "box deleted");
