@@ -1,7 +1,7 @@
 // A container's CPU and memory accounting for one lifetime (from its start to its stop): the host's cgroup
 // files where the engine is local (src/docker/cgroup-usage.ts), else the engine's stats API (a remote
 // DOCKER_HOST), which reads the same cgroup counters on the engine's host.
-import { readCgroupUsage } from "./cgroup-usage.js";
+import { type CgroupReading, readCgroupUsage } from "./cgroup-usage.js";
 import type { ContainerClient } from "./containers.js";
 
 export interface ContainerAccounting {
@@ -15,13 +15,17 @@ export interface ContainerAccounting {
 }
 
 export class AccountingClient {
-  constructor(private readonly containers: ContainerClient) {}
+  constructor(
+    private readonly containers: ContainerClient,
+    /** The host-side reader (tests pass one that finds nothing, to take the stats API path). */
+    private readonly readLocal: (id: string, pid: number) => Promise<CgroupReading | null> = readCgroupUsage,
+  ) {}
 
   /** The running (or frozen) container's counters; null when it is stopped or gone (it has no cgroup then). */
   async read(containerId: string): Promise<ContainerAccounting | null> {
     const state = await this.containers.inspect(containerId);
     if (!state?.running) return null;
-    const local = await readCgroupUsage(state.id, state.pid);
+    const local = await this.readLocal(state.id, state.pid);
     if (local) return { ...local, startedAt: state.startedAt };
     const stats = await this.containers.usage(state.id);
     if (!stats) return null;

@@ -3,6 +3,7 @@
 // container) and a server restart, never going down. Busy loops burn CPU time, not wall time (other tests
 // share the cores), and the ranges are generous: startup and the executor's own work count too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AccountingClient } from "../../src/docker/accounting.js";
 import { type Harness, startHarness } from "../helpers/harness.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -82,6 +83,21 @@ describe("usage from the box's cgroup", () => {
       const run = await h.callOk<{ cpuNs: number }>("box_run_get", { box: box.id, runId });
       expect(run.cpuNs).toBeLessThan(MIN_HALF_SECOND / 2);
     }
+  });
+
+  it("reads the same counters through the engine's stats API where the host's cgroup files are not reachable", async () => {
+    const box = await h.createBox({ name: "remote-like", idleTimeoutSeconds: 3600 });
+    await h.callOk("box_exec", { box: box.id, command: burn(0.5) });
+    const containerId = h.services.boxes.mustGet(box.id).containerId as string;
+    const local = await h.services.engine.accounting.read(containerId);
+    const remote = await new AccountingClient(h.services.engine.containers, async () => null).read(containerId);
+    expect(local?.source).toMatch(/^cgroup-v[12]$/);
+    expect(remote?.source).toBe("engine-stats");
+    expect(remote?.startedAt).toBe(local?.startedAt);
+    // The box is idle: the two readings, a moment apart, see about the same CPU time.
+    expect(remote?.cpuNs).toBeGreaterThanOrEqual(MIN_HALF_SECOND);
+    expect(Math.abs((remote?.cpuNs ?? 0) - (local?.cpuNs ?? 0))).toBeLessThan(100_000_000);
+    expect(remote?.memoryPeakBytes).toBeGreaterThan(0);
   });
 });
 
