@@ -36,6 +36,8 @@ import { LogStore } from "./state/log-store.js";
 import { PageCursors } from "./state/page-cursor.js";
 import { RunStore } from "./state/run-store.js";
 import { SnapshotStore } from "./state/snapshot-store.js";
+import { UsageStore } from "./state/usage-store.js";
+import { UsageMeter } from "./usage/usage-meter.js";
 
 export interface App {
   services: Services;
@@ -117,6 +119,7 @@ function openStores(sections: ConfigSections) {
     boxStore: new BoxStore(db),
     runStore: new RunStore(db),
     snapshotStore: new SnapshotStore(db),
+    usageStore: new UsageStore(db),
     boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
     cursors: PageCursors.of(db),
   };
@@ -143,9 +146,16 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
   const liveRuns = new LiveRunIndex(events);
   const diskAllowance = new DiskAllowance(sections.disk.overrideBytes);
   const snapshotSources = new SnapshotSources(stores.snapshotStore);
+  const usage = new UsageMeter({
+    read: (containerId) => engine.accounting.read(containerId),
+    store: stores.usageStore,
+    boxes: () => stores.boxStore.list(),
+    log: log.child("usage"),
+    ...sections.usage,
+  });
   // One per-box lock for every service that changes a box.
   const lock = new KeyLock();
-  const boxes = boxService(sections, stores, clients, events, log, { lock, diskAllowance, snapshotSources });
+  const boxes = boxService(sections, stores, clients, events, log, { lock, diskAllowance, snapshotSources, usage });
   const lifecycle = new LifecycleService({
     engine,
     boxes,
@@ -156,6 +166,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     hasLiveRun: (boxId) => liveRuns.has(boxId),
     events,
     ...sections.lifecycle,
+    sampleUsage: (box) => usage.sample(box),
   });
   const runs = new RunService({
     engine,
@@ -183,6 +194,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     liveRuns,
     diskAllowance,
     lock,
+    usage,
     ...moreServices(sections, stores, clients, boxes, runs, lock, log),
   };
 }
@@ -195,7 +207,7 @@ function boxService(
   clients: Clients,
   events: BoxEventBus,
   log: Logger,
-  built: { lock: KeyLock; diskAllowance: DiskAllowance; snapshotSources: SnapshotSources },
+  built: { lock: KeyLock; diskAllowance: DiskAllowance; snapshotSources: SnapshotSources; usage: UsageMeter },
 ): BoxService {
   const { engine, network, boxLog } = clients;
   return new BoxService({
@@ -208,6 +220,7 @@ function boxService(
     ...sections.boxes,
     limits: new TenantLimits(sections.tenantLimits),
     disk: built.diskAllowance,
+    usage: built.usage,
     cursors: stores.cursors,
     log: log.child("box"),
     resolveSnapshot: (tenant, ref) => built.snapshotSources.source(tenant, ref),
@@ -328,7 +341,11 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
     hasLiveRun: (boxId) => core.liveRuns.has(boxId),
     intervalMs: sections.disk.intervalMs,
   });
-  return { pool, expiry, all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard] as BackgroundService[] };
+  return {
+    pool,
+    expiry,
+    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage] as BackgroundService[],
+  };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;
 

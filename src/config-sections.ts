@@ -21,6 +21,8 @@ export interface ConfigSections {
   runs: { execTimeoutSeconds: number; maxOutputBytes: number; maxRunOutputBytes: number };
   /** The disk guard: `overrideBytes` is every box's allowance when above 0, else each size's own. */
   disk: { overrideBytes: number; intervalMs: number };
+  /** The usage meter: how often boxes that are up have their cgroup counters read. */
+  usage: { intervalMs: number };
   /** The warm pool ("runtime:size:count" entries). */
   pool: { entries: string[]; maxAgeSeconds: number };
   /** The file service. */
@@ -72,6 +74,7 @@ export function configSections(c: Config): ConfigSections {
       maxRunOutputBytes: c.maxRunOutputBytes,
     },
     disk: { overrideBytes: c.maxDiskBytes, intervalMs: c.diskCheckSeconds * 1000 },
+    usage: { intervalMs: c.usageSampleSeconds * 1000 },
     pool: { entries: c.pool, maxAgeSeconds: c.poolMaxAgeSeconds },
     files: { maxFileBytes: c.maxFileBytes, roots: c.roots },
     reconcile: { orphanGraceSeconds: c.orphanGraceSeconds },

@@ -96,6 +96,13 @@ export const SETTINGS = {
     description: "How often active boxes' disk use is measured.",
     schema: intFrom(1, 3600).default(30),
   },
+  usageSampleSeconds: {
+    env: "BOXD_USAGE_SAMPLE_SECONDS",
+    flag: "--usage-sample-seconds <n>",
+    description:
+      "How often running boxes' CPU and memory counters (their cgroup) are read into their usage totals; a container that stops on its own loses at most this much.",
+    schema: intFrom(1, 3600).default(30),
+  },
   maxLogEntries: {
     env: "BOXD_MAX_LOG_ENTRIES",
     flag: "--max-log-entries <n>",

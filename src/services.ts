@@ -30,6 +30,7 @@ export interface ToolServices {
   boxes: Pick<
     BoxService,
     | "create"
+    | "get"
     | "list"
     | "page"
     | "view"

@@ -1,21 +1,8 @@
-// Boxes: create, find, list and delete, each under the box's lock, with every Docker object labelled with
-// this instance's id. Nothing here speaks MCP; tools call this service.
-import type { DockerEngine } from "../docker/engine.js";
 import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from "../errors.js";
-import type { BoxEventEmitter } from "../events/box-events.js";
-import { type ImageSet, needsRegistry, type Runtime } from "../images/definitions.js";
-import type { Logger } from "../log.js";
-import {
-  type BoxDisk,
-  type BoxNetwork,
-  type BoxRecord,
-  type BoxView,
-  type NetworkPolicy,
-  toBoxView,
-} from "../model/box.js";
-import type { BoxStore } from "../state/box-store.js";
-import { collectPage, type Page, type PageCursors, type PageRequest } from "../state/page-cursor.js";
-import type { RunStore } from "../state/run-store.js";
+import { needsRegistry, type Runtime } from "../images/definitions.js";
+import { type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "../model/box.js";
+import { collectPage, type Page, type PageRequest } from "../state/page-cursor.js";
+import type { BoxPool, BoxServiceDeps } from "./box-service-deps.js";
 import { BoxState } from "./box-state.js";
 import { planUpdate, type UpdateBoxInput } from "./box-update.js";
 import {
@@ -28,7 +15,6 @@ import {
 } from "./create-settings.js";
 import { type DeleteManyResult, deleteEach } from "./delete-many.js";
 import { isBoxId, newBoxId } from "./ids.js";
-import type { KeyLock } from "./key-lock.js";
 import { provisionBox } from "./provision.js";
 import type { HostResources } from "./sizes.js";
 import { countRunsOf, TenantLimits } from "./tenant-limits.js";
@@ -38,49 +24,10 @@ export type { BoxNetwork } from "../model/box.js";
 
 import { parseLabelFilter } from "./validation.js";
 
+export type { BoxPool, BoxServiceDeps, BoxUsageMeter, ClaimRequest } from "./box-service-deps.js";
 export type { UpdateBoxInput } from "./box-update.js";
 export type { CreateBoxInput, SnapshotSource } from "./create-settings.js";
 export type { DeleteManyResult } from "./delete-many.js";
-
-/** What box creation and deletion need from the network layer. */
-export interface BoxServiceDeps {
-  engine: DockerEngine;
-  boxStore: BoxStore;
-  runStore: RunStore;
-  images: ImageSet;
-  instanceId: string;
-  networkPool: string;
-  defaultIdleTimeoutSeconds: number;
-  log: Logger;
-  /** The per-box lock every service that changes a box shares (built once by the composition root). */
-  lock: KeyLock;
-  /** Finds a ready snapshot of the tenant by id or name (the snapshot service). */
-  resolveSnapshot?: (tenant: string, ref: string) => SnapshotSource;
-  /** Announces created, started, claimed and deleted (initCommand, snapshot GC, the exec channel subscribe). */
-  events: BoxEventEmitter;
-  /** Egress enforcement (the network service); absent in unit setups. */
-  network?: BoxNetwork;
-  /** Lifecycle events for the box's log. */
-  event?: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
-  /** Per-tenant quotas (shared with the run service); none when absent. */
-  limits?: TenantLimits;
-  /** Signs and checks box_list's page cursors. */
-  cursors: PageCursors;
-  /** A box's disk allowance and last measured use (the disk guard's DiskAllowance); none when absent. */
-  disk?: { of(box: BoxRecord): BoxDisk };
-}
-
-/** What create asks of the warm pool (src/box/warm-pool.ts). */
-export interface BoxPool {
-  /** A pooled box claimed for the tenant with these settings, or null (create makes one then). */
-  claim(tenant: string, request: ClaimRequest): Promise<BoxRecord | null>;
-}
-
-export interface ClaimRequest {
-  settings: CreateSettings;
-  /** The checks a create makes before the box becomes the tenant's (name free, box limit); throws to refuse. */
-  admit: (name: string) => void;
-}
 
 /** The owner of warm-pool boxes: no client's tenant can be empty. */
 export const POOL_TENANT = "";
@@ -106,8 +53,16 @@ export class BoxService {
   }
 
   view(box: BoxRecord): BoxView {
+    const metered = this.deps.usage ? { ...box, usage: { ...box.usage, ...this.deps.usage.total(box) } } : box;
     const version = this.deps.engine.containers.knownRuntimeVersion(box.image);
-    return toBoxView(box, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
+    return toBoxView(metered, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
+  }
+
+  /** box_get: the box with its usage read from its container just now. */
+  async get(tenant: string, ref: string): Promise<BoxView> {
+    const box = this.resolve(tenant, ref);
+    await this.deps.usage?.sample(box);
+    return this.view(this.mustGet(box.id));
   }
 
   /**
@@ -287,6 +242,8 @@ export class BoxService {
 
   /** Tears a box down and records it deleted, under its lock; `why` goes into its log. */
   private async remove(box: BoxRecord, why: string): Promise<void> {
+    // Its last figures, before the container (and its cgroup) goes.
+    await this.deps.usage?.sample(box);
     await this.teardown(box);
     this.state.markDeleted(box.id);
     this.deps.event?.(box.id, "info", why);

@@ -33,6 +33,8 @@ export interface ContainerState {
   paused: boolean;
   oomKilled: boolean;
   startedAt: string;
+  /** The container's init process on the engine's host (0 when it is not running). */
+  pid: number;
   labels: Record<string, string>;
   image: string;
   hostConfig: {
@@ -210,6 +212,7 @@ export class ContainerClient {
         paused: info.State.Paused,
         oomKilled: info.State.OOMKilled,
         startedAt: info.State.StartedAt,
+        pid: info.State.Pid ?? 0,
         labels: info.Config.Labels ?? {},
         image: info.Config.Image,
         hostConfig: {

@@ -2,6 +2,7 @@
 // small client per resource. Nothing outside src/docker/ imports dockerode.
 import Docker from "dockerode";
 import type { Logger } from "../log.js";
+import { AccountingClient } from "./accounting.js";
 import { ContainerClient } from "./containers.js";
 import { asBoxdError } from "./docker-errors.js";
 import { ExecClient } from "./exec.js";
@@ -19,6 +20,8 @@ export interface EngineInfo {
 
 export class DockerEngine {
   readonly containers: ContainerClient;
+  /** Containers' CPU and memory accounting (host cgroup files, else the stats API). */
+  readonly accounting: AccountingClient;
   readonly execs: ExecClient;
   readonly images: ImageClient;
   readonly networks: NetworkClient;
@@ -29,6 +32,7 @@ export class DockerEngine {
     const dlog = log.child("docker");
     this.execs = new ExecClient(this.docker, dlog, opts.fastExec ?? true);
     this.containers = new ContainerClient(this.docker, dlog, (id) => this.execs.forget(id));
+    this.accounting = new AccountingClient(this.containers);
     this.images = new ImageClient(this.docker, dlog);
     this.networks = new NetworkClient(this.docker, dlog);
   }

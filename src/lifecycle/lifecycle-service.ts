@@ -26,6 +26,8 @@ export interface LifecycleDeps {
   events: BoxEventEmitter;
   stopAfterPausedSeconds: number;
   tickMs: number;
+  /** Reads a box's cgroup counters into its usage; called before a stop, which removes the cgroup. */
+  sampleUsage?: (box: BoxRecord) => Promise<void>;
 }
 
 export class LifecycleService {
@@ -76,6 +78,7 @@ export class LifecycleService {
     await this.deps.lock.run(boxId, async () => {
       const box = this.deps.boxes.mustGet(boxId);
       const containerId = this.deps.boxes.requireContainer(box);
+      await this.deps.sampleUsage?.(box);
       await this.deps.engine.containers.stop(containerId, 0);
       await this.deps.engine.containers.start(containerId);
       this.state.markRestarted(boxId);
@@ -180,6 +183,8 @@ export class LifecycleService {
     const box = this.deps.boxes.mustGet(boxId);
     if (box.status !== "paused" || box.pauseKind !== "frozen") return;
     const containerId = this.deps.boxes.requireContainer(box);
+    // Frozen, so its counters are final: read them before the stop removes its cgroup.
+    await this.deps.sampleUsage?.(box);
     await this.deps.engine.containers.stop(containerId, 0);
     this.state.markDeepened(boxId);
     this.deps.boxLog.append(boxId, "info", "system", "stopped to release memory (files kept)");

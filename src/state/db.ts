@@ -92,6 +92,19 @@ const MIGRATIONS: string[] = [
   // Lifetimes: when a box's ttlSeconds runs out (null: permanent); the expiry job asks for the soonest.
   `ALTER TABLE boxes ADD COLUMN expires_at TEXT;
    CREATE INDEX boxes_expiry ON boxes(expires_at) WHERE expires_at IS NOT NULL AND status != 'deleted';`,
+  // Exact usage from the container's cgroup: per box, the CPU ns and memory peak of its earlier container
+  // lifetimes (base) and the last reading of the current one, whose StartedAt tells a new lifetime.
+  // (IF NOT EXISTS: a test rolls user_version back to replay the earlier migrations.)
+  `CREATE TABLE IF NOT EXISTS box_usage (
+     box_id TEXT PRIMARY KEY,
+     base_cpu_ns INTEGER NOT NULL,
+     base_memory_peak_bytes INTEGER NOT NULL,
+     last_cpu_ns INTEGER NOT NULL,
+     last_memory_peak_bytes INTEGER NOT NULL,
+     started_at TEXT,
+     sampled_at TEXT NOT NULL,
+     source TEXT NOT NULL
+   );`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -91,8 +91,12 @@ describe("lifecycle", () => {
     const after = await get(box.id);
     expect(after.usage.cpuNs).toBeGreaterThan(100_000_000);
     await h.callOk("box_pause", { box: box.id });
+    // Usage is the box's cgroup figure: the freeze itself may add a few microseconds, then nothing.
+    const paused = await get(box.id);
+    expect(paused.usage.cpuNs).toBeGreaterThanOrEqual(after.usage.cpuNs);
+    expect(paused.usage.cpuNs - after.usage.cpuNs).toBeLessThan(50_000_000);
     await sleep(1500);
-    expect((await get(box.id)).usage.cpuNs).toBe(after.usage.cpuNs);
+    expect((await get(box.id)).usage.cpuNs).toBe(paused.usage.cpuNs);
   });
 
   it("logs lifecycle events and runs, as a tool and as a subscribable resource", async () => {

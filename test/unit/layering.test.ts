@@ -36,7 +36,7 @@ describe("layering", () => {
 
   it("nothing below the MCP layer imports it", () => {
     const below = files.filter((f) =>
-      /^(box|shell|fs|state|docker|images|git|agent|network|lifecycle|logs|events|model)\//.test(rel(f)),
+      /^(box|shell|fs|state|docker|images|git|agent|network|lifecycle|logs|events|model|usage)\//.test(rel(f)),
     );
     const offenders = below.filter((f) => imports(f).some((i) => /\/mcp\/|\/transports\//.test(i)));
     expect(offenders.map(rel)).toEqual([]);

@@ -75,7 +75,7 @@ describe("run types", () => {
       // A database at the schema before this change, with a shell run in it.
       openDb(dir).close();
       const raw = new Database(path.join(dir, "boxd.db"));
-      // Version 3: the three migrations before the one that added limits (later ones undone too).
+      // Version 3: the three migrations before the one that added limits (later ones undone too, or replayable: box_usage is created only if missing).
       raw.pragma("user_version = 3");
       raw.exec(
         "DROP INDEX boxes_expiry; ALTER TABLE boxes DROP COLUMN expires_at; ALTER TABLE boxes DROP COLUMN limits",

@@ -101,12 +101,12 @@ export const boxGet = defineTool({
   name: "box_get",
   title: "Get a box",
   description:
-    "Get one box: status, settings, effective limits (CPUs, memory, disk), usage (CPU time, memory peak, runs, disk used).",
+    "Get one box: status, settings, effective limits (CPUs, memory, disk), usage (CPU ns and memory peak of everything that ran in the box, read from its cgroup now; runs; disk used).",
   input: { box: boxRef },
   output: boxSchema,
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: ToolServices) {
-    const box = s.boxes.view(s.boxes.resolve(ctx.tenant, args.box));
+    const box = await s.boxes.get(ctx.tenant, args.box);
     return { text: summary(box), structured: box };
   },
 });
