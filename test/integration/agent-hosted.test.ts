@@ -35,13 +35,13 @@ describe("hosted harnesses through stub CLIs", () => {
     h.callOk<AgentResult>("box_agent_run", { box: box.id, ...args }, { onProgress: (m) => progress.push(m) });
 
   /** Runs bash as root in the box's container, with extra env (kept out of the command line). */
-  const rootSh = async (script: string, env: string[] = []) => {
+  const rootSh = async (script: string, env: string[] = [], user = "root") => {
     const containerId = h.services.boxes.mustGet(box.id).containerId ?? "";
     let out = "";
     await h.services.engine.execs.run({
       containerId,
       cmd: ["bash", "-c", script],
-      user: "root",
+      user,
       env,
       onStdout: (c) => {
         out += c.toString();
@@ -134,10 +134,15 @@ describe("hosted harnesses through stub CLIs", () => {
   it("no API key is left in the box's filesystem, container config, stored env or log", async () => {
     // A control string written the same way shows that the search finds what is there.
     await h.callOk("box_exec", { box: box.id, command: "mkdir -p deep/er && echo control-7f3a > deep/er/c.txt" });
-    // /proc is left out: the searching shell's own environment holds the needles.
+    // /proc is left out: the searching shell's own environment holds the needles. Two searchers: root
+    // (without capabilities, as in every box) reads what boxuser cannot, and boxuser reads its own home,
+    // which is 0700 on Debian 13 and so closed to a root without CAP_DAC_READ_SEARCH.
     const search = `grep -rlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev -e "$N1" -e "$N2" / 2>/dev/null; true`;
-    expect(await rootSh(search, ["N1=control-7f3a", "N2=control-7f3a"])).toContain("/workspace/home/deep/er/c.txt");
-    expect(await rootSh(search, [`N1=${anthropicKey}`, `N2=${openaiKey}`])).toBe("");
+    const both = async (env: string[]) => (await rootSh(search, env)) + (await rootSh(search, env, "1000:1000"));
+    expect(await both(["N1=control-7f3a", "N2=control-7f3a"])).toContain("/workspace/home/deep/er/c.txt");
+    expect(await rootSh(`echo control-7f3a > /root/c.txt`)).toBe("");
+    expect(await rootSh(search, ["N1=control-7f3a", "N2=control-7f3a"])).toContain("/root/c.txt");
+    expect(await both([`N1=${anthropicKey}`, `N2=${openaiKey}`])).toBe("");
     for (const key of [anthropicKey, openaiKey]) {
       const containerId = h.services.boxes.mustGet(box.id).containerId ?? "";
       expect(execFileSync("docker", ["inspect", containerId], { encoding: "utf8" })).not.toContain(key);
