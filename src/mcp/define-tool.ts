@@ -6,6 +6,7 @@ import { z } from "zod";
 import { BoxdError, limitExceeded, toBoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { jsonBytes, MAX_RESULT_BYTES } from "./fit.js";
+import { strictInput } from "./strict-input.js";
 
 export interface ToolContext {
   /** Whose boxes this call may see: "local" over stdio, the token's tenant over HTTP. */
@@ -76,7 +77,7 @@ export function registerTool<I extends z.ZodRawShape, O extends z.ZodRawShape, S
     {
       title: def.title,
       description: def.description,
-      inputSchema: def.input,
+      inputSchema: strictInput(def.input),
       outputSchema: advertisedOutput(def.output),
       annotations: { title: def.title, ...def.annotations },
     },

@@ -1,6 +1,7 @@
 // Zod shapes shared by several tools' inputs and outputs (the contract's Box, Run, network policy).
 import { z } from "zod";
 import { BOX_STATUSES, NETWORK_MODES, PAUSE_KINDS, RUN_STATUSES, RUN_TYPES, SIZES } from "../model/box.js";
+import { strictInput } from "./strict-input.js";
 
 export const boxRef = z
   .string()
@@ -8,17 +9,24 @@ export const boxRef = z
   .max(200)
   .describe("The box: its id (box_…) or its name, as returned by box_create or box_list");
 
-export const networkPolicySchema = z
-  .object({
-    mode: z.enum(NETWORK_MODES).describe("allow-all (default), deny-all, or custom rules"),
-    allowedDomains: z
-      .array(z.string())
-      .optional()
-      .describe('custom: domains the box may reach: exact names or "*.suffix" wildcards'),
-    allowedCidrs: z.array(z.string()).optional().describe("custom: address ranges the box may reach"),
-    deniedCidrs: z.array(z.string()).optional().describe("custom: address ranges refused (wins over allowed)"),
-  })
-  .describe("Egress policy of the box");
+/**
+ * Environment variables: values are strings, but agents often write `{ PORT: 3000 }` or `{ DEBUG: true }`;
+ * a number or boolean has only one string form, so it is taken as that string instead of refused.
+ */
+export const envMap = z.record(
+  z.string(),
+  z.union([z.string(), z.number(), z.boolean()]).transform((v) => String(v)),
+);
+
+export const networkPolicySchema = strictInput({
+  mode: z.enum(NETWORK_MODES).describe("allow-all (default), deny-all, or custom rules"),
+  allowedDomains: z
+    .array(z.string())
+    .optional()
+    .describe('custom: domains the box may reach: exact names or "*.suffix" wildcards'),
+  allowedCidrs: z.array(z.string()).optional().describe("custom: address ranges the box may reach"),
+  deniedCidrs: z.array(z.string()).optional().describe("custom: address ranges refused (wins over allowed)"),
+}).describe("Egress policy of the box");
 
 export const usageSchema = z.object({
   cpuNs: z.number().describe("Active CPU time used, in nanoseconds"),

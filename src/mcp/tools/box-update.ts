@@ -3,7 +3,8 @@ import { z } from "zod";
 import { MAX_TTL_SECONDS } from "../../box/ttl.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
-import { boxRef, boxSchema } from "../schemas.js";
+import { boxRef, boxSchema, envMap } from "../schemas.js";
+import { strictInput } from "../strict-input.js";
 
 const stringMap = z.record(z.string(), z.string());
 
@@ -29,21 +30,19 @@ export const boxUpdate = defineTool({
       .optional()
       .describe("Seconds without activity before the box pauses itself"),
     keepAlive: z.boolean().optional().describe("true: never pause automatically when idle"),
-    labels: z
-      .object({
-        set: stringMap.optional().describe("Labels to add or overwrite"),
-        remove: z.array(z.string()).optional().describe("Label keys to remove"),
-        replace: stringMap.optional().describe("The whole new label set (alone, not with set or remove); {} clears"),
-      })
+    labels: strictInput({
+      set: stringMap.optional().describe("Labels to add or overwrite"),
+      remove: z.array(z.string()).optional().describe("Label keys to remove"),
+      replace: stringMap.optional().describe("The whole new label set (alone, not with set or remove); {} clears"),
+    })
       .optional()
       .describe("Label changes: set and/or remove, or replace; at most 5 labels after the change"),
-    env: z
-      .object({
-        set: stringMap
-          .optional()
-          .describe("Variables to add or overwrite (the same names as box_create's env are refused)"),
-        unset: z.array(z.string()).optional().describe("Variable names to remove"),
-      })
+    env: strictInput({
+      set: envMap
+        .optional()
+        .describe("Variables to add or overwrite (the same names as box_create's env are refused)"),
+      unset: z.array(z.string()).optional().describe("Variable names to remove"),
+    })
       .optional()
       .describe("Env changes for commands started from now on: set and/or unset"),
     initCommand: z

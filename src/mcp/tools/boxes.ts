@@ -10,6 +10,7 @@ import {
   boxObject,
   boxRef,
   boxSchema,
+  envMap,
   moreLine,
   networkPolicySchema,
   nextCursorOutput,
@@ -42,8 +43,7 @@ export const boxCreate = defineTool({
       .describe(
         "small (2 CPU, 4 GiB memory, 5 GiB disk; default), medium (4, 8 GiB, 10 GiB), large (8, 16 GiB, 20 GiB); CPUs and memory are capped at the host's (box results show the effective limits)",
       ),
-    env: z
-      .record(z.string(), z.string())
+    env: envMap
       .optional()
       .describe(
         "Environment variables for every command in the box. Refused: PATH, HOME, loader (LD_*), shell-startup (BASH_ENV, ENV, SHELLOPTS, BASH_*, ...) and interpreter-startup (NODE_OPTIONS, PYTHONSTARTUP, ...) names, GIT_* but author/committer identity, BOXD_*",

@@ -17,6 +17,7 @@ import { defineBoxTool } from "../define-box-tool.js";
 import type { ToolContext } from "../define-tool.js";
 import { INLINE_DOWNLOAD_BYTES, PAGE_BUDGET_BYTES, pageOf, READ_PAGE_BYTES } from "../fit.js";
 import { boxPath } from "../schemas.js";
+import { octalModeText, strictInput } from "../strict-input.js";
 
 const encoding = z.enum(CONTENT_ENCODINGS).optional().describe("utf8 (default) for text; base64 for binary content");
 const entryType = z.enum(ENTRY_TYPES).describe("What the path is (symlinks are not followed)");
@@ -51,7 +52,7 @@ export const boxWriteFile = defineBoxTool({
     content: z.string().describe("The content: text, or base64 when encoding is base64"),
     encoding,
     mode: z
-      .string()
+      .string({ error: octalModeText })
       .optional()
       .describe('Permission bits in octal, e.g. "755" for a script (default: keep, or 644 for a new file)'),
     append: z.boolean().optional().describe("Append to the file instead of replacing it"),
@@ -251,7 +252,7 @@ export const boxUpload = defineBoxTool({
     destination: boxPath("Folder to put the files in"),
     files: z
       .array(
-        z.object({
+        strictInput({
           path: z.string().min(1).describe("Path relative to destination (no leading /, no ..)"),
           content: z.string().describe("The content: text, or base64 when encoding is base64"),
           encoding,

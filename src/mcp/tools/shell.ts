@@ -1,4 +1,5 @@
 // Shell tools: box_exec, box_run_code, box_runs, box_run_get, box_run_kill.
+
 import { z } from "zod";
 import { CONTENT_ENCODINGS } from "../../fs/content-encoding.js";
 import { RUN_STATUSES } from "../../model/box.js";
@@ -8,7 +9,17 @@ import { CODE_LANGS } from "../../shell/run-types.js";
 import { defineBoxTool } from "../define-box-tool.js";
 import { defineTool, type ToolContext } from "../define-tool.js";
 import { jsonBytes, PAGE_BUDGET_BYTES, type PageEncoding, pageOf, preview } from "../fit.js";
-import { boxRef, moreLine, nextCursorOutput, pageInput, runObject, runSchema, timeoutSeconds } from "../schemas.js";
+import {
+  boxRef,
+  envMap,
+  moreLine,
+  nextCursorOutput,
+  pageInput,
+  runObject,
+  runSchema,
+  timeoutSeconds,
+} from "../schemas.js";
+import { oneShellLine } from "../strict-input.js";
 
 /** Progress streamed per call at most (the run record keeps the rest); each message at most STREAM_PIECE. */
 const MAX_STREAMED = 8 * 1024 * 1024;
@@ -86,10 +97,9 @@ export const boxExec = defineBoxTool({
     "Run a command with bash in the box as boxuser and return its exit code, stdout and stderr. A non-zero exit code is a normal result. " +
     "Output streams as progress notifications when you pass a progressToken. With background: true it returns a runId at once; poll box_run_get.",
   input: {
-    command: z.string().describe("The command line, run by bash -c (pipes, &&, redirects work)"),
+    command: z.string({ error: oneShellLine }).describe("The command line, run by bash -c (pipes, &&, redirects work)"),
     cwd: z.string().optional().describe("Working directory in the box (default /workspace/home); must exist"),
-    env: z
-      .record(z.string(), z.string())
+    env: envMap
       .optional()
       .describe("Extra environment variables for this command (the same names are refused as in box_create)"),
     timeoutSeconds: timeoutSeconds(
