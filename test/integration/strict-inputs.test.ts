@@ -126,7 +126,9 @@ describe("in a live box", () => {
   it("says exactly what to send for a mode number and an argv array", async () => {
     const mode = await h.callErr("box_write_file", { box, path: "/workspace/home/s.sh", content: "x", mode: 755 });
     expect(mode.code).toBe("INVALID_ARGUMENT");
-    expect(mode.message).toContain('send the permission bits as an octal string, e.g. "644" or "0755", not the number 755');
+    expect(mode.message).toContain(
+      'send the permission bits as an octal string, e.g. "644" or "0755", not the number 755',
+    );
     const argv = await h.callErr("box_exec", { box, command: ["ls", "-la"] });
     expect(argv.message).toContain("send one command line as a string, run by bash -c");
     expect(argv.message).toContain("not an array");

@@ -36,7 +36,9 @@ describe("closestField", () => {
 
 describe("unknownFieldMessage", () => {
   it("names the field, the suggestion and its unit", () => {
-    expect(unknownFieldMessage("timeout", exec)).toBe("unknown field `timeout`; did you mean `timeoutSeconds` (seconds)?");
+    expect(unknownFieldMessage("timeout", exec)).toBe(
+      "unknown field `timeout`; did you mean `timeoutSeconds` (seconds)?",
+    );
     expect(unknownFieldMessage("timeout_ms", exec)).toBe(
       "unknown field `timeout_ms`; did you mean `timeoutSeconds` (in seconds, not milliseconds)?",
     );

@@ -38,9 +38,7 @@ export const boxUpdate = defineTool({
       .optional()
       .describe("Label changes: set and/or remove, or replace; at most 5 labels after the change"),
     env: strictInput({
-      set: envMap
-        .optional()
-        .describe("Variables to add or overwrite (the same names as box_create's env are refused)"),
+      set: envMap.optional().describe("Variables to add or overwrite (the same names as box_create's env are refused)"),
       unset: z.array(z.string()).optional().describe("Variable names to remove"),
     })
       .optional()
