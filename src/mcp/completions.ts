@@ -44,6 +44,10 @@ export function boxCandidates(boxes: readonly Pick<BoxView, "id" | "name" | "las
   return [...boxes].sort((a, b) => b.lastActiveAt.localeCompare(a.lastActiveAt)).flatMap((b) => [b.name, b.id]);
 }
 
+/** A table's own entry only: a name such as "__proto__" or "toString" finds nothing. */
+const own = <T>(table: Record<string, T>, key: string): T | undefined =>
+  Object.hasOwn(table, key) ? table[key] : undefined;
+
 /**
  * Declares the completions capability and answers completion/complete from `table`. A reference boxd does
  * not have (another server's prompt or template) or an argument without suggestions gets an empty list,
@@ -57,8 +61,8 @@ export function registerCompletions(
   server.server.registerCapabilities({ completions: {} });
   server.server.setRequestHandler(CompleteRequestSchema, async (req, extra) => {
     const { ref, argument } = req.params;
-    const byArgument = ref.type === "ref/prompt" ? table.prompts[ref.name] : table.templates[ref.uri];
-    const completer = byArgument && Object.hasOwn(byArgument, argument.name) ? byArgument[argument.name] : undefined;
+    const byArgument = ref.type === "ref/prompt" ? own(table.prompts, ref.name) : own(table.templates, ref.uri);
+    const completer = byArgument && own(byArgument, argument.name);
     if (!completer) return completionResult([], argument.value);
     const input = { value: argument.value, tenant: tenantOf(extra), context: req.params.context?.arguments ?? {} };
     return completionResult(completer(input), argument.value);

@@ -86,6 +86,14 @@ describe("completions and prompts (HTTP, two tenants)", () => {
     expect(await alice.client.complete({ ref: unknown, argument: { name: "x", value: "" } })).toMatchObject({
       completion: { values: [] },
     });
+    const proto = { type: "ref/prompt" as const, name: "__proto__" };
+    expect(await alice.client.complete({ ref: proto, argument: { name: "toString", value: "" } })).toMatchObject({
+      completion: { values: [], total: 0 },
+    });
+    const template = { type: "ref/resource" as const, uri: "box://{boxId}/logs" };
+    expect(await alice.client.complete({ ref: template, argument: { name: "constructor", value: "" } })).toMatchObject({
+      completion: { values: [], total: 0 },
+    });
   });
 
   it("lists both prompts with described arguments", async () => {
