@@ -107,7 +107,7 @@ describe("completions and prompts (HTTP, two tenants)", () => {
     for (const p of prompts) expect(p.description?.length).toBeGreaterThan(20);
   });
 
-  it("renders work_on_repository with the repository, runtime and a box name filled in; refuses a bad runtime", async () => {
+  it("renders work_on_repository with the repository, runtime and a box name filled in; refuses a bad runtime or URL", async () => {
     const res = await alice.client.getPrompt({
       name: "work_on_repository",
       arguments: { repository: "https://git.example.test/org/My_App.git", runtime: "python" },
@@ -115,7 +115,12 @@ describe("completions and prompts (HTTP, two tenants)", () => {
     const text = res.messages[0]?.content.type === "text" ? res.messages[0].content.text : "";
     expect(text).toContain('box_create { runtime: "python", name: "my_app" }');
     expect(text).toContain('box_git_clone { box: "my_app", repo: "https://git.example.test/org/My_App.git" }');
+    expect(text).toContain('cwd: "/workspace/home/My_App"');
     expect(text).toContain("box_git_pull_request");
+    const ssh = await alice.client
+      .getPrompt({ name: "work_on_repository", arguments: { repository: "git@github.com:org/app.git" } })
+      .catch((e: unknown) => e);
+    expect((ssh as McpError).message).toContain("INVALID_ARGUMENT: repository");
     const err = await alice.client
       .getPrompt({ name: "work_on_repository", arguments: { repository: "https://x.test/r", runtime: "cobol" } })
       .catch((e: unknown) => e);
