@@ -62,9 +62,11 @@ describe("MCP conformance suite (@modelcontextprotocol/conformance on Node 22)",
   });
   afterAll(async () => {
     if (!served) return;
-    const exited = new Promise((resolve) => served?.child.once("exit", resolve));
-    served.child.kill("SIGTERM");
-    await exited;
+    if (served.child.exitCode === null && served.child.signalCode === null) {
+      const exited = new Promise((resolve) => served?.child.once("exit", resolve));
+      served.child.kill("SIGTERM");
+      await exited;
+    }
     rmSync(served.dataDir, { recursive: true, force: true });
   });
 
