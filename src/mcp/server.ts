@@ -3,8 +3,10 @@
 import { createRequire } from "node:module";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type ToolServices, toolServices } from "../services.js";
+import { registerCompletions } from "./completions.js";
 import { useContractErrorsForValidation } from "./define-tool.js";
-import { registerLogResources } from "./resources/box-logs.js";
+import { registerPrompts } from "./prompts/index.js";
+import { LOG_TEMPLATE, logCompleters, registerLogResources } from "./resources/box-logs.js";
 import { registerAllTools } from "./tools/index.js";
 
 export const SERVER_NAME = "boxd";
@@ -41,6 +43,8 @@ export function createServer(services: ToolServices, opts: CreateServerOptions =
   };
   registerAllTools(server, tools, { log: tools.log.child("mcp"), tenantOf, remote: opts.remote ?? false });
   const stopLogUpdates = registerLogResources(server, tools, tenantOf);
+  const prompts = registerPrompts(server, tools, tenantOf);
+  registerCompletions(server, { prompts, templates: { [LOG_TEMPLATE]: logCompleters(tools) } }, tenantOf);
   return {
     server,
     async close() {
