@@ -31,6 +31,8 @@ export interface ConfigSections {
   reconcile: Pick<Config, "orphanGraceSeconds">;
   /** Agent runs (src/agent/). */
   agents: Pick<Config, "anthropicApiKey" | "openaiApiKey" | "agentTimeoutSeconds" | "maxOutputBytes">;
+  /** Agent runs' durable events (box_run_events). */
+  runEvents: { maxBytes: number };
   /** Server-side git (src/git/): its tokens, hosts and authors; diffs are capped like command output. */
   git: Pick<
     Config,
@@ -84,6 +86,7 @@ export function configSections(c: Config): ConfigSections {
       agentTimeoutSeconds: c.agentTimeoutSeconds,
       maxOutputBytes: c.maxOutputBytes,
     },
+    runEvents: { maxBytes: c.runEventsMaxBytes },
     git: {
       gitToken: c.gitToken,
       gitTokens: c.gitTokens,

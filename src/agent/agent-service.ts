@@ -7,13 +7,15 @@
 import type { Config } from "../config.js";
 import { BoxdError, forbidden, invalidArgument, notFound, timeoutError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { AgentRunHooks, AgentRunInfo, RunEnd, RunRecord } from "../model/box.js";
+import type { AgentRunHooks, RunRecord } from "../model/box.js";
 import type { RunService } from "../shell/run-service.js";
 import { DEFAULT_RELAY_LIMITS, EventRelay, type RelayLimits } from "./event-relay.js";
-import { type AgentEvent, type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";
+import { type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";
 import { HARNESS, type Harness, harnessKey, MODEL_VAR, PROMPT_VAR, SESSION_VAR } from "./harnesses.js";
 import { Tail } from "./lines.js";
 import { compileResponseSchema, type ResponseSchema } from "./response-schema.js";
+import type { RunEvents } from "./run-events.js";
+import { RunState } from "./run-state.js";
 
 export interface AgentRunInput {
   prompt: string;
@@ -24,6 +26,18 @@ export interface AgentRunInput {
   sessionId?: string;
   /** The custom harness's command (a shell command line in the box). */
   command?: string;
+}
+
+export interface AgentStartOptions {
+  /** Foreground runs: where progress goes, and the caller's cancel (which ends the run). */
+  progress?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+/** A started agent run: its id at once, its result when it ends (a failed run rejects with a coded error). */
+export interface AgentRunStarted {
+  runId: string;
+  result: Promise<AgentRunResult>;
 }
 
 /** How an agent run that returns a result ended (a failed one is an error). */
@@ -62,6 +76,8 @@ export interface AgentServiceDeps {
   runs: RunService;
   config: Pick<Config, "anthropicApiKey" | "openaiApiKey" | "agentTimeoutSeconds" | "maxOutputBytes">;
   onLog: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
+  /** The durable event log each run's events are written to (box_run_events). */
+  events: Pick<RunEvents, "recorder">;
   log: Logger;
   limits?: AgentLimits;
 }
@@ -78,11 +94,13 @@ export class AgentService {
     this.limits = deps.limits ?? DEFAULT_AGENT_LIMITS;
   }
 
-  async run(
-    boxId: string,
-    input: AgentRunInput,
-    opts: { progress?: (message: string) => void; signal?: AbortSignal } = {},
-  ): Promise<AgentRunResult> {
+  /** Runs an agent and waits for its result (progress streamed, the caller's cancel ends it). */
+  async run(boxId: string, input: AgentRunInput, opts: AgentStartOptions = {}): Promise<AgentRunResult> {
+    return (await this.start(boxId, input, opts)).result;
+  }
+
+  /** Starts an agent run: answers with its id once it runs; `result` settles when it ends. */
+  async start(boxId: string, input: AgentRunInput, opts: AgentStartOptions = {}): Promise<AgentRunStarted> {
     const plan = this.plan(input);
     const watch = this.watch(boxId, plan, opts.progress);
     const started = await this.deps.runs.startAgent(
@@ -97,13 +115,18 @@ export class AgentService {
       watch.hooks,
     );
     const { runId } = started;
+    watch.recorder.bind(runId);
     const stop = () => void this.deps.runs.kill(boxId, runId).catch(() => {});
     opts.signal?.addEventListener("abort", stop, { once: true });
-    const record = await started.done.finally(() => opts.signal?.removeEventListener("abort", stop));
-    if (!record || record.status === "running") {
-      throw new BoxdError("INTERNAL", `the server stopped following agent run ${runId} (it is shutting down)`);
-    }
-    return this.verdict(boxId, record, plan, watch);
+    const result = started.done
+      .finally(() => opts.signal?.removeEventListener("abort", stop))
+      .then((record) => {
+        if (!record || record.status === "running") {
+          throw new BoxdError("INTERNAL", `the server stopped following agent run ${runId} (it is shutting down)`);
+        }
+        return this.verdict(boxId, record, plan, watch);
+      });
+    return { runId, result };
   }
 
   /** What to run: the harness, its command line and env (prompt, model, session, key), and the redactor. */
@@ -132,11 +155,13 @@ export class AgentService {
       this.limits.relay,
     );
     const st = new RunState(harness.name, plan.model, plan.sessionId, this.limits.textBytes);
+    const recorder = this.deps.events.recorder(redact);
     let issues = 0;
     const decoder = harness.decoder(
       (event) => {
         st.on(event);
         relay.event(event);
+        recorder.add(event);
       },
       (problem) => {
         issues += 1;
@@ -155,14 +180,15 @@ export class AgentService {
         try {
           decoder.end();
           relay.close();
+          recorder.close();
           const failure = st.failure(end, harness);
-          return { failure: failure && redact(failure), agent: st.info() };
+          return { failure: failure && redact(failure), agent: this.withOutput(st, redact) };
         } catch (err) {
           return { failure: `could not read the agent's output: ${String(err)}`, agent: st.info() };
         }
       },
     };
-    return { st, tail, hooks };
+    return { st, tail, hooks, recorder };
   }
 
   /** The result of an ended run, or the coded error that says why it failed. */
@@ -245,6 +271,11 @@ export class AgentService {
     return key;
   }
 
+  /** The run's details with its final answer (or its text so far), as box_run_get shows them. */
+  private withOutput(st: RunState, redact: (text: string) => string) {
+    return { ...st.info(), output: this.inline(redact(st.done?.output || st.text)).output };
+  }
+
   private inline(output: string): { output: string; truncated: boolean } {
     const cap = this.deps.config.maxOutputBytes;
     if (Buffer.byteLength(output) <= cap) return { output, truncated: false };
@@ -265,69 +296,4 @@ function checkPrompt(prompt: string, schema: ResponseSchema | null): string {
     );
   }
   return full;
-}
-
-type Done = Extract<AgentEvent, { type: "done" }>;
-type Failed = Extract<AgentEvent, { type: "error" }>;
-
-/** What a run's events have established so far (bounded: text is capped). */
-class RunState {
-  done: Done | null = null;
-  error: Failed | null = null;
-  events = 0;
-  text = "";
-
-  constructor(
-    private readonly harness: HarnessName,
-    public model: string | null,
-    public sessionId: string | null,
-    private readonly textBytes: number,
-  ) {}
-
-  on(event: AgentEvent): void {
-    this.events += 1;
-    if (event.type === "session") {
-      this.sessionId = event.sessionId;
-      this.model ??= event.model;
-    } else if (event.type === "text") {
-      if (this.text.length < this.textBytes) this.text += event.text.slice(0, this.textBytes - this.text.length);
-    } else if (event.type === "done") {
-      // A done after an error means the agent recovered; an error after a done does not undo the result.
-      this.done = event;
-      this.sessionId = event.sessionId ?? this.sessionId;
-    } else if (event.type === "error") {
-      this.error = event;
-      this.sessionId = event.sessionId ?? this.sessionId;
-    }
-  }
-
-  usage(): AgentUsage | null {
-    return this.done?.usage ?? this.error?.usage ?? null;
-  }
-
-  costUsd(): number | null {
-    return this.done?.costUsd ?? null;
-  }
-
-  info(): AgentRunInfo {
-    return {
-      harness: this.harness,
-      model: this.model,
-      usage: this.usage(),
-      costUsd: this.costUsd(),
-      sessionId: this.sessionId,
-    };
-  }
-
-  /** Why the run failed, or null (cancel, timeout and engine errors are the run service's to say). */
-  failure(end: RunEnd, harness: Harness): string | null {
-    if (end.cancelled || end.timedOut || end.error) return null;
-    if (this.done) return null;
-    if (this.error) return `the agent reported an error: ${clip(this.error.message, 2000)}`;
-    if (this.events === 0 && end.exitCode === 127) return harness.missing;
-    const code = end.exitCode === null ? "" : ` (exit code ${end.exitCode})`;
-    return this.events === 0
-      ? `the harness ended${code} without printing any valid event`
-      : `the harness ended${code} without a done event`;
-  }
 }

@@ -92,6 +92,7 @@ export const runSchema = {
       usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), cachedInputTokens: z.number() }).nullable(),
       costUsd: z.number().nullable().describe("US dollars, as the harness reported it"),
       sessionId: z.string().nullable(),
+      output: z.string().optional().describe("The final answer (or the text so far, for a failed run)"),
     })
     .optional()
     .describe("Agent runs only: harness, model, token usage, cost and session"),

@@ -135,6 +135,8 @@ export interface AgentRunInfo {
   usage: AgentUsage | null;
   costUsd: number | null;
   sessionId: string | null;
+  /** The agent's final answer (or its text so far, when it failed), cut at BOXD_MAX_OUTPUT_BYTES. */
+  output?: string;
 }
 
 /** How a run's process ended, as an agent run's `settle` hook sees it. */

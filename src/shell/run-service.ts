@@ -10,6 +10,7 @@ import { invalidArgument, notFound } from "../errors.js";
 import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../model/box.js";
 import { collectPage, type Page, type PageRequest } from "../state/page-cursor.js";
 import { badCwdReason, RunHandle, type RunHandleDeps, type RunResult, type RunSpec, runEnd } from "./run-handle.js";
+import { markedCommand, sweepCommand } from "./run-marker.js";
 import {
   BOX_HOME,
   BOX_USER,
@@ -202,7 +203,7 @@ export class RunService {
       request: {
         containerId,
         // boxd-run is bash: it starts without the box's shell-startup variables (SHELLOPTS, BASH_ENV, ...).
-        cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, input.command]),
+        cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, markedCommand(record.id, input.command)]),
         user: BOX_USER,
         // The box's own env rides on every exec: a box claimed from the warm pool was made before it was known.
         env: Object.entries({ ...this.deps.boxes.mustGet(record.boxId).env, ...input.env }).map(
@@ -318,6 +319,10 @@ export class RunService {
     const res = await this.deps.engine.execs
       .run({ containerId: box.containerId, cmd: shellSafe(["boxd-kill", runId, "KILL"]), user: BOX_USER })
       .catch(() => ({ exitCode: null }));
+    // Then whatever it started that left its process group (setsid) but still carries its marker.
+    await this.deps.engine.execs
+      .run({ containerId: box.containerId, cmd: sweepCommand(runId), user: BOX_USER })
+      .catch(() => undefined);
     // boxd-kill exits 0 even when the run is already gone. If it could not run, or the run is still alive a
     // moment later (a fork bomb has used up the box's processes), restart the container: every process ends.
     const handle = this.live.get(runId);

@@ -105,6 +105,18 @@ const MIGRATIONS: string[] = [
      sampled_at TEXT NOT NULL,
      source TEXT NOT NULL
    );`,
+  // Background agent runs: each run's structured events (text, tool, done, ...), durable so a client can
+  // read them from a cursor long after (box_run_events); bounded per run by the recorder. Runs a schedule
+  // made carry its id.
+  `CREATE TABLE IF NOT EXISTS run_events (
+     run_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     data TEXT NOT NULL,
+     at TEXT NOT NULL,
+     PRIMARY KEY (run_id, seq)
+   ) WITHOUT ROWID;
+   ALTER TABLE runs ADD COLUMN schedule_id TEXT;`,
 ];
 
 export function openDb(dataDir: string): Db {
