@@ -41,6 +41,7 @@ import { RunStore } from "./state/run-store.js";
 import { SnapshotStore } from "./state/snapshot-store.js";
 import { UsageStore } from "./state/usage-store.js";
 import { UsageMeter } from "./usage/usage-meter.js";
+import { createWebhookSender, type WebhookSender } from "./webhooks/webhook-sender.js";
 
 export interface App {
   services: Services;
@@ -161,6 +162,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
   // One per-box lock for every service that changes a box.
   const lock = new KeyLock();
   const runEvents = new RunEvents({ store: stores.runEvents, runs: stores.runStore, events, ...sections.runEvents });
+  const webhooks = createWebhookSender(sections.webhooks, (id, lvl, m) => boxLog.append(id, lvl, "system", m), log);
   const boxes = boxService(sections, stores, clients, events, log, { lock, diskAllowance, snapshotSources, usage });
   const lifecycle = new LifecycleService({
     engine,
@@ -202,7 +204,8 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     lock,
     usage,
     runEvents,
-    ...moreServices(sections, stores, clients, { boxes, runs, lock, runEvents }, log),
+    webhooks,
+    ...moreServices(sections, stores, clients, { boxes, runs, lock, runEvents, webhooks }, log),
   };
 }
 type Core = ReturnType<typeof buildServices>;
@@ -242,9 +245,10 @@ function moreServices(
   sections: ConfigSections,
   stores: Stores,
   { engine, boxLog }: Clients,
-  { boxes, runs, lock, runEvents }: { boxes: BoxService; runs: RunService; lock: KeyLock; runEvents: RunEvents },
+  built: { boxes: BoxService; runs: RunService; lock: KeyLock; runEvents: RunEvents; webhooks: WebhookSender },
   log: Logger,
 ) {
+  const { boxes, runs, lock } = built;
   const snapshots = new SnapshotService({
     engine,
     boxes,
@@ -263,7 +267,8 @@ function moreServices(
       runs,
       config: sections.agents,
       onLog: (boxId, level, message) => boxLog.append(boxId, level, "agent", message),
-      events: runEvents,
+      events: built.runEvents,
+      webhooks: built.webhooks,
       log: log.child("agent"),
     }),
     git: createGitService(sections.git, engine, log.child("git"), inheritedEnv()),
@@ -350,7 +355,7 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
   return {
     pool,
     expiry,
-    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage] as BackgroundService[],
+    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, core.webhooks] as BackgroundService[],
   };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;

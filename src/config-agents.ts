@@ -34,4 +34,17 @@ export const AGENT_SETTINGS = {
       "Event data kept per agent run for box_run_events (durable); beyond it one note is kept, then only the run's done or error event.",
     schema: intFrom(16 * 1024, 1024 ** 3).default(4 * 1024 * 1024),
   },
+  webhookAllowedHosts: {
+    env: "BOXD_WEBHOOK_ALLOWED_HOSTS",
+    flag: "--webhook-allowed-hosts <hosts>",
+    description:
+      "Hosts run webhooks may reach although they are loopback, private or link-local (comma separated: names, IPs or CIDRs, optionally :port). Public addresses need no entry.",
+    schema: allowedHostsSchema,
+  },
+  webhookTimeoutSeconds: {
+    env: "BOXD_WEBHOOK_TIMEOUT_SECONDS",
+    flag: "--webhook-timeout-seconds <n>",
+    description: "How long one webhook delivery attempt waits for the receiver's answer before it counts as failed.",
+    schema: intFrom(1, 300).default(10),
+  },
 };

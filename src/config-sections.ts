@@ -33,6 +33,8 @@ export interface ConfigSections {
   agents: Pick<Config, "anthropicApiKey" | "openaiApiKey" | "agentTimeoutSeconds" | "maxOutputBytes">;
   /** Agent runs' durable events (box_run_events). */
   runEvents: { maxBytes: number };
+  /** Run webhooks (src/webhooks/). */
+  webhooks: { allowedHosts: string[]; timeoutSeconds: number };
   /** Server-side git (src/git/): its tokens, hosts and authors; diffs are capped like command output. */
   git: Pick<
     Config,
@@ -87,6 +89,7 @@ export function configSections(c: Config): ConfigSections {
       maxOutputBytes: c.maxOutputBytes,
     },
     runEvents: { maxBytes: c.runEventsMaxBytes },
+    webhooks: { allowedHosts: c.webhookAllowedHosts, timeoutSeconds: c.webhookTimeoutSeconds },
     git: {
       gitToken: c.gitToken,
       gitTokens: c.gitTokens,

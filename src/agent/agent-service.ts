@@ -5,10 +5,13 @@
 // API keys live in the server's config and reach only the environment of the run that needs them.
 
 import type { Config } from "../config.js";
-import { BoxdError, forbidden, invalidArgument, notFound, timeoutError } from "../errors.js";
+import { BoxdError, forbidden, invalidArgument, notFound, timeoutError, toBoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { AgentRunHooks, RunRecord } from "../model/box.js";
 import type { RunService } from "../shell/run-service.js";
+import { type RunPayloadExtra, runPayload } from "../webhooks/run-payload.js";
+import type { WebhookSender } from "../webhooks/webhook-sender.js";
+import type { WebhookTarget } from "../webhooks/webhook-target.js";
 import { DEFAULT_RELAY_LIMITS, EventRelay, type RelayLimits } from "./event-relay.js";
 import { type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";
 import { HARNESS, type Harness, harnessKey, MODEL_VAR, PROMPT_VAR, SESSION_VAR } from "./harnesses.js";
@@ -26,12 +29,17 @@ export interface AgentRunInput {
   sessionId?: string;
   /** The custom harness's command (a shell command line in the box). */
   command?: string;
+  /** POST the final result here when the run ends (checked first: no private, loopback or metadata address). */
+  webhookUrl?: string;
+  webhookHeaders?: Record<string, string>;
 }
 
 export interface AgentStartOptions {
   /** Foreground runs: where progress goes, and the caller's cancel (which ends the run). */
   progress?: (message: string) => void;
   signal?: AbortSignal;
+  /** The schedule that starts the run (recorded with it). */
+  scheduleId?: string;
 }
 
 /** A started agent run: its id at once, its result when it ends (a failed run rejects with a coded error). */
@@ -78,6 +86,7 @@ export interface AgentServiceDeps {
   onLog: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
   /** The durable event log each run's events are written to (box_run_events). */
   events: Pick<RunEvents, "recorder">;
+  webhooks: Pick<WebhookSender, "check" | "deliver">;
   log: Logger;
   limits?: AgentLimits;
 }
@@ -102,6 +111,8 @@ export class AgentService {
   /** Starts an agent run: answers with its id once it runs; `result` settles when it ends. */
   async start(boxId: string, input: AgentRunInput, opts: AgentStartOptions = {}): Promise<AgentRunStarted> {
     const plan = this.plan(input);
+    const webhook =
+      input.webhookUrl !== undefined ? await this.deps.webhooks.check(input.webhookUrl, input.webhookHeaders) : null;
     const watch = this.watch(boxId, plan, opts.progress);
     const started = await this.deps.runs.startAgent(
       boxId,
@@ -111,6 +122,7 @@ export class AgentService {
         env: plan.env,
         timeoutSeconds: plan.timeoutSeconds,
         agent: watch.st.info(),
+        scheduleId: opts.scheduleId,
       },
       watch.hooks,
     );
@@ -126,7 +138,27 @@ export class AgentService {
         }
         return this.verdict(boxId, record, plan, watch);
       });
+    if (webhook) this.notify(boxId, runId, webhook, result);
     return { runId, result };
+  }
+
+  /** Sends the run's end to its webhook once it is recorded (in the background; never rejects). */
+  private notify(boxId: string, runId: string, target: WebhookTarget, result: Promise<AgentRunResult>): void {
+    const send = async (extra: RunPayloadExtra) => {
+      const run = await this.deps.runs.get(boxId, runId);
+      if (run.status !== "running") await this.deps.webhooks.deliver(boxId, runId, target, runPayload(run, extra));
+    };
+    result
+      .then(
+        (r) => send(r.structured !== undefined ? { structured: r.structured } : {}),
+        (err: unknown) => {
+          const e = toBoxdError(err);
+          return send({ error: { code: e.code, message: e.message } });
+        },
+      )
+      .catch((err: unknown) =>
+        this.deps.log.warn("could not send a run's webhook", { run: runId, error: String(err) }),
+      );
   }
 
   /** What to run: the harness, its command line and env (prompt, model, session, key), and the redactor. */

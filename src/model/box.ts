@@ -120,6 +120,8 @@ export interface RunRecord {
   reason: string | null;
   /** Agent runs only: which harness and model ran, and what the agent reported it used. */
   agent?: AgentRunInfo;
+  /** The schedule that started the run, if one did. */
+  scheduleId?: string;
 }
 
 /** Token counts of an agent run; inputTokens includes the cached ones. */
@@ -158,6 +160,8 @@ export interface AgentExecInput {
   env: Record<string, string>;
   timeoutSeconds: number;
   agent: AgentRunInfo;
+  /** The schedule that started it, if one did. */
+  scheduleId?: string;
 }
 
 export interface AgentRunHooks {

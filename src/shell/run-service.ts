@@ -31,7 +31,7 @@ export * from "./run-types.js";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A command as exec takes it: `type` is how its run is recorded (box_run_code's are `code` runs). */
-type CommandInput = ExecInput & { source?: "system" | "user"; type?: Exclude<RunType, "agent"> };
+type CommandInput = ExecInput & { source?: "system" | "user"; type?: Exclude<RunType, "agent">; scheduleId?: string };
 
 export class RunService {
   private readonly live = new Map<string, RunHandle>();
@@ -91,7 +91,10 @@ export class RunService {
     validateExec({ command: input.command });
     const { containerId } = await this.deps.ensureLive(boxId);
     const source = this.deps.boxes.admitRun(boxId, "agent", this.live.values());
-    const record = this.begin(boxId, "agent", input.prompt, source, input.agent);
+    const record = this.begin(boxId, "agent", input.prompt, source, {
+      agent: input.agent,
+      scheduleId: input.scheduleId,
+    });
     const handle = this.start(containerId, record, source, input, {
       timeoutSeconds: input.timeoutSeconds,
       onRawStdout: hooks.onStdout,
@@ -173,13 +176,23 @@ export class RunService {
   private async startCommand(boxId: string, input: CommandInput, onOutput?: OutputListener): Promise<RunHandle> {
     const { containerId } = await this.deps.ensureLive(boxId);
     const source = this.deps.boxes.admitRun(boxId, input.source ?? "user", this.live.values());
-    const record = this.begin(boxId, input.type ?? "command", input.command, source);
+    const record = this.begin(boxId, input.type ?? "command", input.command, source, { scheduleId: input.scheduleId });
     const timeoutSeconds = input.timeoutSeconds ?? (input.background ? 0 : this.deps.execTimeoutSeconds);
     return this.start(containerId, record, source, input, { timeoutSeconds, onOutput });
   }
 
-  private begin(boxId: string, type: RunType, command: string, source: Source, agent?: AgentRunInfo): RunRecord {
-    const record = newRunRecord(boxId, type, command, agent);
+  private begin(
+    boxId: string,
+    type: RunType,
+    command: string,
+    source: Source,
+    extra: { agent?: AgentRunInfo; scheduleId?: string },
+  ): RunRecord {
+    const { agent } = extra;
+    const record = {
+      ...newRunRecord(boxId, type, command, agent),
+      ...(extra.scheduleId ? { scheduleId: extra.scheduleId } : {}),
+    };
     this.deps.runStore.insert(record);
     this.deps.onActivity(boxId);
     const head = type === "agent" ? `agent (${agent?.harness}): ${command}` : `$ ${command}`;

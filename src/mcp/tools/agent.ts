@@ -49,6 +49,17 @@ export const boxAgentRun = defineBoxTool({
       .describe(
         "Return { runId, status: running } at once; the run goes on without this call (box_run_events, box_run_get)",
       ),
+    webhookUrl: z
+      .string()
+      .max(2048)
+      .optional()
+      .describe(
+        "http(s) URL boxd POSTs the run's final result to (JSON) when it ends, retrying with backoff until a 2xx; private, loopback and metadata addresses are refused unless the operator allows them",
+      ),
+    webhookHeaders: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe("Extra headers for the webhook request (e.g. Authorization); kept in memory only"),
   },
   output: {
     runId: z.string().describe("The run (box_runs, box_run_get, box_run_kill)"),
