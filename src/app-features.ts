@@ -8,13 +8,14 @@ import type { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import type { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { BoxLog } from "./logs/box-log.js";
+import type { Scheduler } from "./schedules/scheduler.js";
 import type { RunService } from "./shell/run-service.js";
 
 /** What the subscribers act on (built in createApp's phases 2-4). */
 export interface FeatureDeps {
   clients: { engine: DockerEngine; boxLog: BoxLog };
   core: { runs: RunService; snapshots: SnapshotService; diskAllowance: DiskAllowance; lifecycle: LifecycleService };
-  jobs: { expiry: BoxExpiry };
+  jobs: { expiry: BoxExpiry; schedules: { scheduler: Scheduler } };
 }
 
 /**
@@ -52,4 +53,8 @@ export function subscribeFeatures(events: BoxEventBus, { clients, core, jobs }: 
   events.on("updated", () => jobs.expiry.rearm());
   // box_update's idle settings take effect at once: an idle timer pass now, not at its next tick.
   events.on("updated", () => lifecycle.tick());
+  // Schedules: a box's go with it; the end of a run a schedule made is recorded in the schedule.
+  const { scheduler } = jobs.schedules;
+  events.on("deleted", ({ box }) => scheduler.forgetBox(box.id));
+  events.on("run-ended", (p) => scheduler.runEnded(p));
 }

@@ -30,6 +30,7 @@ import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
+import { createSchedules } from "./schedules/create-schedules.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
 import { BoxStore } from "./state/box-store.js";
@@ -38,6 +39,7 @@ import { LogStore } from "./state/log-store.js";
 import { PageCursors } from "./state/page-cursor.js";
 import { RunEventStore } from "./state/run-event-store.js";
 import { RunStore } from "./state/run-store.js";
+import { ScheduleStore } from "./state/schedule-store.js";
 import { SnapshotStore } from "./state/snapshot-store.js";
 import { UsageStore } from "./state/usage-store.js";
 import { UsageMeter } from "./usage/usage-meter.js";
@@ -111,6 +113,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     liveBox,
     agents,
     runEvents,
+    schedules: jobs.schedules.service,
     pool: jobs.pool,
   };
 }
@@ -124,6 +127,7 @@ function openStores(sections: ConfigSections) {
     boxStore: new BoxStore(db),
     runStore: new RunStore(db),
     runEvents: new RunEventStore(db),
+    schedules: new ScheduleStore(db),
     snapshotStore: new SnapshotStore(db),
     usageStore: new UsageStore(db),
     boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
@@ -305,6 +309,21 @@ function reconciler(
   };
 }
 
+/** The schedules: their service (tools) and the scheduler that fires them (started last, stopped first). */
+function scheduleJobs(sections: ConfigSections, stores: Stores, { boxLog }: Clients, core: Core, log: Logger) {
+  return createSchedules({
+    store: stores.schedules,
+    boxes: core.boxes,
+    runs: core.runs,
+    agents: core.agents,
+    runRecord: (runId) => stores.runStore.get(runId),
+    webhooks: core.webhooks,
+    onLog: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
+    ...sections.schedules,
+    log: log.child("schedule"),
+  });
+}
+
 /** Phase 4: the background jobs, in start order (close() stops them in reverse). */
 function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clients, core: Core, log: Logger) {
   const { engine, network } = clients;
@@ -352,10 +371,8 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
     hasLiveRun: (boxId) => core.liveRuns.has(boxId),
     intervalMs: sections.disk.intervalMs,
   });
-  return {
-    pool,
-    expiry,
-    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, core.webhooks] as BackgroundService[],
-  };
+  const schedules = scheduleJobs(sections, stores, clients, core, log);
+  const all = [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, core.webhooks];
+  return { pool, expiry, schedules, all: [...all, schedules.scheduler] as BackgroundService[] };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;

@@ -47,4 +47,11 @@ export const AGENT_SETTINGS = {
     description: "How long one webhook delivery attempt waits for the receiver's answer before it counts as failed.",
     schema: intFrom(1, 300).default(10),
   },
+  scheduleMinIntervalSeconds: {
+    env: "BOXD_SCHEDULE_MIN_INTERVAL_SECONDS",
+    flag: "--schedule-min-interval-seconds <n>",
+    description:
+      "Shortest interval between two fires of a schedule (box_schedule_create refuses cron expressions that fire more often). Tests lower it.",
+    schema: intFrom(1, 24 * 3600).default(60),
+  },
 };

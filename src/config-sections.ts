@@ -35,6 +35,8 @@ export interface ConfigSections {
   runEvents: { maxBytes: number };
   /** Run webhooks (src/webhooks/). */
   webhooks: { allowedHosts: string[]; timeoutSeconds: number };
+  /** Schedules (src/schedules/). */
+  schedules: { minIntervalSeconds: number };
   /** Server-side git (src/git/): its tokens, hosts and authors; diffs are capped like command output. */
   git: Pick<
     Config,
@@ -90,6 +92,7 @@ export function configSections(c: Config): ConfigSections {
     },
     runEvents: { maxBytes: c.runEventsMaxBytes },
     webhooks: { allowedHosts: c.webhookAllowedHosts, timeoutSeconds: c.webhookTimeoutSeconds },
+    schedules: { minIntervalSeconds: c.scheduleMinIntervalSeconds },
     git: {
       gitToken: c.gitToken,
       gitTokens: c.gitTokens,

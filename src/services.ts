@@ -16,6 +16,7 @@ import type { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
 import type { BoxLog } from "./logs/box-log.js";
 import type { NetworkService } from "./network/network-service.js";
+import type { ScheduleService } from "./schedules/schedule-service.js";
 import type { RunService } from "./shell/run-service.js";
 
 /** A box of the tenant, awake and ready to run commands. */
@@ -52,6 +53,7 @@ export interface ToolServices {
   boxLog: Pick<BoxLog, "entries" | "text" | "subscribe">;
   agents: Pick<AgentService, "run" | "start">;
   runEvents: Pick<RunEvents, "read">;
+  schedules: Pick<ScheduleService, "create" | "list" | "get" | "pause" | "resume" | "delete">;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
   liveBox: (tenant: string, ref: string) => Promise<LiveBox>;
 }
@@ -71,10 +73,12 @@ export interface Services extends ToolServices {
   pool: WarmPool;
   agents: AgentService;
   runEvents: RunEvents;
+  schedules: ScheduleService;
 }
 
 /** The tools' view of the services: a new object with only ToolServices' fields (so no engine, config or pool). */
 export function toolServices(s: ToolServices): ToolServices {
-  const { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, runEvents, liveBox } = s;
-  return { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, runEvents, liveBox };
+  const { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, runEvents, schedules, liveBox } =
+    s;
+  return { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, runEvents, schedules, liveBox };
 }

@@ -32,6 +32,8 @@ export interface AgentRunInput {
   /** POST the final result here when the run ends (checked first: no private, loopback or metadata address). */
   webhookUrl?: string;
   webhookHeaders?: Record<string, string>;
+  /** Options that keep cost and behaviour in check, mapped onto the harness's flags (agent-options.ts). */
+  options?: Record<string, unknown>;
 }
 
 export interface AgentStartOptions {
@@ -101,6 +103,11 @@ export class AgentService {
 
   constructor(private readonly deps: AgentServiceDeps) {
     this.limits = deps.limits ?? DEFAULT_AGENT_LIMITS;
+  }
+
+  /** Checks a run's settings as start() would, without starting anything (schedules check at creation). */
+  check(input: AgentRunInput): void {
+    this.plan(input);
   }
 
   /** Runs an agent and waits for its result (progress streamed, the caller's cancel ends it). */

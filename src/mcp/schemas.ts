@@ -96,6 +96,7 @@ export const runSchema = {
     })
     .optional()
     .describe("Agent runs only: harness, model, token usage, cost and session"),
+  scheduleId: z.string().optional().describe("The schedule that started the run (box_schedule_get)"),
 };
 export const runObject = z.object(runSchema);
 

@@ -117,6 +117,29 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (run_id, seq)
    ) WITHOUT ROWID;
    ALTER TABLE runs ADD COLUMN schedule_id TEXT;`,
+  // Schedules: a command or an agent prompt run in a box on a cron expression (src/schedules/). next_run_at
+  // is the next fire (UTC ISO time); a server that starts after it fires once then (a missed fire).
+  `CREATE TABLE IF NOT EXISTS schedules (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     box_id TEXT NOT NULL,
+     cron TEXT NOT NULL,
+     timezone TEXT NOT NULL,
+     command TEXT,
+     prompt TEXT,
+     agent TEXT,
+     timeout_seconds INTEGER,
+     webhook_url TEXT,
+     status TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     next_run_at TEXT,
+     last_run_at TEXT,
+     last_run_status TEXT,
+     last_run_id TEXT,
+     total_runs INTEGER NOT NULL DEFAULT 0,
+     total_failures INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX IF NOT EXISTS schedules_by_box ON schedules(box_id);`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -10,6 +10,7 @@ import { lifecycleTools } from "./lifecycle.js";
 import { logTools } from "./logs.js";
 import { networkTools } from "./network.js";
 import { runEventTools } from "./run-events.js";
+import { scheduleTools } from "./schedules.js";
 import { shellTools } from "./shell.js";
 import { snapshotTools } from "./snapshots.js";
 
@@ -24,6 +25,7 @@ export const allTools = [
   ...gitTools,
   ...agentTools,
   ...runEventTools,
+  ...scheduleTools,
 ];
 
 export function registerAllTools(server: McpServer, services: ToolServices, opts: RegisterOptions): void {
