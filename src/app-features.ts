@@ -1,5 +1,6 @@
 // The features that react to box events (phase 3's end in createApp): each subscribes to the box-event bus,
 // so the services that cause the events need not know it exists.
+import type { AgentService } from "./agent/agent-service.js";
 import { POOL_TENANT } from "./box/box-service.js";
 import type { DockerEngine } from "./docker/engine.js";
 import type { BoxEventBus } from "./events/box-events.js";
@@ -14,7 +15,13 @@ import type { RunService } from "./shell/run-service.js";
 /** What the subscribers act on (built in createApp's phases 2-4). */
 export interface FeatureDeps {
   clients: { engine: DockerEngine; boxLog: BoxLog };
-  core: { runs: RunService; snapshots: SnapshotService; diskAllowance: DiskAllowance; lifecycle: LifecycleService };
+  core: {
+    runs: RunService;
+    snapshots: SnapshotService;
+    diskAllowance: DiskAllowance;
+    lifecycle: LifecycleService;
+    agents: Pick<AgentService, "forgetDefaults">;
+  };
   jobs: { expiry: BoxExpiry; schedules: { scheduler: Scheduler } };
 }
 
@@ -56,5 +63,7 @@ export function subscribeFeatures(events: BoxEventBus, { clients, core, jobs }: 
   // Schedules: a box's go with it; the end of a run a schedule made is recorded in the schedule.
   const { scheduler } = jobs.schedules;
   events.on("deleted", ({ box }) => scheduler.forgetBox(box.id));
+  // Agent defaults (box_create { agent }) go with their box.
+  events.on("deleted", ({ box }) => core.agents.forgetDefaults(box.id));
   events.on("run-ended", (p) => scheduler.runEnded(p));
 }

@@ -33,6 +33,7 @@ import { NetworkService } from "./network/network-service.js";
 import { createSchedules } from "./schedules/create-schedules.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
+import { AgentDefaultsStore } from "./state/agent-defaults-store.js";
 import { BoxStore } from "./state/box-store.js";
 import { instanceId, openDb } from "./state/db.js";
 import { LogStore } from "./state/log-store.js";
@@ -128,6 +129,7 @@ function openStores(sections: ConfigSections) {
     runStore: new RunStore(db),
     runEvents: new RunEventStore(db),
     schedules: new ScheduleStore(db),
+    agentDefaults: new AgentDefaultsStore(db),
     snapshotStore: new SnapshotStore(db),
     usageStore: new UsageStore(db),
     boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
@@ -273,6 +275,7 @@ function moreServices(
       onLog: (boxId, level, message) => boxLog.append(boxId, level, "agent", message),
       events: built.runEvents,
       webhooks: built.webhooks,
+      defaults: stores.agentDefaults,
       log: log.child("agent"),
     }),
     git: createGitService(sections.git, engine, log.child("git"), inheritedEnv()),

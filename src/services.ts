@@ -51,7 +51,7 @@ export interface ToolServices {
   snapshots: Pick<SnapshotService, "create" | "page" | "delete">;
   forks: Pick<ForkService, "fork">;
   boxLog: Pick<BoxLog, "entries" | "text" | "subscribe">;
-  agents: Pick<AgentService, "run" | "start">;
+  agents: Pick<AgentService, "run" | "start" | "checkDefaults" | "setDefaults" | "defaultsOf">;
   runEvents: Pick<RunEvents, "read">;
   schedules: Pick<ScheduleService, "create" | "list" | "get" | "pause" | "resume" | "delete">;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */

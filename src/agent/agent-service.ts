@@ -9,9 +9,11 @@ import { BoxdError, forbidden, invalidArgument, notFound, timeoutError, toBoxdEr
 import type { Logger } from "../log.js";
 import type { AgentRunHooks, RunRecord } from "../model/box.js";
 import type { RunService } from "../shell/run-service.js";
+import type { AgentDefaults, AgentDefaultsStore } from "../state/agent-defaults-store.js";
 import { type RunPayloadExtra, runPayload } from "../webhooks/run-payload.js";
 import type { WebhookSender } from "../webhooks/webhook-sender.js";
 import type { WebhookTarget } from "../webhooks/webhook-target.js";
+import { mapOptions } from "./agent-options.js";
 import { DEFAULT_RELAY_LIMITS, EventRelay, type RelayLimits } from "./event-relay.js";
 import { type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";
 import { HARNESS, type Harness, harnessKey, MODEL_VAR, PROMPT_VAR, SESSION_VAR } from "./harnesses.js";
@@ -89,6 +91,7 @@ export interface AgentServiceDeps {
   /** The durable event log each run's events are written to (box_run_events). */
   events: Pick<RunEvents, "recorder">;
   webhooks: Pick<WebhookSender, "check" | "deliver">;
+  defaults: Pick<AgentDefaultsStore, "get" | "set" | "delete">;
   log: Logger;
   limits?: AgentLimits;
 }
@@ -106,8 +109,27 @@ export class AgentService {
   }
 
   /** Checks a run's settings as start() would, without starting anything (schedules check at creation). */
-  check(input: AgentRunInput): void {
-    this.plan(input);
+  check(boxId: string, input: AgentRunInput): void {
+    this.plan(boxId, input);
+  }
+
+  /** Checks agent defaults for box_create (harness, model, options; the key is asked for at run time). */
+  checkDefaults(d: AgentDefaults): void {
+    const command = d.harness === "custom" ? "-" : undefined;
+    const harness = this.harnessOf({ prompt: "", harness: d.harness, model: d.model, command });
+    mapOptions(harness.name, d.options);
+  }
+
+  setDefaults(boxId: string, d: AgentDefaults): void {
+    this.deps.defaults.set(boxId, d);
+  }
+
+  defaultsOf(boxId: string): AgentDefaults | null {
+    return this.deps.defaults.get(boxId);
+  }
+
+  forgetDefaults(boxId: string): void {
+    this.deps.defaults.delete(boxId);
   }
 
   /** Runs an agent and waits for its result (progress streamed, the caller's cancel ends it). */
@@ -117,7 +139,7 @@ export class AgentService {
 
   /** Starts an agent run: answers with its id once it runs; `result` settles when it ends. */
   async start(boxId: string, input: AgentRunInput, opts: AgentStartOptions = {}): Promise<AgentRunStarted> {
-    const plan = this.plan(input);
+    const plan = this.plan(boxId, input);
     const webhook =
       input.webhookUrl !== undefined ? await this.deps.webhooks.check(input.webhookUrl, input.webhookHeaders) : null;
     const watch = this.watch(boxId, plan, opts.progress);
@@ -169,19 +191,26 @@ export class AgentService {
   }
 
   /** What to run: the harness, its command line and env (prompt, model, session, key), and the redactor. */
-  private plan(input: AgentRunInput) {
+  private plan(boxId: string, asked: AgentRunInput) {
+    const input = withDefaults(asked, this.deps.defaults.get(boxId));
     const harness = this.harnessOf(input);
+    const options = mapOptions(harness.name, input.options);
     const schema = input.responseSchema !== undefined ? compileResponseSchema(input.responseSchema) : null;
     const prompt = checkPrompt(input.prompt, schema);
     const key = this.keyFor(harness);
     const model = input.model ?? (harness.name === "custom" ? "default" : null);
-    const env: Record<string, string> = { [PROMPT_VAR]: prompt };
+    const env: Record<string, string> = { ...options.env, [PROMPT_VAR]: prompt };
     if (model) env[MODEL_VAR] = model;
     if (input.sessionId) env[SESSION_VAR] = input.sessionId;
     for (const v of harness.key?.vars ?? []) env[v] = key;
     const redact = (text: string) => (key ? text.split(key).join(`[${harness.key?.env} redacted]`) : text);
     const timeoutSeconds = input.timeoutSeconds ?? this.deps.config.agentTimeoutSeconds;
-    const command = harness.commandLine({ command: input.command ?? null, model: !!model, session: !!input.sessionId });
+    const command = harness.commandLine({
+      command: input.command ?? null,
+      model: !!model,
+      session: !!input.sessionId,
+      extra: options.args,
+    });
     return { harness, schema, model, env, redact, timeoutSeconds, command, sessionId: input.sessionId ?? null };
   }
 
@@ -320,6 +349,15 @@ export class AgentService {
     if (Buffer.byteLength(output) <= cap) return { output, truncated: false };
     return { output: Buffer.from(output).subarray(0, cap).toString("utf8"), truncated: true };
   }
+}
+
+/** The run's settings with the box's defaults filled in: model and options only for the default's harness. */
+function withDefaults(input: AgentRunInput, d: AgentDefaults | null): AgentRunInput {
+  if (!d) return input;
+  const harness = input.harness ?? d.harness;
+  if ((harness ?? "claude-code") !== (d.harness ?? "claude-code")) return input;
+  const options = d.options || input.options ? { ...d.options, ...input.options } : undefined;
+  return { ...input, harness, model: input.model ?? d.model, options };
 }
 
 function checkPrompt(prompt: string, schema: ResponseSchema | null): string {

@@ -26,6 +26,11 @@ export interface BoxUsage {
   cpuNs: number;
   memoryPeakBytes: number;
   runs: number;
+  /** Agent runs added up (box views only: computed from the box's runs). */
+  prompts?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
 }
 
 /** A box's effective limits: what its container got (CPUs and memory) and its disk allowance. */

@@ -34,7 +34,7 @@ export function createSchedules(d: SchedulesDeps): { service: ScheduleService; s
   const service = new ScheduleService({
     store: d.store,
     boxes: d.boxes,
-    checkAgent: (input) => d.agents.check(input),
+    checkAgent: (boxId, input) => d.agents.check(boxId, input),
     checkWebhook: (url) => d.webhooks.check(url),
     minIntervalSeconds: d.minIntervalSeconds,
     changed: () => scheduler.rearm(),

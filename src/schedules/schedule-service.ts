@@ -30,7 +30,10 @@ export interface ScheduleServiceDeps {
   store: ScheduleStore;
   boxes: { resolve(tenant: string, ref: string): BoxRecord };
   /** Checks an agent schedule's run settings as box_agent_run would (harness, model, key, prompt). */
-  checkAgent: (input: { prompt: string; harness?: string; model?: string; command?: string }) => void;
+  checkAgent: (
+    boxId: string,
+    input: { prompt: string; harness?: string; model?: string; command?: string; options?: Record<string, unknown> },
+  ) => void;
   checkWebhook: (url: string) => Promise<unknown>;
   minIntervalSeconds: number;
   /** The scheduler re-arms its timer (a new or resumed schedule may be the soonest). */
@@ -44,7 +47,7 @@ export class ScheduleService {
     const box = this.deps.boxes.resolve(tenant, boxRef);
     const timezone = checkTimezone(input.timezone ?? "UTC");
     const first = checkCron(input.cron, timezone, this.deps.minIntervalSeconds);
-    const agent = this.checkWork(input);
+    const agent = this.checkWork(box.id, input);
     if (input.timeoutSeconds !== undefined && !(Number.isInteger(input.timeoutSeconds) && input.timeoutSeconds > 0)) {
       throw invalidArgument("timeoutSeconds must be a positive whole number of seconds");
     }
@@ -115,7 +118,7 @@ export class ScheduleService {
   }
 
   /** Exactly one of command and prompt, each checked as its run would be; the agent settings of a prompt. */
-  private checkWork(input: ScheduleInput): ScheduleAgent | null {
+  private checkWork(boxId: string, input: ScheduleInput): ScheduleAgent | null {
     if ((input.command === undefined) === (input.prompt === undefined)) {
       throw invalidArgument("pass exactly one of command (a shell command) and prompt (a task for the box's agent)");
     }
@@ -128,7 +131,8 @@ export class ScheduleService {
       return null;
     }
     const prompt = input.prompt as string;
-    this.deps.checkAgent({ prompt, harness: input.harness, model: input.model, command: input.harnessCommand });
+    const { harness, model, options } = input;
+    this.deps.checkAgent(boxId, { prompt, harness, model, command: input.harnessCommand, options });
     return {
       ...(input.harness !== undefined ? { harness: input.harness } : {}),
       ...(input.model !== undefined ? { model: input.model } : {}),

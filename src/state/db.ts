@@ -140,6 +140,8 @@ const MIGRATIONS: string[] = [
      total_failures INTEGER NOT NULL DEFAULT 0
    );
    CREATE INDEX IF NOT EXISTS schedules_by_box ON schedules(box_id);`,
+  // Agent defaults per box (box_create { agent }): harness, model and options as one JSON object.
+  `CREATE TABLE IF NOT EXISTS box_agent_defaults (box_id TEXT PRIMARY KEY, defaults TEXT NOT NULL);`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -121,6 +121,20 @@ export class RunStore {
     return rows.map((r) => ({ run: fromRow(r), key: [r.started_at, r.seq] }));
   }
 
+  /** The box's agent runs added up: how many (prompts), their tokens and cost as the harnesses reported them. */
+  agentTotals(boxId: string): { prompts: number; inputTokens: number; outputTokens: number; costUsd: number } {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS prompts,
+           COALESCE(SUM(json_extract(agent, '$.usage.inputTokens')), 0) AS inputTokens,
+           COALESCE(SUM(json_extract(agent, '$.usage.outputTokens')), 0) AS outputTokens,
+           COALESCE(SUM(json_extract(agent, '$.costUsd')), 0) AS costUsd
+         FROM runs WHERE box_id = ? AND type = 'agent'`,
+      )
+      .get(boxId) as { prompts: number; inputTokens: number; outputTokens: number; costUsd: number };
+    return { ...row, costUsd: Math.round(row.costUsd * 1e6) / 1e6 };
+  }
+
   hasLiveRun(boxId: string): boolean {
     return (
       this.db.prepare("SELECT 1 FROM runs WHERE box_id = ? AND status = 'running' LIMIT 1").get(boxId) !== undefined

@@ -25,8 +25,14 @@ export const boxAgentRun = defineBoxTool({
     "events from a cursor with box_run_events (wait to long-poll) and its result with box_run_get (wait: true).",
   input: {
     prompt: z.string().describe("The task for the agent"),
-    harness: z.enum(HARNESSES).optional().describe("claude-code (default), codex or custom"),
-    model: z.string().optional().describe("Model name passed to the harness (default: the harness's own default)"),
+    harness: z
+      .enum(HARNESSES)
+      .optional()
+      .describe("claude-code, codex or custom (default: the box's agent default, else claude-code)"),
+    model: z
+      .string()
+      .optional()
+      .describe("Model name passed to the harness (default: the box's agent default, else the harness's own)"),
     responseSchema: z
       .record(z.string(), z.unknown())
       .optional()
@@ -55,6 +61,12 @@ export const boxAgentRun = defineBoxTool({
       .optional()
       .describe(
         "http(s) URL boxd POSTs the run's final result to (JSON) when it ends, retrying with backoff until a 2xx; private, loopback and metadata addresses are refused unless the operator allows them",
+      ),
+    options: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        "Options that keep cost and behaviour in check: maxTurns, systemPrompt, appendSystemPrompt, allowedTools, disallowedTools, maxBudgetUsd (claude-code); reasoningEffort minimal|low|medium|high (codex); custom gets them all as JSON in BOXD_AGENT_OPTIONS. Unsupported ones are refused. Merged over the box's defaults",
       ),
     webhookHeaders: z
       .record(z.string(), z.string())
