@@ -182,8 +182,14 @@ export class EventRecorder {
 
   private insert(type: string, data: string): void {
     const runId = this.runId as string;
+    try {
+      this.store.append(runId, this.seq + 1, type, data);
+    } catch {
+      // The database is closing (server shutdown while a text burst waited): the run is recorded as
+      // interrupted anyway, and a timer callback must not throw.
+      return;
+    }
     this.seq += 1;
-    this.store.append(runId, this.seq, type, data);
     this.notify(runId);
   }
 }

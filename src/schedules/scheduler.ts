@@ -79,7 +79,9 @@ export class Scheduler implements BackgroundService {
         this.deps.log.warn("a stored schedule no longer parses", { schedule: s.id, error: String(err) });
       }
       this.deps.store.setNext(s.id, next ? next.toISOString() : null);
-      void this.fire(s, now);
+      this.fire(s, now).catch((err: unknown) =>
+        this.deps.log.warn("could not record a schedule's fire", { schedule: s.id, error: String(err) }),
+      );
     }
     this.rearm();
   }
