@@ -70,7 +70,11 @@ describe("schedules (short test interval)", () => {
       .split("\n")
       .map(Number);
     const gaps = times.slice(1).map((t, i) => t - (times[i] as number));
-    expect(gaps.every((g) => g > 1 && g < 4)).toBe(true);
+    // (Generous bounds: each run starts through the engine on a busy machine; the mean is the 2 s period.)
+    expect(gaps.every((g) => g > 0.5 && g < 6)).toBe(true);
+    const mean = ((times.at(-1) as number) - (times[0] as number)) / gaps.length;
+    expect(mean).toBeGreaterThan(1.5);
+    expect(mean).toBeLessThan(3.5);
 
     const paused = await h.callOk<Schedule>("box_schedule_pause", { schedule: s.id });
     expect(paused).toMatchObject({ status: "paused", nextRunAt: null });
