@@ -1,5 +1,6 @@
 // Fan-out over HTTP: 10 background agent runs (the custom harness, a fake agent in the box, no hosted
-// LLM) in 10 boxes at once, each ending with its own result, read back by box_run_get and box_run_events.
+// LLM) in 10 boxes at once, each ending with its own result, read back by box_run_get and box_run_events
+// from a new HTTP session after the one that started them has ended.
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -43,6 +44,9 @@ describe("10 parallel background agent runs over HTTP (fake custom harness)", ()
     );
     expect(started.every((s) => s.status === "running")).toBe(true);
     expect(new Set(started.map((s) => s.runId)).size).toBe(N);
+    // The client that started them ends its session; a new one follows the runs.
+    await c.close();
+    c = await connectHttp(fx.url, TOKEN_A);
 
     const results = await Promise.all(
       boxes.map(async (box, i) => {
