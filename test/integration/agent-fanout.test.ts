@@ -4,7 +4,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectHttp, type HttpClient, type HttpFixture, startHttp, TOKEN_A } from "./http-helpers.js";
+import { connectHttp, type HttpClient, type HttpFixture, startHttp, TOKEN_A, TOKEN_B } from "./http-helpers.js";
 
 const FIXTURE = path.resolve(import.meta.dirname, "../fixtures/agent/harness.mjs");
 const N = 10;
@@ -68,5 +68,22 @@ describe("10 parallel background agent runs over HTTP (fake custom harness)", ()
       expect(events.done).toBe(true);
       expect(events.events.at(-1)).toMatchObject({ type: "done", data: { output: `answer-${i}` } });
     });
+
+    // Another tenant sees none of it: not the runs' events, not the schedules.
+    const sched = await c.callOk<{ id: string }>("box_schedule_create", {
+      box: boxes[0],
+      cron: "0 0 1 1 *",
+      command: "true",
+    });
+    const bob = await connectHttp(fx.url, TOKEN_B);
+    try {
+      const runId = started[0]?.runId as string;
+      expect((await bob.callErr("box_run_events", { box: boxes[0], runId })).code).toBe("NOT_FOUND");
+      expect((await bob.callErr("box_schedule_get", { schedule: sched.id })).code).toBe("NOT_FOUND");
+      expect((await bob.callErr("box_schedule_delete", { schedule: sched.id })).code).toBe("NOT_FOUND");
+      expect((await bob.callOk<{ schedules: unknown[] }>("box_schedule_list", {})).schedules).toEqual([]);
+    } finally {
+      await bob.close();
+    }
   });
 });
