@@ -4,8 +4,10 @@
 // 4 background jobs (one start()/stop() shape). close() stops the jobs in reverse and releases the
 // resources of phases 1-2; boxes keep running (they are durable).
 import { AgentService } from "./agent/agent-service.js";
+import { RunEvents } from "./agent/run-events.js";
+import { subscribeFeatures } from "./app-features.js";
 import type { BackgroundService } from "./background.js";
-import { BoxService, POOL_TENANT } from "./box/box-service.js";
+import { BoxService } from "./box/box-service.js";
 import { KeyLock } from "./box/key-lock.js";
 import { reconcile } from "./box/reconcile.js";
 import { TenantLimits } from "./box/tenant-limits.js";
@@ -28,16 +30,21 @@ import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
+import { createSchedules } from "./schedules/create-schedules.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
+import { AgentDefaultsStore } from "./state/agent-defaults-store.js";
 import { BoxStore } from "./state/box-store.js";
 import { instanceId, openDb } from "./state/db.js";
 import { LogStore } from "./state/log-store.js";
 import { PageCursors } from "./state/page-cursor.js";
+import { RunEventStore } from "./state/run-event-store.js";
 import { RunStore } from "./state/run-store.js";
+import { ScheduleStore } from "./state/schedule-store.js";
 import { SnapshotStore } from "./state/snapshot-store.js";
 import { UsageStore } from "./state/usage-store.js";
 import { UsageMeter } from "./usage/usage-meter.js";
+import { createWebhookSender, type WebhookSender } from "./webhooks/webhook-sender.js";
 
 export interface App {
   services: Services;
@@ -59,7 +66,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   const events = new BoxEventBus(log.child("events"));
   const core = buildServices(sections, stores, clients, events, log);
   const jobs = backgroundJobs(sections, stores, clients, core, log);
-  subscribeFeatures(events, clients, core, jobs);
+  subscribeFeatures(events, { clients, core, jobs });
   const started: BackgroundService[] = [];
   const close = async () => {
     for (const job of [...started].reverse()) await job.stop();
@@ -89,7 +96,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     const { containerId, resumed } = await lifecycle.ensureLive(box.id);
     return { boxId: box.id, containerId, resumed };
   };
-  const { runs, files, git, snapshots, forks, agents } = core;
+  const { runs, files, git, snapshots, forks, agents, runEvents } = core;
   const { engine, network, boxLog } = clients;
   return {
     config,
@@ -106,6 +113,8 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     network,
     liveBox,
     agents,
+    runEvents,
+    schedules: jobs.schedules.service,
     pool: jobs.pool,
   };
 }
@@ -118,6 +127,9 @@ function openStores(sections: ConfigSections) {
     id: instanceId(db),
     boxStore: new BoxStore(db),
     runStore: new RunStore(db),
+    runEvents: new RunEventStore(db),
+    schedules: new ScheduleStore(db),
+    agentDefaults: new AgentDefaultsStore(db),
     snapshotStore: new SnapshotStore(db),
     usageStore: new UsageStore(db),
     boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
@@ -155,6 +167,8 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
   });
   // One per-box lock for every service that changes a box.
   const lock = new KeyLock();
+  const runEvents = new RunEvents({ store: stores.runEvents, runs: stores.runStore, events, ...sections.runEvents });
+  const webhooks = createWebhookSender(sections.webhooks, (id, lvl, m) => boxLog.append(id, lvl, "system", m), log);
   const boxes = boxService(sections, stores, clients, events, log, { lock, diskAllowance, snapshotSources, usage });
   const lifecycle = new LifecycleService({
     engine,
@@ -195,7 +209,9 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     diskAllowance,
     lock,
     usage,
-    ...moreServices(sections, stores, clients, boxes, runs, lock, log),
+    runEvents,
+    webhooks,
+    ...moreServices(sections, stores, clients, { boxes, runs, lock, runEvents, webhooks }, log),
   };
 }
 type Core = ReturnType<typeof buildServices>;
@@ -235,11 +251,10 @@ function moreServices(
   sections: ConfigSections,
   stores: Stores,
   { engine, boxLog }: Clients,
-  boxes: BoxService,
-  runs: RunService,
-  lock: KeyLock,
+  built: { boxes: BoxService; runs: RunService; lock: KeyLock; runEvents: RunEvents; webhooks: WebhookSender },
   log: Logger,
 ) {
+  const { boxes, runs, lock } = built;
   const snapshots = new SnapshotService({
     engine,
     boxes,
@@ -258,6 +273,9 @@ function moreServices(
       runs,
       config: sections.agents,
       onLog: (boxId, level, message) => boxLog.append(boxId, level, "agent", message),
+      events: built.runEvents,
+      webhooks: built.webhooks,
+      defaults: stores.agentDefaults,
       log: log.child("agent"),
     }),
     git: createGitService(sections.git, engine, log.child("git"), inheritedEnv()),
@@ -292,6 +310,21 @@ function reconciler(
     // Boxes whose idle time ran out while the server was down are paused now, not one tick later.
     await lifecycle.tick();
   };
+}
+
+/** The schedules: their service (tools) and the scheduler that fires them (started last, stopped first). */
+function scheduleJobs(sections: ConfigSections, stores: Stores, { boxLog }: Clients, core: Core, log: Logger) {
+  return createSchedules({
+    store: stores.schedules,
+    boxes: core.boxes,
+    runs: core.runs,
+    agents: core.agents,
+    runRecord: (runId) => stores.runStore.get(runId),
+    webhooks: core.webhooks,
+    onLog: (boxId, level, message) => boxLog.append(boxId, level, "system", message),
+    ...sections.schedules,
+    log: log.child("schedule"),
+  });
 }
 
 /** Phase 4: the background jobs, in start order (close() stops them in reverse). */
@@ -341,46 +374,8 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
     hasLiveRun: (boxId) => core.liveRuns.has(boxId),
     intervalMs: sections.disk.intervalMs,
   });
-  return {
-    pool,
-    expiry,
-    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage] as BackgroundService[],
-  };
+  const schedules = scheduleJobs(sections, stores, clients, core, log);
+  const all = [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, core.webhooks];
+  return { pool, expiry, schedules, all: [...all, schedules.scheduler] as BackgroundService[] };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;
-
-/**
- * The features that react to box events. A new feature that hooks into a box's life (a TTL, a preview URL,
- * a schedule) subscribes here; the services that cause the events need not know it exists.
- */
-function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, core: Core, jobs: Jobs): void {
-  const { runs, snapshots, diskAllowance, lifecycle } = core;
-  // A fresh process tree: open the fast exec path now (its first command does not wait for it). Pooled
-  // boxes are frozen right after their start: theirs opens when they are claimed.
-  const prepareExec = ({ box }: { box: { containerId: string | null; tenant: string } }) => {
-    if (box.containerId && box.tenant !== POOL_TENANT) engine.execs.prepare(box.containerId);
-  };
-  events.on("started", prepareExec);
-  events.on("claimed", prepareExec);
-  // initCommand runs in the background at every start of the box's container (create, restart, wake from a
-  // stopped pause) and when a pooled box is claimed (its container started before it had one).
-  const runInit = ({ box }: { box: { id: string; initCommand: string | null } }) => {
-    if (!box.initCommand) return;
-    runs
-      .exec(box.id, { command: box.initCommand, background: true, source: "system" })
-      .catch((err) => boxLog.append(box.id, "error", "system", `initCommand could not start: ${String(err)}`));
-  };
-  events.on("started", runInit);
-  events.on("claimed", runInit);
-  // Snapshot images no box uses any more go with the last box started from them (awaited by box_delete).
-  events.on("deleted", ({ box }) => (box.fromSnapshot ? snapshots.collectGarbage() : undefined));
-  events.on("deleted", ({ box }) => diskAllowance.forget(box.id));
-  // Lifetimes: a box that got a TTL (or a new one, or lost it) re-points the expiry job's one timer.
-  const rearmExpiry = ({ box }: { box: { expiresAt: string | null } }) =>
-    box.expiresAt ? jobs.expiry.rearm() : undefined;
-  events.on("created", rearmExpiry);
-  events.on("claimed", rearmExpiry);
-  events.on("updated", () => jobs.expiry.rearm());
-  // box_update's idle settings take effect at once: an idle timer pass now, not at its next tick.
-  events.on("updated", () => lifecycle.tick());
-}

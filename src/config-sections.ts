@@ -31,6 +31,12 @@ export interface ConfigSections {
   reconcile: Pick<Config, "orphanGraceSeconds">;
   /** Agent runs (src/agent/). */
   agents: Pick<Config, "anthropicApiKey" | "openaiApiKey" | "agentTimeoutSeconds" | "maxOutputBytes">;
+  /** Agent runs' durable events (box_run_events). */
+  runEvents: { maxBytes: number };
+  /** Run webhooks (src/webhooks/). */
+  webhooks: { allowedHosts: string[]; timeoutSeconds: number };
+  /** Schedules (src/schedules/). */
+  schedules: { minIntervalSeconds: number };
   /** Server-side git (src/git/): its tokens, hosts and authors; diffs are capped like command output. */
   git: Pick<
     Config,
@@ -84,6 +90,9 @@ export function configSections(c: Config): ConfigSections {
       agentTimeoutSeconds: c.agentTimeoutSeconds,
       maxOutputBytes: c.maxOutputBytes,
     },
+    runEvents: { maxBytes: c.runEventsMaxBytes },
+    webhooks: { allowedHosts: c.webhookAllowedHosts, timeoutSeconds: c.webhookTimeoutSeconds },
+    schedules: { minIntervalSeconds: c.scheduleMinIntervalSeconds },
     git: {
       gitToken: c.gitToken,
       gitTokens: c.gitTokens,

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { splitCommas } from "./comma-list.js";
+import { AGENT_SETTINGS } from "./config-agents.js";
 import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./config-git.js";
 import { secretSchema } from "./secret.js";
 
@@ -233,27 +234,8 @@ export const SETTINGS = {
     description: "Commit author email for box_git_commit, likewise.",
     schema: z.string().min(3).max(200).default("boxd@localhost"),
   },
-  // Agent runs (box_agent_run; src/agent/).
-  anthropicApiKey: {
-    env: "BOXD_ANTHROPIC_API_KEY",
-    flag: "--anthropic-api-key <key>",
-    description:
-      "Anthropic API key for box_agent_run harness claude-code (passed to that run only). Prefer the env var (flags show in ps).",
-    schema: secretSchema,
-  },
-  openaiApiKey: {
-    env: "BOXD_OPENAI_API_KEY",
-    flag: "--openai-api-key <key>",
-    description:
-      "OpenAI API key for box_agent_run harness codex (passed to that run only). Prefer the env var (flags show in ps).",
-    schema: secretSchema,
-  },
-  agentTimeoutSeconds: {
-    env: "BOXD_AGENT_TIMEOUT_SECONDS",
-    flag: "--agent-timeout-seconds <n>",
-    description: "Default timeout of a box_agent_run (the agent and every process it started are ended then).",
-    schema: intFrom(1, 24 * 3600).default(1800),
-  },
+  // Agent runs, their events and webhooks, schedules (src/config-agents.ts).
+  ...AGENT_SETTINGS,
   // HTTP transport (`boxd serve --http`).
   host: {
     env: "BOXD_HTTP_HOST",

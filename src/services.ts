@@ -3,6 +3,7 @@
 // MCP layer may see: the methods its tools call, and no engine, raw config or warm pool (createServer keeps
 // only these fields, and test/unit/layering.test.ts checks that src/mcp/ never reaches for the others).
 import type { AgentService } from "./agent/agent-service.js";
+import type { RunEvents } from "./agent/run-events.js";
 import type { BoxService } from "./box/box-service.js";
 import type { WarmPool } from "./box/warm-pool.js";
 import type { Config } from "./config.js";
@@ -15,6 +16,7 @@ import type { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
 import type { BoxLog } from "./logs/box-log.js";
 import type { NetworkService } from "./network/network-service.js";
+import type { ScheduleService } from "./schedules/schedule-service.js";
 import type { RunService } from "./shell/run-service.js";
 
 /** A box of the tenant, awake and ready to run commands. */
@@ -49,7 +51,9 @@ export interface ToolServices {
   snapshots: Pick<SnapshotService, "create" | "page" | "delete">;
   forks: Pick<ForkService, "fork">;
   boxLog: Pick<BoxLog, "entries" | "text" | "subscribe">;
-  agents: Pick<AgentService, "run">;
+  agents: Pick<AgentService, "run" | "start" | "checkDefaults" | "setDefaults" | "defaultsOf">;
+  runEvents: Pick<RunEvents, "read">;
+  schedules: Pick<ScheduleService, "create" | "list" | "get" | "pause" | "resume" | "delete">;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
   liveBox: (tenant: string, ref: string) => Promise<LiveBox>;
 }
@@ -68,10 +72,13 @@ export interface Services extends ToolServices {
   network: NetworkService;
   pool: WarmPool;
   agents: AgentService;
+  runEvents: RunEvents;
+  schedules: ScheduleService;
 }
 
 /** The tools' view of the services: a new object with only ToolServices' fields (so no engine, config or pool). */
 export function toolServices(s: ToolServices): ToolServices {
-  const { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, liveBox } = s;
-  return { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, liveBox };
+  const { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, runEvents, schedules, liveBox } =
+    s;
+  return { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, runEvents, schedules, liveBox };
 }

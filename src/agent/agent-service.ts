@@ -5,15 +5,22 @@
 // API keys live in the server's config and reach only the environment of the run that needs them.
 
 import type { Config } from "../config.js";
-import { BoxdError, forbidden, invalidArgument, notFound, timeoutError } from "../errors.js";
+import { BoxdError, forbidden, invalidArgument, notFound, timeoutError, toBoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
-import type { AgentRunHooks, AgentRunInfo, RunEnd, RunRecord } from "../model/box.js";
+import type { AgentRunHooks, RunRecord } from "../model/box.js";
 import type { RunService } from "../shell/run-service.js";
+import type { AgentDefaults, AgentDefaultsStore } from "../state/agent-defaults-store.js";
+import { type RunPayloadExtra, runPayload } from "../webhooks/run-payload.js";
+import type { WebhookSender } from "../webhooks/webhook-sender.js";
+import type { WebhookTarget } from "../webhooks/webhook-target.js";
+import { mapOptions } from "./agent-options.js";
 import { DEFAULT_RELAY_LIMITS, EventRelay, type RelayLimits } from "./event-relay.js";
-import { type AgentEvent, type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";
+import { type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";
 import { HARNESS, type Harness, harnessKey, MODEL_VAR, PROMPT_VAR, SESSION_VAR } from "./harnesses.js";
 import { Tail } from "./lines.js";
 import { compileResponseSchema, type ResponseSchema } from "./response-schema.js";
+import type { RunEvents } from "./run-events.js";
+import { RunState } from "./run-state.js";
 
 export interface AgentRunInput {
   prompt: string;
@@ -24,6 +31,25 @@ export interface AgentRunInput {
   sessionId?: string;
   /** The custom harness's command (a shell command line in the box). */
   command?: string;
+  /** POST the final result here when the run ends (checked first: no private, loopback or metadata address). */
+  webhookUrl?: string;
+  webhookHeaders?: Record<string, string>;
+  /** Options that keep cost and behaviour in check, mapped onto the harness's flags (agent-options.ts). */
+  options?: Record<string, unknown>;
+}
+
+export interface AgentStartOptions {
+  /** Foreground runs: where progress goes, and the caller's cancel (which ends the run). */
+  progress?: (message: string) => void;
+  signal?: AbortSignal;
+  /** The schedule that starts the run (recorded with it). */
+  scheduleId?: string;
+}
+
+/** A started agent run: its id at once, its result when it ends (a failed run rejects with a coded error). */
+export interface AgentRunStarted {
+  runId: string;
+  result: Promise<AgentRunResult>;
 }
 
 /** How an agent run that returns a result ended (a failed one is an error). */
@@ -62,6 +88,10 @@ export interface AgentServiceDeps {
   runs: RunService;
   config: Pick<Config, "anthropicApiKey" | "openaiApiKey" | "agentTimeoutSeconds" | "maxOutputBytes">;
   onLog: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
+  /** The durable event log each run's events are written to (box_run_events). */
+  events: Pick<RunEvents, "recorder">;
+  webhooks: Pick<WebhookSender, "check" | "deliver">;
+  defaults: Pick<AgentDefaultsStore, "get" | "set" | "delete">;
   log: Logger;
   limits?: AgentLimits;
 }
@@ -78,12 +108,40 @@ export class AgentService {
     this.limits = deps.limits ?? DEFAULT_AGENT_LIMITS;
   }
 
-  async run(
-    boxId: string,
-    input: AgentRunInput,
-    opts: { progress?: (message: string) => void; signal?: AbortSignal } = {},
-  ): Promise<AgentRunResult> {
-    const plan = this.plan(input);
+  /** Checks a run's settings as start() would, without starting anything (schedules check at creation). */
+  check(boxId: string, input: AgentRunInput): void {
+    this.plan(boxId, input);
+  }
+
+  /** Checks agent defaults for box_create (harness, model, options; the key is asked for at run time). */
+  checkDefaults(d: AgentDefaults): void {
+    const command = d.harness === "custom" ? "-" : undefined;
+    const harness = this.harnessOf({ prompt: "", harness: d.harness, model: d.model, command });
+    mapOptions(harness.name, d.options);
+  }
+
+  setDefaults(boxId: string, d: AgentDefaults): void {
+    this.deps.defaults.set(boxId, d);
+  }
+
+  defaultsOf(boxId: string): AgentDefaults | null {
+    return this.deps.defaults.get(boxId);
+  }
+
+  forgetDefaults(boxId: string): void {
+    this.deps.defaults.delete(boxId);
+  }
+
+  /** Runs an agent and waits for its result (progress streamed, the caller's cancel ends it). */
+  async run(boxId: string, input: AgentRunInput, opts: AgentStartOptions = {}): Promise<AgentRunResult> {
+    return (await this.start(boxId, input, opts)).result;
+  }
+
+  /** Starts an agent run: answers with its id once it runs; `result` settles when it ends. */
+  async start(boxId: string, input: AgentRunInput, opts: AgentStartOptions = {}): Promise<AgentRunStarted> {
+    const plan = this.plan(boxId, input);
+    const webhook =
+      input.webhookUrl !== undefined ? await this.deps.webhooks.check(input.webhookUrl, input.webhookHeaders) : null;
     const watch = this.watch(boxId, plan, opts.progress);
     const started = await this.deps.runs.startAgent(
       boxId,
@@ -93,33 +151,66 @@ export class AgentService {
         env: plan.env,
         timeoutSeconds: plan.timeoutSeconds,
         agent: watch.st.info(),
+        scheduleId: opts.scheduleId,
       },
       watch.hooks,
     );
     const { runId } = started;
+    watch.recorder.bind(runId);
     const stop = () => void this.deps.runs.kill(boxId, runId).catch(() => {});
     opts.signal?.addEventListener("abort", stop, { once: true });
-    const record = await started.done.finally(() => opts.signal?.removeEventListener("abort", stop));
-    if (!record || record.status === "running") {
-      throw new BoxdError("INTERNAL", `the server stopped following agent run ${runId} (it is shutting down)`);
-    }
-    return this.verdict(boxId, record, plan, watch);
+    const result = started.done
+      .finally(() => opts.signal?.removeEventListener("abort", stop))
+      .then((record) => {
+        if (!record || record.status === "running") {
+          throw new BoxdError("INTERNAL", `the server stopped following agent run ${runId} (it is shutting down)`);
+        }
+        return this.verdict(boxId, record, plan, watch);
+      });
+    if (webhook) this.notify(boxId, runId, webhook, result);
+    return { runId, result };
+  }
+
+  /** Sends the run's end to its webhook once it is recorded (in the background; never rejects). */
+  private notify(boxId: string, runId: string, target: WebhookTarget, result: Promise<AgentRunResult>): void {
+    const send = async (extra: RunPayloadExtra) => {
+      const run = await this.deps.runs.get(boxId, runId);
+      if (run.status !== "running") await this.deps.webhooks.deliver(boxId, runId, target, runPayload(run, extra));
+    };
+    result
+      .then(
+        (r) => send(r.structured !== undefined ? { structured: r.structured } : {}),
+        (err: unknown) => {
+          const e = toBoxdError(err);
+          return send({ error: { code: e.code, message: e.message } });
+        },
+      )
+      .catch((err: unknown) =>
+        this.deps.log.warn("could not send a run's webhook", { run: runId, error: String(err) }),
+      );
   }
 
   /** What to run: the harness, its command line and env (prompt, model, session, key), and the redactor. */
-  private plan(input: AgentRunInput) {
+  private plan(boxId: string, asked: AgentRunInput) {
+    const input = withDefaults(asked, this.deps.defaults.get(boxId));
     const harness = this.harnessOf(input);
+    const options = mapOptions(harness.name, input.options);
     const schema = input.responseSchema !== undefined ? compileResponseSchema(input.responseSchema) : null;
     const prompt = checkPrompt(input.prompt, schema);
     const key = this.keyFor(harness);
     const model = input.model ?? (harness.name === "custom" ? "default" : null);
-    const env: Record<string, string> = { [PROMPT_VAR]: prompt };
+    const env: Record<string, string> = { ...options.env, [PROMPT_VAR]: prompt };
     if (model) env[MODEL_VAR] = model;
     if (input.sessionId) env[SESSION_VAR] = input.sessionId;
     for (const v of harness.key?.vars ?? []) env[v] = key;
     const redact = (text: string) => (key ? text.split(key).join(`[${harness.key?.env} redacted]`) : text);
     const timeoutSeconds = input.timeoutSeconds ?? this.deps.config.agentTimeoutSeconds;
-    const command = harness.commandLine({ command: input.command ?? null, model: !!model, session: !!input.sessionId });
+    const command = harness.commandLine({
+      command: input.command ?? null,
+      model: !!model,
+      session: !!input.sessionId,
+      extra: options.args,
+    });
     return { harness, schema, model, env, redact, timeoutSeconds, command, sessionId: input.sessionId ?? null };
   }
 
@@ -132,11 +223,13 @@ export class AgentService {
       this.limits.relay,
     );
     const st = new RunState(harness.name, plan.model, plan.sessionId, this.limits.textBytes);
+    const recorder = this.deps.events.recorder(redact);
     let issues = 0;
     const decoder = harness.decoder(
       (event) => {
         st.on(event);
         relay.event(event);
+        recorder.add(event);
       },
       (problem) => {
         issues += 1;
@@ -155,14 +248,15 @@ export class AgentService {
         try {
           decoder.end();
           relay.close();
+          recorder.close();
           const failure = st.failure(end, harness);
-          return { failure: failure && redact(failure), agent: st.info() };
+          return { failure: failure && redact(failure), agent: this.withOutput(st, redact) };
         } catch (err) {
           return { failure: `could not read the agent's output: ${String(err)}`, agent: st.info() };
         }
       },
     };
-    return { st, tail, hooks };
+    return { st, tail, hooks, recorder };
   }
 
   /** The result of an ended run, or the coded error that says why it failed. */
@@ -245,11 +339,25 @@ export class AgentService {
     return key;
   }
 
+  /** The run's details with its final answer (or its text so far), as box_run_get shows them. */
+  private withOutput(st: RunState, redact: (text: string) => string) {
+    return { ...st.info(), output: this.inline(redact(st.done?.output || st.text)).output };
+  }
+
   private inline(output: string): { output: string; truncated: boolean } {
     const cap = this.deps.config.maxOutputBytes;
     if (Buffer.byteLength(output) <= cap) return { output, truncated: false };
     return { output: Buffer.from(output).subarray(0, cap).toString("utf8"), truncated: true };
   }
+}
+
+/** The run's settings with the box's defaults filled in: model and options only for the default's harness. */
+function withDefaults(input: AgentRunInput, d: AgentDefaults | null): AgentRunInput {
+  if (!d) return input;
+  const harness = input.harness ?? d.harness;
+  if ((harness ?? "claude-code") !== (d.harness ?? "claude-code")) return input;
+  const options = d.options || input.options ? { ...d.options, ...input.options } : undefined;
+  return { ...input, harness, model: input.model ?? d.model, options };
 }
 
 function checkPrompt(prompt: string, schema: ResponseSchema | null): string {
@@ -265,69 +373,4 @@ function checkPrompt(prompt: string, schema: ResponseSchema | null): string {
     );
   }
   return full;
-}
-
-type Done = Extract<AgentEvent, { type: "done" }>;
-type Failed = Extract<AgentEvent, { type: "error" }>;
-
-/** What a run's events have established so far (bounded: text is capped). */
-class RunState {
-  done: Done | null = null;
-  error: Failed | null = null;
-  events = 0;
-  text = "";
-
-  constructor(
-    private readonly harness: HarnessName,
-    public model: string | null,
-    public sessionId: string | null,
-    private readonly textBytes: number,
-  ) {}
-
-  on(event: AgentEvent): void {
-    this.events += 1;
-    if (event.type === "session") {
-      this.sessionId = event.sessionId;
-      this.model ??= event.model;
-    } else if (event.type === "text") {
-      if (this.text.length < this.textBytes) this.text += event.text.slice(0, this.textBytes - this.text.length);
-    } else if (event.type === "done") {
-      // A done after an error means the agent recovered; an error after a done does not undo the result.
-      this.done = event;
-      this.sessionId = event.sessionId ?? this.sessionId;
-    } else if (event.type === "error") {
-      this.error = event;
-      this.sessionId = event.sessionId ?? this.sessionId;
-    }
-  }
-
-  usage(): AgentUsage | null {
-    return this.done?.usage ?? this.error?.usage ?? null;
-  }
-
-  costUsd(): number | null {
-    return this.done?.costUsd ?? null;
-  }
-
-  info(): AgentRunInfo {
-    return {
-      harness: this.harness,
-      model: this.model,
-      usage: this.usage(),
-      costUsd: this.costUsd(),
-      sessionId: this.sessionId,
-    };
-  }
-
-  /** Why the run failed, or null (cancel, timeout and engine errors are the run service's to say). */
-  failure(end: RunEnd, harness: Harness): string | null {
-    if (end.cancelled || end.timedOut || end.error) return null;
-    if (this.done) return null;
-    if (this.error) return `the agent reported an error: ${clip(this.error.message, 2000)}`;
-    if (this.events === 0 && end.exitCode === 127) return harness.missing;
-    const code = end.exitCode === null ? "" : ` (exit code ${end.exitCode})`;
-    return this.events === 0
-      ? `the harness ended${code} without printing any valid event`
-      : `the harness ended${code} without a done event`;
-  }
 }

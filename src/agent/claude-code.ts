@@ -23,7 +23,7 @@ export const CLAUDE_MISSING =
   "the claude CLI is not installed in this box: use a box of runtime node-agent, or install it first with box_exec `npm install -g @anthropic-ai/claude-code`";
 
 /** The command line; prompt, model and session come from env vars so they are never parsed by the shell. */
-export function claudeCommandLine(o: { model: boolean; session: boolean }): string {
+export function claudeCommandLine(o: { model: boolean; session: boolean; extra?: string[] }): string {
   const args = [
     "-p",
     "--output-format stream-json",
@@ -32,6 +32,8 @@ export function claudeCommandLine(o: { model: boolean; session: boolean }): stri
     "--permission-mode bypassPermissions",
     ...(o.model ? ['--model "$BOXD_AGENT_MODEL"'] : []),
     ...(o.session ? ['--resume "$BOXD_AGENT_SESSION"'] : []),
+    // Mapped agent options (agent-options.ts): validated numbers or "$BOXD_AGENT_..." references.
+    ...(o.extra ?? []),
   ];
   return (
     `command -v claude >/dev/null 2>&1 || { echo "boxd: ${CLAUDE_MISSING}" >&2; exit 127; }; ` +

@@ -19,7 +19,7 @@ export const CODEX_MISSING =
   "the codex CLI is not installed in this box: use a box of runtime node-agent, or install it first with box_exec `npm install -g @openai/codex`";
 
 /** The command line; prompt, model and session come from env vars so they are never parsed by the shell. */
-export function codexCommandLine(o: { model: boolean; session: boolean }): string {
+export function codexCommandLine(o: { model: boolean; session: boolean; extra?: string[] }): string {
   const args = [
     "exec",
     "--json",
@@ -30,6 +30,8 @@ export function codexCommandLine(o: { model: boolean; session: boolean }): strin
     // Codex otherwise saves a snapshot of its shell environment, API key included, under ~/.codex.
     "--disable shell_snapshot",
     ...(o.model ? ['--model "$BOXD_AGENT_MODEL"'] : []),
+    // Mapped agent options (agent-options.ts), before the resume subcommand.
+    ...(o.extra ?? []),
     ...(o.session ? ['resume "$BOXD_AGENT_SESSION"'] : []),
   ];
   return (

@@ -24,7 +24,7 @@ export interface Harness {
   key: HarnessKey | null;
   /** What to tell the caller when the CLI is not in the box (exit 127 before any event). */
   missing: string;
-  commandLine(o: { command: string | null; model: boolean; session: boolean }): string;
+  commandLine(o: { command: string | null; model: boolean; session: boolean; extra?: string[] }): string;
   decoder(emit: EventSink, issue: IssueSink, maxEventBytes: number): EventDecoder;
 }
 

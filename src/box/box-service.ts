@@ -53,7 +53,9 @@ export class BoxService {
   }
 
   view(box: BoxRecord): BoxView {
-    const metered = this.deps.usage ? { ...box, usage: { ...box.usage, ...this.deps.usage.total(box) } } : box;
+    const agents = this.deps.runStore.agentTotals(box.id);
+    const usage = { ...box.usage, ...(this.deps.usage ? this.deps.usage.total(box) : {}), ...agents };
+    const metered = { ...box, usage };
     const version = this.deps.engine.containers.knownRuntimeVersion(box.image);
     return toBoxView(metered, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
   }

@@ -13,4 +13,5 @@ function token(length: number): string {
 export const newBoxId = () => `box_${token(12)}`;
 export const newRunId = () => `run_${token(12)}`;
 export const newSnapshotId = () => `snap_${token(12)}`;
+export const newScheduleId = () => `sched_${token(12)}`;
 export const isBoxId = (s: string) => /^box_[0-9a-z]{12}$/.test(s);

@@ -41,7 +41,7 @@ V6_BLOCKED.addSubnet("2001:db8::", 32, "ipv6");
 V6_BLOCKED.addSubnet("2002::", 16, "ipv6");
 V6_BLOCKED.addSubnet("2001::", 32, "ipv6");
 
-function isPublic(address: string, family: 4 | 6): boolean {
+export function isPublic(address: string, family: 4 | 6): boolean {
   const mapped = family === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1] : address;
   if (mapped !== undefined) {
     const n = parseIpv4(mapped);

@@ -1,5 +1,6 @@
 // Zod shapes shared by several tools' inputs and outputs (the contract's Box, Run, network policy).
 import { z } from "zod";
+import { HARNESSES } from "../agent/events.js";
 import { BOX_STATUSES, NETWORK_MODES, PAUSE_KINDS, RUN_STATUSES, RUN_TYPES, SIZES } from "../model/box.js";
 import { strictInput } from "./strict-input.js";
 
@@ -36,7 +37,25 @@ export const usageSchema = z.object({
     .number()
     .optional()
     .describe("Disk written beyond the image, in bytes, as last measured (absent until the disk guard measured it)"),
+  prompts: z.number().optional().describe("Agent runs (prompts) in the box"),
+  inputTokens: z.number().optional().describe("Input tokens of all its agent runs, as the harnesses reported them"),
+  outputTokens: z.number().optional().describe("Output tokens of all its agent runs"),
+  costUsd: z.number().optional().describe("Cost of all its agent runs in US dollars, as the harnesses reported it"),
 });
+
+/** A box's agent defaults (box_create { agent }). */
+export const agentDefaultsSchema = z
+  .object({
+    harness: z.enum(HARNESSES).optional().describe("claude-code, codex or custom"),
+    model: z.string().max(200).optional().describe("The model runs use when they name none"),
+    options: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe(
+        "Agent options: maxTurns, systemPrompt, appendSystemPrompt, allowedTools, disallowedTools, maxBudgetUsd (claude-code); reasoningEffort (codex); any (custom, as JSON in BOXD_AGENT_OPTIONS)",
+      ),
+  })
+  .describe("Agent defaults: what box_agent_run in this box uses when a run names no harness, model or options");
 
 export const limitsSchema = z
   .object({
@@ -76,6 +95,7 @@ export const boxSchema = {
     .nullable()
     .describe("When the box is deleted because its ttlSeconds runs out (ISO time); null: it lives until deleted"),
   notes: z.array(z.string()).optional().describe("Warnings about the request, e.g. policy entries that stay blocked"),
+  agent: agentDefaultsSchema.optional(),
 };
 export const boxObject = z.object(boxSchema);
 
@@ -100,9 +120,11 @@ export const runSchema = {
       usage: z.object({ inputTokens: z.number(), outputTokens: z.number(), cachedInputTokens: z.number() }).nullable(),
       costUsd: z.number().nullable().describe("US dollars, as the harness reported it"),
       sessionId: z.string().nullable(),
+      output: z.string().optional().describe("The final answer (or the text so far, for a failed run)"),
     })
     .optional()
     .describe("Agent runs only: harness, model, token usage, cost and session"),
+  scheduleId: z.string().optional().describe("The schedule that started the run (box_schedule_get)"),
 };
 export const runObject = z.object(runSchema);
 

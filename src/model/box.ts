@@ -26,6 +26,11 @@ export interface BoxUsage {
   cpuNs: number;
   memoryPeakBytes: number;
   runs: number;
+  /** Agent runs added up (box views only: computed from the box's runs). */
+  prompts?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
 }
 
 /** A box's effective limits: what its container got (CPUs and memory) and its disk allowance. */
@@ -120,6 +125,8 @@ export interface RunRecord {
   reason: string | null;
   /** Agent runs only: which harness and model ran, and what the agent reported it used. */
   agent?: AgentRunInfo;
+  /** The schedule that started the run, if one did. */
+  scheduleId?: string;
 }
 
 /** Token counts of an agent run; inputTokens includes the cached ones. */
@@ -135,6 +142,8 @@ export interface AgentRunInfo {
   usage: AgentUsage | null;
   costUsd: number | null;
   sessionId: string | null;
+  /** The agent's final answer (or its text so far, when it failed), cut at BOXD_MAX_OUTPUT_BYTES. */
+  output?: string;
 }
 
 /** How a run's process ended, as an agent run's `settle` hook sees it. */
@@ -156,6 +165,8 @@ export interface AgentExecInput {
   env: Record<string, string>;
   timeoutSeconds: number;
   agent: AgentRunInfo;
+  /** The schedule that started it, if one did. */
+  scheduleId?: string;
 }
 
 export interface AgentRunHooks {

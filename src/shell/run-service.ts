@@ -10,6 +10,7 @@ import { invalidArgument, notFound } from "../errors.js";
 import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../model/box.js";
 import { collectPage, type Page, type PageRequest } from "../state/page-cursor.js";
 import { badCwdReason, RunHandle, type RunHandleDeps, type RunResult, type RunSpec, runEnd } from "./run-handle.js";
+import { markedCommand, sweepCommand } from "./run-marker.js";
 import {
   BOX_HOME,
   BOX_USER,
@@ -30,7 +31,7 @@ export * from "./run-types.js";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A command as exec takes it: `type` is how its run is recorded (box_run_code's are `code` runs). */
-type CommandInput = ExecInput & { source?: "system" | "user"; type?: Exclude<RunType, "agent"> };
+type CommandInput = ExecInput & { source?: "system" | "user"; type?: Exclude<RunType, "agent">; scheduleId?: string };
 
 export class RunService {
   private readonly live = new Map<string, RunHandle>();
@@ -90,7 +91,10 @@ export class RunService {
     validateExec({ command: input.command });
     const { containerId } = await this.deps.ensureLive(boxId);
     const source = this.deps.boxes.admitRun(boxId, "agent", this.live.values());
-    const record = this.begin(boxId, "agent", input.prompt, source, input.agent);
+    const record = this.begin(boxId, "agent", input.prompt, source, {
+      agent: input.agent,
+      scheduleId: input.scheduleId,
+    });
     const handle = this.start(containerId, record, source, input, {
       timeoutSeconds: input.timeoutSeconds,
       onRawStdout: hooks.onStdout,
@@ -172,13 +176,23 @@ export class RunService {
   private async startCommand(boxId: string, input: CommandInput, onOutput?: OutputListener): Promise<RunHandle> {
     const { containerId } = await this.deps.ensureLive(boxId);
     const source = this.deps.boxes.admitRun(boxId, input.source ?? "user", this.live.values());
-    const record = this.begin(boxId, input.type ?? "command", input.command, source);
+    const record = this.begin(boxId, input.type ?? "command", input.command, source, { scheduleId: input.scheduleId });
     const timeoutSeconds = input.timeoutSeconds ?? (input.background ? 0 : this.deps.execTimeoutSeconds);
     return this.start(containerId, record, source, input, { timeoutSeconds, onOutput });
   }
 
-  private begin(boxId: string, type: RunType, command: string, source: Source, agent?: AgentRunInfo): RunRecord {
-    const record = newRunRecord(boxId, type, command, agent);
+  private begin(
+    boxId: string,
+    type: RunType,
+    command: string,
+    source: Source,
+    extra: { agent?: AgentRunInfo; scheduleId?: string },
+  ): RunRecord {
+    const { agent } = extra;
+    const record = {
+      ...newRunRecord(boxId, type, command, agent),
+      ...(extra.scheduleId ? { scheduleId: extra.scheduleId } : {}),
+    };
     this.deps.runStore.insert(record);
     this.deps.onActivity(boxId);
     const head = type === "agent" ? `agent (${agent?.harness}): ${command}` : `$ ${command}`;
@@ -202,7 +216,7 @@ export class RunService {
       request: {
         containerId,
         // boxd-run is bash: it starts without the box's shell-startup variables (SHELLOPTS, BASH_ENV, ...).
-        cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, input.command]),
+        cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, markedCommand(record.id, input.command)]),
         user: BOX_USER,
         // The box's own env rides on every exec: a box claimed from the warm pool was made before it was known.
         env: Object.entries({ ...this.deps.boxes.mustGet(record.boxId).env, ...input.env }).map(
@@ -318,6 +332,10 @@ export class RunService {
     const res = await this.deps.engine.execs
       .run({ containerId: box.containerId, cmd: shellSafe(["boxd-kill", runId, "KILL"]), user: BOX_USER })
       .catch(() => ({ exitCode: null }));
+    // Then whatever it started that left its process group (setsid) but still carries its marker.
+    await this.deps.engine.execs
+      .run({ containerId: box.containerId, cmd: sweepCommand(runId), user: BOX_USER })
+      .catch(() => undefined);
     // boxd-kill exits 0 even when the run is already gone. If it could not run, or the run is still alive a
     // moment later (a fork bomb has used up the box's processes), restart the container: every process ends.
     const handle = this.live.get(runId);

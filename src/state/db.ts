@@ -105,6 +105,43 @@ const MIGRATIONS: string[] = [
      sampled_at TEXT NOT NULL,
      source TEXT NOT NULL
    );`,
+  // Background agent runs: each run's structured events (text, tool, done, ...), durable so a client can
+  // read them from a cursor long after (box_run_events); bounded per run by the recorder. Runs a schedule
+  // made carry its id.
+  `CREATE TABLE IF NOT EXISTS run_events (
+     run_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     type TEXT NOT NULL,
+     data TEXT NOT NULL,
+     at TEXT NOT NULL,
+     PRIMARY KEY (run_id, seq)
+   ) WITHOUT ROWID;
+   ALTER TABLE runs ADD COLUMN schedule_id TEXT;`,
+  // Schedules: a command or an agent prompt run in a box on a cron expression (src/schedules/). next_run_at
+  // is the next fire (UTC ISO time); a server that starts after it fires once then (a missed fire).
+  `CREATE TABLE IF NOT EXISTS schedules (
+     id TEXT PRIMARY KEY,
+     tenant TEXT NOT NULL,
+     box_id TEXT NOT NULL,
+     cron TEXT NOT NULL,
+     timezone TEXT NOT NULL,
+     command TEXT,
+     prompt TEXT,
+     agent TEXT,
+     timeout_seconds INTEGER,
+     webhook_url TEXT,
+     status TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     next_run_at TEXT,
+     last_run_at TEXT,
+     last_run_status TEXT,
+     last_run_id TEXT,
+     total_runs INTEGER NOT NULL DEFAULT 0,
+     total_failures INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX IF NOT EXISTS schedules_by_box ON schedules(box_id);`,
+  // Agent defaults per box (box_create { agent }): harness, model and options as one JSON object.
+  `CREATE TABLE IF NOT EXISTS box_agent_defaults (box_id TEXT PRIMARY KEY, defaults TEXT NOT NULL);`,
 ];
 
 export function openDb(dataDir: string): Db {

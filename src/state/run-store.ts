@@ -18,10 +18,11 @@ interface RunRow {
   duration_ms: number | null;
   error: string | null;
   agent: string | null;
+  schedule_id: string | null;
 }
 
 const COLUMNS =
-  "id, box_id, type, command, status, exit_code, timed_out, cpu_ns, memory_peak_bytes, started_at, completed_at, duration_ms, error, agent";
+  "id, box_id, type, command, status, exit_code, timed_out, cpu_ns, memory_peak_bytes, started_at, completed_at, duration_ms, error, agent, schedule_id";
 
 function fromRow(r: RunRow): RunRecord {
   return {
@@ -39,6 +40,7 @@ function fromRow(r: RunRow): RunRecord {
     durationMs: r.duration_ms,
     reason: r.error,
     ...(r.agent ? { agent: JSON.parse(r.agent) as AgentRunInfo } : {}),
+    ...(r.schedule_id ? { scheduleId: r.schedule_id } : {}),
   };
 }
 
@@ -62,12 +64,20 @@ export interface RunCompletion {
 export class RunStore {
   constructor(private readonly db: Db) {}
 
-  insert(run: Pick<RunRecord, "id" | "boxId" | "type" | "command" | "startedAt" | "agent">): void {
+  insert(run: Pick<RunRecord, "id" | "boxId" | "type" | "command" | "startedAt" | "agent" | "scheduleId">): void {
     this.db
       .prepare(
-        "INSERT INTO runs (id, box_id, type, command, status, started_at, agent) VALUES (?, ?, ?, ?, 'running', ?, ?)",
+        "INSERT INTO runs (id, box_id, type, command, status, started_at, agent, schedule_id) VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
       )
-      .run(run.id, run.boxId, run.type, run.command, run.startedAt, run.agent ? JSON.stringify(run.agent) : null);
+      .run(
+        run.id,
+        run.boxId,
+        run.type,
+        run.command,
+        run.startedAt,
+        run.agent ? JSON.stringify(run.agent) : null,
+        run.scheduleId ?? null,
+      );
   }
 
   complete(id: string, c: RunCompletion): void {
@@ -109,6 +119,20 @@ export class RunStore {
       )
       .all(boxId, ...(after ?? []), n) as (RunRow & { seq: number })[];
     return rows.map((r) => ({ run: fromRow(r), key: [r.started_at, r.seq] }));
+  }
+
+  /** The box's agent runs added up: how many (prompts), their tokens and cost as the harnesses reported them. */
+  agentTotals(boxId: string): { prompts: number; inputTokens: number; outputTokens: number; costUsd: number } {
+    const row = this.db
+      .prepare(
+        `SELECT COUNT(*) AS prompts,
+           COALESCE(SUM(json_extract(agent, '$.usage.inputTokens')), 0) AS inputTokens,
+           COALESCE(SUM(json_extract(agent, '$.usage.outputTokens')), 0) AS outputTokens,
+           COALESCE(SUM(json_extract(agent, '$.costUsd')), 0) AS costUsd
+         FROM runs WHERE box_id = ? AND type = 'agent'`,
+      )
+      .get(boxId) as { prompts: number; inputTokens: number; outputTokens: number; costUsd: number };
+    return { ...row, costUsd: Math.round(row.costUsd * 1e6) / 1e6 };
   }
 
   hasLiveRun(boxId: string): boolean {

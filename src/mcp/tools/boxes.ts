@@ -7,6 +7,7 @@ import { BOX_STATUSES, SIZES } from "../../model/box.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import {
+  agentDefaultsSchema,
   boxObject,
   boxRef,
   boxSchema,
@@ -67,13 +68,18 @@ export const boxCreate = defineTool({
     fromSnapshot: z.string().optional().describe("Start from this snapshot (id or name) instead of a fresh image"),
     labels: z.record(z.string(), z.string()).optional().describe("Up to 5 key/value labels, for box_list filtering"),
     ttlSeconds: z.number().optional().describe(`${ttlDescription}. Default: none (the box lives until deleted)`),
+    agent: agentDefaultsSchema.optional(),
   },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async handler(args, ctx, s: ToolServices) {
+    const { agent, ...settings } = args;
+    // Checked before the box exists: a bad default must not leave a box behind.
+    if (agent) s.agents.checkDefaults(agent);
     ctx.progress("creating box");
-    const box = await s.boxes.create(ctx.tenant, args);
-    return { text: `created box ${summary(box)}`, structured: box };
+    const box = await s.boxes.create(ctx.tenant, settings);
+    if (agent) s.agents.setDefaults(box.id, agent);
+    return { text: `created box ${summary(box)}`, structured: { ...box, ...(agent ? { agent } : {}) } };
   },
 });
 
@@ -107,7 +113,8 @@ export const boxGet = defineTool({
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx, s: ToolServices) {
     const box = await s.boxes.get(ctx.tenant, args.box);
-    return { text: summary(box), structured: box };
+    const agent = s.agents.defaultsOf(box.id);
+    return { text: summary(box), structured: { ...box, ...(agent ? { agent } : {}) } };
   },
 });
 

@@ -9,6 +9,8 @@ import { gitTools } from "./git.js";
 import { lifecycleTools } from "./lifecycle.js";
 import { logTools } from "./logs.js";
 import { networkTools } from "./network.js";
+import { runEventTools } from "./run-events.js";
+import { scheduleTools } from "./schedules.js";
 import { shellTools } from "./shell.js";
 import { snapshotTools } from "./snapshots.js";
 
@@ -22,6 +24,8 @@ export const allTools = [
   ...networkTools,
   ...gitTools,
   ...agentTools,
+  ...runEventTools,
+  ...scheduleTools,
 ];
 
 export function registerAllTools(server: McpServer, services: ToolServices, opts: RegisterOptions): void {
