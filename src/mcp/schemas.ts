@@ -44,18 +44,16 @@ export const usageSchema = z.object({
 });
 
 /** A box's agent defaults (box_create { agent }). */
-export const agentDefaultsSchema = z
-  .object({
-    harness: z.enum(HARNESSES).optional().describe("claude-code, codex or custom"),
-    model: z.string().max(200).optional().describe("The model runs use when they name none"),
-    options: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .describe(
-        "Agent options: maxTurns, systemPrompt, appendSystemPrompt, allowedTools, disallowedTools, maxBudgetUsd (claude-code); reasoningEffort (codex); any (custom, as JSON in BOXD_AGENT_OPTIONS)",
-      ),
-  })
-  .describe("Agent defaults: what box_agent_run in this box uses when a run names no harness, model or options");
+export const agentDefaultsSchema = strictInput({
+  harness: z.enum(HARNESSES).optional().describe("claude-code, codex or custom"),
+  model: z.string().max(200).optional().describe("The model runs use when they name none"),
+  options: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe(
+      "Agent options: maxTurns, systemPrompt, appendSystemPrompt, allowedTools, disallowedTools, maxBudgetUsd (claude-code); reasoningEffort (codex); any (custom, as JSON in BOXD_AGENT_OPTIONS)",
+    ),
+}).describe("Agent defaults: what box_agent_run in this box uses when a run names no harness, model or options");
 
 export const limitsSchema = z
   .object({
