@@ -43,6 +43,8 @@ export interface ConfigSections {
     | "gitAuthorEmail"
     | "maxOutputBytes"
   >;
+  /** The preview listener (src/preview/): port null when previews are off. */
+  preview: { port: number | null; host: string; domain: string; publicUrl: string };
   /** The HTTP transport (`boxd serve --http`). */
   http: {
     host: string;
@@ -95,6 +97,12 @@ export function configSections(c: Config): ConfigSections {
       maxOutputBytes: c.maxOutputBytes,
     },
     http: httpSection(c),
+    preview: {
+      port: c.previewPort === "off" ? null : c.previewPort,
+      host: c.previewHost,
+      domain: c.previewDomain,
+      publicUrl: c.previewPublicUrl.replace(/\/$/, "").toLowerCase(),
+    },
   };
 }
 

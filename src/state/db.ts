@@ -105,6 +105,17 @@ const MIGRATIONS: string[] = [
      sampled_at TEXT NOT NULL,
      source TEXT NOT NULL
    );`,
+  // Preview URLs: a box's exposed ports and each one's credentials (kept so that exposing a port again
+  // returns the same URL and credentials; the data dir is 0700). Rows go with their box.
+  `CREATE TABLE IF NOT EXISTS box_exposures (
+     box_id TEXT NOT NULL,
+     port INTEGER NOT NULL,
+     auth TEXT NOT NULL,
+     username TEXT,
+     secret TEXT,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (box_id, port)
+   );`,
 ];
 
 export function openDb(dataDir: string): Db {
