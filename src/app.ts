@@ -28,10 +28,12 @@ import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
+import { createPreviews } from "./preview/previews.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
 import { BoxStore } from "./state/box-store.js";
 import { instanceId, openDb } from "./state/db.js";
+import { ExposureStore } from "./state/exposure-store.js";
 import { LogStore } from "./state/log-store.js";
 import { PageCursors } from "./state/page-cursor.js";
 import { RunStore } from "./state/run-store.js";
@@ -106,6 +108,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     network,
     liveBox,
     agents,
+    previews: core.previews.service,
     pool: jobs.pool,
   };
 }
@@ -120,6 +123,7 @@ function openStores(sections: ConfigSections) {
     runStore: new RunStore(db),
     snapshotStore: new SnapshotStore(db),
     usageStore: new UsageStore(db),
+    exposures: new ExposureStore(db),
     boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
     cursors: PageCursors.of(db),
   };
@@ -195,6 +199,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     diskAllowance,
     lock,
     usage,
+    previews: createPreviews(sections.preview, { ...stores, boxes, lifecycle, liveRuns, engine }, log.child("preview")),
     ...moreServices(sections, stores, clients, boxes, runs, lock, log),
   };
 }
@@ -344,7 +349,7 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
   return {
     pool,
     expiry,
-    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage] as BackgroundService[],
+    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, core.previews.job],
   };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;
@@ -375,6 +380,8 @@ function subscribeFeatures(events: BoxEventBus, { engine, boxLog }: Clients, cor
   // Snapshot images no box uses any more go with the last box started from them (awaited by box_delete).
   events.on("deleted", ({ box }) => (box.fromSnapshot ? snapshots.collectGarbage() : undefined));
   events.on("deleted", ({ box }) => diskAllowance.forget(box.id));
+  // Preview URLs go with their box, credentials and all.
+  events.on("deleted", ({ box }) => core.previews.service.forget(box.id));
   // Lifetimes: a box that got a TTL (or a new one, or lost it) re-points the expiry job's one timer.
   const rearmExpiry = ({ box }: { box: { expiresAt: string | null } }) =>
     box.expiresAt ? jobs.expiry.rearm() : undefined;

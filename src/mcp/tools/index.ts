@@ -9,6 +9,7 @@ import { gitTools } from "./git.js";
 import { lifecycleTools } from "./lifecycle.js";
 import { logTools } from "./logs.js";
 import { networkTools } from "./network.js";
+import { previewTools } from "./preview.js";
 import { shellTools } from "./shell.js";
 import { snapshotTools } from "./snapshots.js";
 
@@ -20,6 +21,7 @@ export const allTools = [
   ...snapshotTools,
   ...logTools,
   ...networkTools,
+  ...previewTools,
   ...gitTools,
   ...agentTools,
 ];
