@@ -19,6 +19,8 @@ import { proxyUpgrade, rawReply } from "./upgrade-proxy.js";
 const LIMITS = {
   // A whole request head within 10 s: a slowloris client holds one socket for at most that long.
   headersTimeoutMs: 10_000,
+  // How often Node checks those two deadlines (its default, 30 s, would let a slow head live 40 s).
+  timeoutCheckMs: 2_000,
   // A request body (an upload) must arrive within 10 minutes; responses (downloads, SSE) are not limited.
   requestTimeoutMs: 600_000,
   // Request heads beyond 16 KiB get 431 (Node's default, stated here so it is a decision).
@@ -67,6 +69,7 @@ export class PreviewListener implements BackgroundService {
       maxHeaderSize: LIMITS.maxHeaderSize,
       headersTimeout: LIMITS.headersTimeoutMs,
       requestTimeout: LIMITS.requestTimeoutMs,
+      connectionsCheckingInterval: LIMITS.timeoutCheckMs,
       noDelay: true,
     });
     server.on("request", (req, res) => this.onRequest(req, res));

@@ -143,7 +143,10 @@ export function get(
 export const bearer = (e: Exposed) => ({ authorization: `Bearer ${e.token}` });
 
 /** Starts a server script in the box (in the background) and waits until it answers on `port` in the box. */
-export async function startServer(h: Harness, box: string, kind: "node" | "python", port: number): Promise<void> {
+/** Anything that calls tools: the harness's client or an HTTP client of a tenant. */
+type Caller = Pick<Harness, "callOk">;
+
+export async function startServer(h: Caller, box: string, kind: "node" | "python", port: number): Promise<void> {
   const file = kind === "node" ? "server.js" : "server.py";
   await h.callOk("box_write_file", { box, path: file, content: kind === "node" ? NODE_SERVER : PYTHON_SERVER });
   const cmd = kind === "node" ? `node ${file} ${port}` : `python3 ${file} ${port}`;
