@@ -5,6 +5,7 @@ import path from "node:path";
 import { z } from "zod";
 import { splitCommas } from "./comma-list.js";
 import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./config-git.js";
+import { PREVIEW_SETTINGS } from "./config-preview.js";
 import { secretSchema } from "./secret.js";
 
 interface SettingSpec {
@@ -341,48 +342,7 @@ export const SETTINGS = {
       "On SIGTERM, how long calls in flight may still finish before sessions are closed (runs still going then keep going in their box).",
     schema: intFrom(0, 3600).default(30),
   },
-  // Preview URLs (box_expose_port): the inbound listener that proxies to a box's ports.
-  previewPort: {
-    env: "BOXD_PREVIEW_PORT",
-    flag: "--preview-port <port>",
-    description:
-      'Port of the preview listener that serves box_expose_port URLs (http://<port>-<box>.<domain>:<this port>/); 0 picks a free port, "off" disables previews.',
-    schema: z.union([z.literal("off"), intFrom(0, 65535)]).default(7078),
-  },
-  previewHost: {
-    env: "BOXD_PREVIEW_HOST",
-    flag: "--preview-host <host>",
-    description:
-      "Address the preview listener binds. Default loopback only; anything else exposes previews to the network (put a TLS proxy in front and set BOXD_PREVIEW_PUBLIC_URL).",
-    schema: z.string().min(1).default("127.0.0.1"),
-  },
-  previewDomain: {
-    env: "BOXD_PREVIEW_DOMAIN",
-    flag: "--preview-domain <domain>",
-    description:
-      "Parent domain of preview host names (<port>-<box>.<domain>). The default, localhost, needs no DNS: browsers resolve every *.localhost name to loopback.",
-    schema: z
-      .string()
-      .regex(
-        /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i,
-        "use a domain name such as preview.example.com",
-      )
-      .transform((s) => s.toLowerCase())
-      .default("localhost"),
-  },
-  previewPublicUrl: {
-    env: "BOXD_PREVIEW_PUBLIC_URL",
-    flag: "--preview-public-url <url>",
-    description:
-      "Base URL of previews behind wildcard DNS and a TLS proxy, e.g. https://preview.example.com: URLs become https://<port>-<box>.preview.example.com/ (its host is routed too). Empty: http://<port>-<box>.<domain>:<preview port>/.",
-    schema: z
-      .string()
-      .default("")
-      .refine(
-        (s) => s === "" || /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?\/?$/i.test(s),
-        "use scheme://host[:port], e.g. https://preview.example.com",
-      ),
-  },
+  ...PREVIEW_SETTINGS,
   tenantMaxBoxes: {
     env: "BOXD_TENANT_MAX_BOXES",
     flag: "--tenant-max-boxes <n>",

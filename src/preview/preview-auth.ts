@@ -42,8 +42,9 @@ export function authorize(e: Exposure, headers: IncomingHttpHeaders, url: URL): 
   if (bearer && sameSecret(bearer[1] as string, expected)) return { byHeader: true, byQuery: false };
   const query = url.searchParams.get("token");
   if (query !== null && sameSecret(query, expected)) return { byHeader: false, byQuery: true };
-  const cookie = cookieValue(headers.cookie, COOKIE);
-  if (cookie !== null && sameSecret(cookie, expected)) return { byHeader: false, byQuery: false };
+  // Every cookie of that name counts: another preview's app may plant one for the parent domain.
+  if (cookieValues(headers.cookie, COOKIE).some((c) => sameSecret(c, expected)))
+    return { byHeader: false, byQuery: false };
   return null;
 }
 
@@ -90,11 +91,12 @@ export function withoutToken(rawPath: string): string {
   return kept.length ? `${rawPath.slice(0, q)}?${kept.join("&")}` : rawPath.slice(0, q);
 }
 
-function cookieValue(header: string | undefined, name: string): string | null {
-  if (!header) return null;
+function cookieValues(header: string | undefined, name: string): string[] {
+  if (!header) return [];
+  const out: string[] = [];
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+    if (eq > 0 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim());
   }
-  return null;
+  return out;
 }
