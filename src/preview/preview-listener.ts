@@ -8,11 +8,10 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { BackgroundService } from "../background.js";
 import type { Logger } from "../log.js";
-import type { Exposure } from "../model/exposure.js";
 import { endToEnd, proxyHttp, replyText, withForwarded } from "./http-proxy.js";
 import { authorize, challenge, type Granted, stripCredentials, tokenCookie, withoutToken } from "./preview-auth.js";
 import type { PreviewHosts } from "./preview-host.js";
-import type { OpenTarget, PreviewTargets } from "./preview-targets.js";
+import type { OpenTarget, PreviewTargets, Routed } from "./preview-targets.js";
 import { proxyUpgrade, rawReply } from "./upgrade-proxy.js";
 
 /** Limits of the listener, each with its reason. */
@@ -38,8 +37,8 @@ export interface PreviewListenerDeps {
   log: Logger;
 }
 
-type Routed =
-  | { ok: true; exposure: Exposure; granted: Granted }
+type Route =
+  | { ok: true; target: Routed; granted: Granted }
   | { ok: false; status: number; text: string; extra?: Record<string, string> };
 
 const NOT_HERE = "no exposed port at this address (box_expose_port gives a box's preview URLs)";
@@ -108,13 +107,14 @@ export class PreviewListener implements BackgroundService {
   }
 
   /** Routing and auth, shared by requests and upgrades. */
-  private route(req: IncomingMessage): Routed {
+  private route(req: IncomingMessage): Route {
     const path = req.url ?? "";
     // Origin-form only: an absolute URI could name another host than the Host header.
     if (!path.startsWith("/")) return { ok: false, status: 400, text: "request target must be a path" };
     const addr = this.deps.hosts.parse(req.headers.host);
-    const exposure = addr ? this.deps.targets.find(addr) : null;
-    if (!exposure) return { ok: false, status: 404, text: NOT_HERE };
+    const target = addr ? this.deps.targets.find(addr) : null;
+    if (!target) return { ok: false, status: 404, text: NOT_HERE };
+    const { exposure } = target;
     let url: URL;
     try {
       url = new URL(path, "http://preview.invalid");
@@ -134,7 +134,7 @@ export class PreviewListener implements BackgroundService {
         extra: { "www-authenticate": challenge(exposure.auth) },
       };
     }
-    return { ok: true, exposure, granted };
+    return { ok: true, target, granted };
   }
 
   private forwardOf(req: IncomingMessage, granted: Granted, upgrade: boolean) {
@@ -163,10 +163,10 @@ export class PreviewListener implements BackgroundService {
     // loses it (so it is not in the history, bookmarks or the Referer of the app's links).
     if (r.granted.byQuery && (req.method === "GET" || req.method === "HEAD")) {
       const location = withoutToken(req.url ?? "/");
-      const cookie = tokenCookie(r.exposure.secret ?? "", this.deps.hosts.scheme === "https");
+      const cookie = tokenCookie(r.target.exposure.secret ?? "", this.deps.hosts.scheme === "https");
       return replyText(res, 302, `see ${location}`, { location, "set-cookie": cookie });
     }
-    const target = await this.open(r.exposure);
+    const target = await this.open(r.target);
     if ("failure" in target) return replyText(res, 502, target.failure);
     proxyHttp(req, res, target, this.forwardOf(req, r.granted, false), this.agent);
   }
@@ -180,7 +180,7 @@ export class PreviewListener implements BackgroundService {
       rawReply(socket, r.status, r.text, r.extra);
       return;
     }
-    this.open(r.exposure).then(
+    this.open(r.target).then(
       (target) => {
         if ("failure" in target) return rawReply(socket, 502, target.failure);
         if (socket.destroyed) return target.done();
@@ -190,9 +190,9 @@ export class PreviewListener implements BackgroundService {
     );
   }
 
-  private async open(e: Exposure): Promise<OpenTarget | { failure: string }> {
+  private async open(routed: Routed): Promise<OpenTarget | { failure: string }> {
     try {
-      return await this.deps.targets.open(e);
+      return await this.deps.targets.open(routed);
     } catch (err) {
       return { failure: `the box could not be made ready for this request: ${(err as Error).message}` };
     }

@@ -22,12 +22,15 @@ const fromRow = (r: Row): Exposure => ({
 });
 
 export class ExposureStore {
-  constructor(private readonly db: Db) {}
+  /** Prepared once: the preview listener looks an exposure up on every request. */
+  private readonly byKey;
+
+  constructor(private readonly db: Db) {
+    this.byKey = db.prepare("SELECT * FROM box_exposures WHERE box_id = ? AND port = ?");
+  }
 
   get(boxId: string, port: number): Exposure | null {
-    const r = this.db.prepare("SELECT * FROM box_exposures WHERE box_id = ? AND port = ?").get(boxId, port) as
-      | Row
-      | undefined;
+    const r = this.byKey.get(boxId, port) as Row | undefined;
     return r ? fromRow(r) : null;
   }
 
