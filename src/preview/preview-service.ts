@@ -39,8 +39,8 @@ export class PreviewService {
     port: number,
     auth: PreviewAuth = "token",
   ): ExposureView & { boxId: string; created: boolean } {
-    const listenPort = this.listenPort();
     const box = this.deps.resolve(tenant, ref);
+    const listenPort = this.listenPort();
     const existing = this.deps.exposures.get(box.id, port);
     if (existing && existing.auth !== auth) {
       throw conflict(

@@ -116,6 +116,30 @@ describe("preview URLs: restart", () => {
   });
 });
 
+describe("preview URLs: no listener", () => {
+  it("says why when previews are off or their port is taken, and the server serves the rest", async () => {
+    const holder = net.createServer();
+    await new Promise<void>((r) => holder.listen(0, "127.0.0.1", () => r()));
+    const taken = (holder.address() as net.AddressInfo).port;
+    try {
+      for (const [port, why] of [
+        ["off", /previews are off on this server \(BOXD_PREVIEW_PORT=off\)/],
+        [String(taken), new RegExp(`could not listen on 127\\.0\\.0\\.1:${taken} .*set BOXD_PREVIEW_PORT`)],
+      ] as const) {
+        await using h = await startHarness({ env: { BOXD_PREVIEW_PORT: port } });
+        const box = await h.createBox({ name: "no-previews" });
+        const err = await h.callErr("box_expose_port", { box: box.id, port: 3000 });
+        expect(err.code).toBe("CONFLICT");
+        expect(err.message).toMatch(why);
+        expect((await h.callErr("box_expose_port", { box: "missing", port: 3000 })).code).toBe("NOT_FOUND");
+        expect(await h.callOk("box_list_exposed", { box: box.id })).toMatchObject({ exposed: [] });
+      }
+    } finally {
+      holder.close();
+    }
+  });
+});
+
 describe("preview URLs: hostile clients and apps", () => {
   let h: Harness;
   let good: Exposed;
