@@ -162,7 +162,8 @@ export class PreviewListener implements BackgroundService {
     // A browser's first visit with ?token=: the cookie carries the token from now on, and the address bar
     // loses it (so it is not in the history, bookmarks or the Referer of the app's links).
     if (r.granted.byQuery && (req.method === "GET" || req.method === "HEAD")) {
-      const location = withoutToken(req.url ?? "/");
+      // One leading slash only: "//host/..." (or "/\\host") would send the browser to another site.
+      const location = withoutToken(req.url ?? "/").replace(/^[/\\]+/, "/");
       const cookie = tokenCookie(r.target.exposure.secret ?? "", this.deps.hosts.scheme === "https");
       return replyText(res, 302, `see ${location}`, { location, "set-cookie": cookie });
     }

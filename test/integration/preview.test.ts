@@ -7,6 +7,7 @@ import http from "node:http";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { attack } from "../helpers/abuse-tally.js";
 import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
 import { bearer, type Exposed, get, previewTarget, startServer } from "./preview-helpers.js";
 
@@ -171,6 +172,13 @@ describe("preview URLs", () => {
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Lax/);
     expect(cookie).not.toMatch(/Domain=/i);
+    // The redirect stays on this host, whatever the path looks like.
+    await attack("preview", "open redirect through the ?token= redirect (//host, /\\host)", async () => {
+      for (const odd of ["//evil.example/x", "/\\evil.example/x"]) {
+        const r = await get(nodeUrl.url, { path: `${odd}?token=${nodeUrl.token}` });
+        expect(r.headers.location).toBe("/evil.example/x");
+      }
+    });
     const jar = cookie.split(";")[0] as string;
     const browsing = await get(nodeUrl.url, { path: "/echo?a=b", headers: { cookie: `${jar}; app=keep` } });
     expect(browsing.status).toBe(200);
