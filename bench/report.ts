@@ -95,6 +95,13 @@ export function markdown(r: Results): string {
         `- ${name}: ${fmt(tp.boxd)} MiB/s boxd vs ${fmt(tp.raw)} MiB/s raw (p50); server RSS peak ${fmt(rss.boxd)} MiB (+${fmt(growth.boxd)} during the transfer) vs ${fmt(rss.raw)} MiB (+${fmt(growth.raw)}) for raw`,
       );
     }
+    const sides = f.requests_per_second as { proxy: number; direct: number; ratio: number } | undefined;
+    const dl = f.download_16mib_mib_s as { proxy: number; direct: number; ratio: number } | undefined;
+    if (sides && dl) {
+      notes.push(
+        `- ${name} (boxd = through the preview listener, raw = direct to the box's address): ${fmt(sides.proxy)} requests/s vs ${fmt(sides.direct)} direct at 8 clients (${sides.ratio.toFixed(2)}x); a 16 MiB download at ${fmt(dl.proxy)} MiB/s vs ${fmt(dl.direct)} direct (${dl.ratio.toFixed(2)}x)`,
+      );
+    }
   }
   const d = r.figures.idle_density as IdleDensity | undefined;
   if (d) {

@@ -18,6 +18,7 @@ import type { BenchContext, BenchOptions } from "./context.js";
 import { idleDensity } from "./figures/density.js";
 import { execRoundTrip } from "./figures/exec.js";
 import { pooledTimeToInteractive, timeToInteractive } from "./figures/interactive.js";
+import { previewRequest } from "./figures/preview.js";
 import { resumeFrozen, resumeStopped } from "./figures/resume.js";
 import { smallFileRw } from "./figures/small-file.js";
 import { snapshot } from "./figures/snapshot.js";
@@ -38,6 +39,7 @@ const STEPS: { names: string[]; run: (ctx: BenchContext) => Promise<Produces> }[
   { names: ["resume_frozen"], run: resumeFrozen },
   { names: ["resume_stopped"], run: resumeStopped },
   { names: ["snapshot"], run: snapshot },
+  { names: ["preview_request"], run: previewRequest },
   { names: ["idle_density"], run: async (ctx) => ({ idle_density: await idleDensity(ctx) }) },
 ];
 
@@ -108,7 +110,8 @@ async function main(): Promise<number> {
   const errors: Record<string, string> = {};
   let header: Pick<Results, "machine" | "date" | "settings"> | null = null;
   try {
-    const boxd = await BoxdBench.start({ tmpDir, env: { ...boxdEnv, BOXD_ROOTS: tmpDir } });
+    // The preview listener on a free port unless BOXD_PREVIEW_PORT says otherwise (preview_request).
+    const boxd = await BoxdBench.start({ tmpDir, env: { BOXD_PREVIEW_PORT: "0", ...boxdEnv, BOXD_ROOTS: tmpDir } });
     const image = loadImageSet(boxd.config.baseImage).runtime("node").ref;
     raw = new RawDocker(image, runId, os.cpus().length);
     if (

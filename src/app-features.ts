@@ -9,6 +9,7 @@ import type { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import type { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { BoxLog } from "./logs/box-log.js";
+import type { PreviewService } from "./preview/preview-service.js";
 import type { Scheduler } from "./schedules/scheduler.js";
 import type { RunService } from "./shell/run-service.js";
 
@@ -21,6 +22,7 @@ export interface FeatureDeps {
     diskAllowance: DiskAllowance;
     lifecycle: LifecycleService;
     agents: Pick<AgentService, "forgetDefaults">;
+    previews: { service: Pick<PreviewService, "forget"> };
   };
   jobs: { expiry: BoxExpiry; schedules: { scheduler: Scheduler } };
 }
@@ -52,6 +54,8 @@ export function subscribeFeatures(events: BoxEventBus, { clients, core, jobs }: 
   // Snapshot images no box uses any more go with the last box started from them (awaited by box_delete).
   events.on("deleted", ({ box }) => (box.fromSnapshot ? snapshots.collectGarbage() : undefined));
   events.on("deleted", ({ box }) => diskAllowance.forget(box.id));
+  // Preview URLs go with their box, credentials and all.
+  events.on("deleted", ({ box }) => core.previews.service.forget(box.id));
   // Lifetimes: a box that got a TTL (or a new one, or lost it) re-points the expiry job's one timer.
   const rearmExpiry = ({ box }: { box: { expiresAt: string | null } }) =>
     box.expiresAt ? jobs.expiry.rearm() : undefined;

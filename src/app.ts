@@ -30,12 +30,14 @@ import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
+import { createPreviews } from "./preview/previews.js";
 import { createSchedules } from "./schedules/create-schedules.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
 import { AgentDefaultsStore } from "./state/agent-defaults-store.js";
 import { BoxStore } from "./state/box-store.js";
 import { instanceId, openDb } from "./state/db.js";
+import { ExposureStore } from "./state/exposure-store.js";
 import { LogStore } from "./state/log-store.js";
 import { PageCursors } from "./state/page-cursor.js";
 import { RunEventStore } from "./state/run-event-store.js";
@@ -115,6 +117,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     agents,
     runEvents,
     schedules: jobs.schedules.service,
+    previews: core.previews.service,
     pool: jobs.pool,
   };
 }
@@ -132,6 +135,7 @@ function openStores(sections: ConfigSections) {
     agentDefaults: new AgentDefaultsStore(db),
     snapshotStore: new SnapshotStore(db),
     usageStore: new UsageStore(db),
+    exposures: new ExposureStore(db),
     boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
     cursors: PageCursors.of(db),
   };
@@ -158,13 +162,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
   const liveRuns = new LiveRunIndex(events);
   const diskAllowance = new DiskAllowance(sections.disk.overrideBytes);
   const snapshotSources = new SnapshotSources(stores.snapshotStore);
-  const usage = new UsageMeter({
-    read: (containerId) => engine.accounting.read(containerId),
-    store: stores.usageStore,
-    boxes: () => stores.boxStore.list(),
-    log: log.child("usage"),
-    ...sections.usage,
-  });
+  const usage = usageMeter(sections, stores, engine, log);
   // One per-box lock for every service that changes a box.
   const lock = new KeyLock();
   const runEvents = new RunEvents({ store: stores.runEvents, runs: stores.runStore, events, ...sections.runEvents });
@@ -211,10 +209,22 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     usage,
     runEvents,
     webhooks,
+    previews: createPreviews(sections.preview, { ...stores, boxes, lifecycle, liveRuns, engine }, log.child("preview")),
     ...moreServices(sections, stores, clients, { boxes, runs, lock, runEvents, webhooks }, log),
   };
 }
 type Core = ReturnType<typeof buildServices>;
+
+/** Box CPU and memory totals from the containers' cgroups (src/usage/). */
+function usageMeter(sections: ConfigSections, stores: Stores, engine: Clients["engine"], log: Logger): UsageMeter {
+  return new UsageMeter({
+    read: (containerId) => engine.accounting.read(containerId),
+    store: stores.usageStore,
+    boxes: () => stores.boxStore.list(),
+    log: log.child("usage"),
+    ...sections.usage,
+  });
+}
 
 /** The box service, with what the other phase-3 pieces built before it give it. */
 function boxService(
@@ -375,7 +385,7 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
     intervalMs: sections.disk.intervalMs,
   });
   const schedules = scheduleJobs(sections, stores, clients, core, log);
-  const all = [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, core.webhooks];
+  const all = [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, core.webhooks, core.previews.job];
   return { pool, expiry, schedules, all: [...all, schedules.scheduler] as BackgroundService[] };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;

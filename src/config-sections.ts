@@ -49,6 +49,8 @@ export interface ConfigSections {
     | "gitAuthorEmail"
     | "maxOutputBytes"
   >;
+  /** The preview listener (src/preview/): port null when previews are off. */
+  preview: { port: number | null; host: string; domain: string; publicUrl: string };
   /** The HTTP transport (`boxd serve --http`). */
   http: {
     host: string;
@@ -104,6 +106,12 @@ export function configSections(c: Config): ConfigSections {
       maxOutputBytes: c.maxOutputBytes,
     },
     http: httpSection(c),
+    preview: {
+      port: c.previewPort === "off" ? null : c.previewPort,
+      host: c.previewHost,
+      domain: c.previewDomain,
+      publicUrl: c.previewPublicUrl.replace(/\/$/, "").toLowerCase(),
+    },
   };
 }
 

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { splitCommas } from "./comma-list.js";
 import { AGENT_SETTINGS } from "./config-agents.js";
 import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./config-git.js";
+import { PREVIEW_SETTINGS } from "./config-preview.js";
 import { secretSchema } from "./secret.js";
 
 interface SettingSpec {
@@ -323,6 +324,7 @@ export const SETTINGS = {
       "On SIGTERM, how long calls in flight may still finish before sessions are closed (runs still going then keep going in their box).",
     schema: intFrom(0, 3600).default(30),
   },
+  ...PREVIEW_SETTINGS,
   tenantMaxBoxes: {
     env: "BOXD_TENANT_MAX_BOXES",
     flag: "--tenant-max-boxes <n>",

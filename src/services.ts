@@ -16,6 +16,7 @@ import type { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
 import type { BoxLog } from "./logs/box-log.js";
 import type { NetworkService } from "./network/network-service.js";
+import type { PreviewService } from "./preview/preview-service.js";
 import type { ScheduleService } from "./schedules/schedule-service.js";
 import type { RunService } from "./shell/run-service.js";
 
@@ -54,6 +55,7 @@ export interface ToolServices {
   agents: Pick<AgentService, "run" | "start" | "checkDefaults" | "setDefaults" | "defaultsOf">;
   runEvents: Pick<RunEvents, "read">;
   schedules: Pick<ScheduleService, "create" | "list" | "get" | "pause" | "resume" | "delete">;
+  previews: Pick<PreviewService, "expose" | "list" | "unexpose">;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
   liveBox: (tenant: string, ref: string) => Promise<LiveBox>;
 }
@@ -74,11 +76,41 @@ export interface Services extends ToolServices {
   agents: AgentService;
   runEvents: RunEvents;
   schedules: ScheduleService;
+  previews: PreviewService;
 }
 
 /** The tools' view of the services: a new object with only ToolServices' fields (so no engine, config or pool). */
 export function toolServices(s: ToolServices): ToolServices {
-  const { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, runEvents, schedules, liveBox } =
-    s;
-  return { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, runEvents, schedules, liveBox };
+  const {
+    log,
+    boxes,
+    runs,
+    files,
+    git,
+    lifecycle,
+    snapshots,
+    forks,
+    boxLog,
+    agents,
+    runEvents,
+    schedules,
+    previews,
+    liveBox,
+  } = s;
+  return {
+    log,
+    boxes,
+    runs,
+    files,
+    git,
+    lifecycle,
+    snapshots,
+    forks,
+    boxLog,
+    agents,
+    runEvents,
+    schedules,
+    previews,
+    liveBox,
+  };
 }

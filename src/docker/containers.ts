@@ -229,6 +229,19 @@ export class ContainerClient {
     }
   }
 
+  /** The container's IPv4 address on one of its networks (null when it is not on it or does not exist). */
+  async address(id: string, network: string): Promise<string | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      const net = info.NetworkSettings.Networks?.[network];
+      // Boxes get a fixed address (IPAMConfig), which holds while the container is stopped too.
+      return net?.IPAMConfig?.IPv4Address || net?.IPAddress || null;
+    } catch (err) {
+      if (dockerStatus(err) === 404) return null;
+      throw asBoxdError(err, `inspect container ${id.slice(0, 12)}`);
+    }
+  }
+
   async list(labels: Record<string, string>): Promise<ContainerSummary[]> {
     try {
       const all = await this.docker.listContainers({ all: true, filters: labelFilter(labels) });

@@ -1,7 +1,8 @@
 // Host firewall rules that enforce each box's egress policy outside the box (boxes have no NET_ADMIN).
 // Each box's traffic enters the host on its own bridge (bx<box>), so rules match the interface:
 //   filter DOCKER-USER -> BOXD-F-<inst> -> BF<inst><box>   forwarded traffic (to the world, other boxes)
-//   filter INPUT       -> BOXD-I-<inst> -> BI<inst><box>   traffic to the host itself (its services)
+//   filter INPUT       -> BOXD-I-<inst> -> BI<inst><box>   traffic to the host itself (its services); replies
+//                                                         to connections the host opened (previews) pass
 //   nat PREROUTING     -> BOXD-N-<inst> -> BN<inst><box>   custom domains: ports 80/443 to the egress proxy;
 //                                                         not allow-all: UDP port 53 to the DNS gate
 // Every change goes through one iptables-restore (atomic per table), so a box is never left unenforced.
@@ -70,6 +71,9 @@ export class Firewall {
         // Replies to connections a box opened (and its rules allowed). Needed where the other end is on
         // another Docker bridge: the engine's inter-network isolation would drop the replies otherwise.
         `-A ${f} -o bx+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+        // Replies of connections the host opened to a box (the preview listener proxying to an exposed
+        // port): only the reply direction of a connection that exists, so the box opens nothing to the host.
+        `-A ${i} -i bx+ -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j ACCEPT`,
         // The proxy and the DNS gate listen on every address (each box reaches them on its own gateway) and
         // serve only sources that are boxes of this instance. No host rule guards their ports: their port
         // numbers are random and the rules outlive the server, so another program that later binds one of

@@ -142,6 +142,17 @@ const MIGRATIONS: string[] = [
    CREATE INDEX IF NOT EXISTS schedules_by_box ON schedules(box_id);`,
   // Agent defaults per box (box_create { agent }): harness, model and options as one JSON object.
   `CREATE TABLE IF NOT EXISTS box_agent_defaults (box_id TEXT PRIMARY KEY, defaults TEXT NOT NULL);`,
+  // Preview URLs: a box's exposed ports and each one's credentials (kept so that exposing a port again
+  // returns the same URL and credentials; the data dir is 0700). Rows go with their box.
+  `CREATE TABLE IF NOT EXISTS box_exposures (
+     box_id TEXT NOT NULL,
+     port INTEGER NOT NULL,
+     auth TEXT NOT NULL,
+     username TEXT,
+     secret TEXT,
+     created_at TEXT NOT NULL,
+     PRIMARY KEY (box_id, port)
+   );`,
 ];
 
 export function openDb(dataDir: string): Db {

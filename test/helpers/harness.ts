@@ -59,6 +59,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     BOXD_DATA_DIR: dataDir,
     BOXD_ROOTS: (opts.roots ?? []).join(","),
     BOXD_ORPHAN_GRACE_SECONDS: "0",
+    // Preview listeners on a free port each: test files run side by side.
+    BOXD_PREVIEW_PORT: "0",
     ...opts.env,
   });
   const log = process.env.BOXD_TEST_LOG ? createLogger("debug") : silentLogger;

@@ -9,6 +9,7 @@ import { gitTools } from "./git.js";
 import { lifecycleTools } from "./lifecycle.js";
 import { logTools } from "./logs.js";
 import { networkTools } from "./network.js";
+import { previewTools } from "./preview.js";
 import { runEventTools } from "./run-events.js";
 import { scheduleTools } from "./schedules.js";
 import { shellTools } from "./shell.js";
@@ -22,6 +23,7 @@ export const allTools = [
   ...snapshotTools,
   ...logTools,
   ...networkTools,
+  ...previewTools,
   ...gitTools,
   ...agentTools,
   ...runEventTools,
