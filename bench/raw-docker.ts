@@ -31,6 +31,8 @@ export class RawDocker {
     readonly image: string,
     readonly runId: string,
     private readonly cpus: number,
+    /** The engine runtime of its containers (runsc for the gVisor tier); the engine's default when absent. */
+    private readonly runtime?: string,
   ) {}
 
   get labels(): Record<string, string> {
@@ -64,6 +66,7 @@ export class RawDocker {
         MemorySwap: 1024 ** 3,
         NanoCpus: Math.min(1, this.cpus) * 1e9,
         NetworkMode: network,
+        ...(this.runtime ? { Runtime: this.runtime } : {}),
         RestartPolicy: { Name: "no" },
         LogConfig: { Type: "none", Config: {} },
       },

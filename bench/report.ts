@@ -12,6 +12,8 @@ export interface Results {
   settings: Record<string, number | string>;
   goals: Goal[];
   errors?: Record<string, string>;
+  /** The gVisor tier's figures (bench/tiers.ts), or why it was not measured. */
+  gvisor?: { figures: Record<string, Figure | IdleDensity>; errors: Record<string, string> } | { skipped: string };
 }
 
 export interface Goal {
@@ -133,7 +135,54 @@ export function markdown(r: Results): string {
     ...goalLines,
     ...(errors.length ? ["", "Errors:", "", ...errors] : []),
     "",
+    ...tierSection(r),
   ].join("\n");
+}
+
+/** The gVisor tier: its own table against raw runsc, and boxd's p50 in both tiers side by side. */
+function tierSection(r: Results): string[] {
+  const g = r.gvisor;
+  if (!g) return [];
+  if ("skipped" in g) return ["gVisor tier: not measured (" + g.skipped + ").", ""];
+  const rows: string[] = [];
+  const sideBySide: string[] = [];
+  for (const [name, f] of Object.entries(g.figures)) {
+    if (!isFigure(f)) continue;
+    rows.push(
+      `| ${name} | ${fmt(f.boxd.p50)} | ${fmt(f.boxd.p95)} | ${fmt(f.raw.p50)} | ${fmt(f.raw.p95)} | ${f.ratio_p50.toFixed(2)}x | ${f.n} |`,
+    );
+    const runc = r.figures[name];
+    if (runc && isFigure(runc)) {
+      sideBySide.push(
+        `| ${name} | ${fmt(runc.boxd.p50)} | ${fmt(f.boxd.p50)} | ${(f.boxd.p50 / runc.boxd.p50).toFixed(2)}x |`,
+      );
+    }
+  }
+  const d = g.figures.idle_density as IdleDensity | undefined;
+  const dr = r.figures.idle_density as IdleDensity | undefined;
+  if (d && dr) {
+    const a = Number(dr.box_memory_mb_avg);
+    const b = Number(d.box_memory_mb_avg);
+    sideBySide.push(`| idle memory per box (MiB) | ${fmt(a)} | ${fmt(b)} | ${(b / a).toFixed(2)}x |`);
+  }
+  const errors = Object.entries(g.errors).map(([k, v]) => `- ${k}: FAILED: ${v.split("\n")[0]}`);
+  return [
+    "## gVisor tier",
+    "",
+    "boxd with BOXD_ISOLATION=gvisor vs raw Docker containers with the runsc runtime, same image, same run.",
+    "",
+    "| figure | boxd p50 | boxd p95 | raw p50 | raw p95 | ratio p50 | n |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    "",
+    "boxd p50 in both tiers (ms unless said):",
+    "",
+    "| figure | runc | gVisor | gVisor / runc |",
+    "| --- | ---: | ---: | ---: |",
+    ...sideBySide,
+    ...(errors.length ? ["", "Errors:", "", ...errors] : []),
+    "",
+  ];
 }
 
 export function write(dir: string, r: Results): string {

@@ -25,12 +25,11 @@ import { snapshot } from "./figures/snapshot.js";
 import { transfers } from "./figures/transfer.js";
 import { RawDocker } from "./raw-docker.js";
 import { goals, machine, markdown, type Results, write } from "./report.js";
-import type { Figure, IdleDensity } from "./stats.js";
-
-type Produces = Record<string, Figure | IdleDensity>;
+import { type Produces, runSteps, type Step } from "./steps.js";
+import { gvisorTier, type TierResult } from "./tiers.js";
 
 /** Each step measures one or more figures; BENCH_ONLY selects steps by any figure name they produce. */
-const STEPS: { names: string[]; run: (ctx: BenchContext) => Promise<Produces> }[] = [
+const STEPS: Step[] = [
   { names: ["time_to_interactive", "box_create"], run: timeToInteractive },
   { names: ["time_to_interactive_pooled"], run: pooledTimeToInteractive },
   { names: ["exec_round_trip"], run: execRoundTrip },
@@ -108,6 +107,7 @@ async function main(): Promise<number> {
 
   const figures: Produces = {};
   const errors: Record<string, string> = {};
+  let gvisor: TierResult | null = null;
   let header: Pick<Results, "machine" | "date" | "settings"> | null = null;
   try {
     // The preview listener on a free port unless BOXD_PREVIEW_PORT says otherwise (preview_request).
@@ -142,19 +142,10 @@ async function main(): Promise<number> {
     log(`${header.machine}`);
     log(`image ${image}; ${opts.iterations} samples per side (${opts.transferIterations} for transfers)`);
     const ctx: BenchContext = { ...opts, boxd, raw, tmpDir, log, problems, boxdEnv };
-    for (const step of steps) {
-      const label = step.names.join(" + ");
-      const t0 = performance.now();
-      log(`${label}: start`);
-      try {
-        Object.assign(figures, await step.run(ctx));
-        log(`${label}: done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      } catch (err) {
-        const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
-        log(`${label}: FAILED: ${message}`);
-        for (const name of step.names) errors[name] = message.split("\n")[0] ?? message;
-      }
-    }
+    const runc = await runSteps(ctx, steps);
+    Object.assign(figures, runc.figures);
+    Object.assign(errors, runc.errors);
+    gvisor = await gvisorTier(ctx, steps);
   } finally {
     await cleanup();
   }
@@ -167,6 +158,7 @@ async function main(): Promise<number> {
       settings: { ...header.settings, load_avg_at_end: os.loadavg()[0]?.toFixed(2) ?? "?" },
       goals: goals(figures),
       ...(Object.keys(errors).length ? { errors } : {}),
+      ...(gvisor ? { gvisor } : {}),
     };
     if (only.length) {
       // A partial run never replaces the full results.
@@ -184,7 +176,8 @@ async function main(): Promise<number> {
   log(`total ${((performance.now() - started) / 1000).toFixed(0)} s`);
   if (problems.length) log(`cleanup problems (boxd or engine leftovers):\n  ${problems.join("\n  ")}`);
   else log("cleanup verified: no container, network, image or firewall rule of this run is left");
-  return Object.keys(errors).length || problems.length ? 1 : 0;
+  const tierFailed = gvisor && "errors" in gvisor && Object.keys(gvisor.errors).length > 0;
+  return Object.keys(errors).length || problems.length || tierFailed ? 1 : 0;
 }
 
 /** Waits (up to `ms`) for the engine to answer, so that a restart of it mid-run does not leave leftovers. */

@@ -3,6 +3,7 @@
 // Derived from the flat Config that src/config.ts loads (env names, flags and defaults stay there, in the
 // SETTINGS table); nothing here reads the environment. Kept apart from config.ts only for its length.
 import type { Config } from "./config.js";
+import type { Isolation } from "./model/box.js";
 
 export interface ConfigSections {
   /** SQLite and the box logs (src/state/, src/logs/). */
@@ -12,7 +13,13 @@ export interface ConfigSections {
   /** The network service (src/network/). */
   network: { networkPool: string; mode: Config["firewall"]; dnsServers: string[] };
   /** The box service. */
-  boxes: { baseImage: string; networkPool: string; defaultIdleTimeoutSeconds: number };
+  boxes: {
+    baseImage: string;
+    networkPool: string;
+    defaultIdleTimeoutSeconds: number;
+    /** BOXD_ISOLATION, and the engine runtime name gVisor boxes get. */
+    isolation: { default: Isolation; gvisorRuntime: string };
+  };
   /** Per-tenant quotas, applied in every transport (stdio's one tenant is "local"). */
   tenantLimits: { maxBoxes: number; maxConcurrentRuns: number };
   /** The idle timer (lifecycle service). */
@@ -73,7 +80,12 @@ export function configSections(c: Config): ConfigSections {
     store: { dataDir: c.dataDir, maxLogEntries: c.maxLogEntries },
     engine: { fastExec: c.fastExec === "on" },
     network: { networkPool: c.networkPool, mode: c.firewall, dnsServers: c.dnsServers },
-    boxes: { baseImage: c.baseImage, networkPool: c.networkPool, defaultIdleTimeoutSeconds: c.idleTimeoutSeconds },
+    boxes: {
+      baseImage: c.baseImage,
+      networkPool: c.networkPool,
+      defaultIdleTimeoutSeconds: c.idleTimeoutSeconds,
+      isolation: { default: c.isolation, gvisorRuntime: c.gvisorRuntime },
+    },
     tenantLimits: { maxBoxes: c.tenantMaxBoxes, maxConcurrentRuns: c.tenantMaxConcurrentRuns },
     lifecycle: { stopAfterPausedSeconds: c.stopAfterPausedSeconds, tickMs: c.lifecycleTickMs },
     runs: {

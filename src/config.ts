@@ -152,6 +152,23 @@ export const SETTINGS = {
       .regex(/^\d{1,3}\.\d{1,3}\.0\.0\/16$/, "must be an a.b.0.0/16 range")
       .default("10.213.0.0/16"),
   },
+  isolation: {
+    env: "BOXD_ISOLATION",
+    flag: "--isolation <tier>",
+    description:
+      "runc (default): boxes share the host kernel behind Docker's seccomp profile; gvisor: boxes run on gVisor's user-space kernel (needs runsc registered with the engine; `boxd doctor` checks). The default for box_create's isolation and for the warm pool.",
+    schema: z.enum(["runc", "gvisor"]).default("runc"),
+  },
+  gvisorRuntime: {
+    env: "BOXD_GVISOR_RUNTIME",
+    flag: "--gvisor-runtime <name>",
+    description:
+      "The name gVisor's runsc is registered under in the engine (daemon.json `runtimes`); tools/provision-engine.sh registers it as runsc.",
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/, "must be a runtime name")
+      .default("runsc"),
+  },
   firewall: {
     env: "BOXD_FIREWALL",
     flag: "--firewall <mode>",

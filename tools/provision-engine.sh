@@ -8,11 +8,68 @@ say() { printf '[engine] %s\n' "$*" >&2; }
 
 engine_up() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || curl -fsS --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; }
 
+gvisor_registered() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
+
+# Adds runsc to /etc/docker/daemon.json's runtimes, keeping everything else the operator put there. gVisor's
+# own network stack cannot start inside Docker's network namespace, so runsc runs with --network=host:
+# gVisor's hostinet in the container's own namespace, where the per-box firewall rules still apply.
+register_runsc() {
+  node - "$(command -v runsc)" <<'JS'
+const fs = require("node:fs");
+const file = "/etc/docker/daemon.json";
+let config = {};
+try {
+  config = JSON.parse(fs.readFileSync(file, "utf8"));
+} catch (err) {
+  if (err.code !== "ENOENT") {
+    console.error(`[engine] ${file} is not valid JSON (${err.message}): fix it, then run this again`);
+    process.exit(1);
+  }
+}
+config.runtimes = config.runtimes ?? {};
+if (!config.runtimes.runsc) {
+  config.runtimes.runsc = { path: process.argv[2], runtimeArgs: ["--network=host"] };
+  fs.mkdirSync("/etc/docker", { recursive: true });
+  fs.writeFileSync(file, `${JSON.stringify(config, null, 2)}\n`);
+}
+JS
+}
+
+# gVisor for `isolation: "gvisor"` boxes (BOXD_GVISOR=0 skips it): Debian's runsc, registered with the engine.
+ensure_gvisor() {
+  [ "${BOXD_GVISOR:-1}" = 0 ] && return 0
+  gvisor_registered && { say "gVisor (runsc) is registered with the engine"; return 0; }
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "gVisor (runsc) is not registered with the engine: gVisor boxes are unavailable (boxd doctor says how to enable them)"
+    return 0
+  fi
+  if ! command -v runsc >/dev/null 2>&1; then
+    say "installing runsc (gVisor) from Debian's packages"
+    apt-get update -qq
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends runsc >/dev/null; then
+      say "runsc could not be installed: gVisor boxes are unavailable"
+      return 0
+    fi
+  fi
+  register_runsc
+  if ! pidof dockerd >/dev/null 2>&1; then
+    say "registered runsc in /etc/docker/daemon.json; restart the engine to load it"
+    return 0
+  fi
+  kill -HUP "$(pidof dockerd)" # dockerd reloads its runtimes without touching running containers
+  for _ in $(seq 1 20); do
+    gvisor_registered && { say "gVisor (runsc) registered with the engine"; return 0; }
+    sleep 0.5
+  done
+  say "dockerd did not pick up runsc from /etc/docker/daemon.json; gVisor boxes are unavailable until it does"
+}
+
 need_pkgs=()
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 
 if engine_up && [ ${#need_pkgs[@]} -eq 0 ]; then
   say "Docker engine is reachable"
+  ensure_gvisor
   exit 0
 fi
 
@@ -47,3 +104,4 @@ if ! engine_up; then
   fi
 fi
 say "Docker engine is up: $(docker version --format '{{.Server.Version}}' 2>/dev/null || echo ready)"
+ensure_gvisor

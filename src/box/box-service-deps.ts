@@ -3,7 +3,7 @@ import type { DockerEngine } from "../docker/engine.js";
 import type { BoxEventEmitter } from "../events/box-events.js";
 import type { ImageSet } from "../images/definitions.js";
 import type { Logger } from "../log.js";
-import type { BoxDisk, BoxNetwork, BoxRecord } from "../model/box.js";
+import type { BoxDisk, BoxNetwork, BoxRecord, Isolation } from "../model/box.js";
 import type { BoxStore } from "../state/box-store.js";
 import type { PageCursors } from "../state/page-cursor.js";
 import type { RunStore } from "../state/run-store.js";
@@ -20,6 +20,8 @@ export interface BoxServiceDeps {
   instanceId: string;
   networkPool: string;
   defaultIdleTimeoutSeconds: number;
+  /** BOXD_ISOLATION and the engine runtime name of gVisor boxes. */
+  isolation: { default: Isolation; gvisorRuntime: string };
   log: Logger;
   /** The per-box lock every service that changes a box shares (built once by the composition root). */
   lock: KeyLock;

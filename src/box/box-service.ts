@@ -15,6 +15,7 @@ import {
 } from "./create-settings.js";
 import { type DeleteManyResult, deleteEach } from "./delete-many.js";
 import { isBoxId, newBoxId } from "./ids.js";
+import { IsolationRuntimes } from "./isolation.js";
 import { provisionBox } from "./provision.js";
 import type { HostResources } from "./sizes.js";
 import { countRunsOf, TenantLimits } from "./tenant-limits.js";
@@ -38,10 +39,12 @@ export class BoxService {
   private host: HostResources | null = null;
   /** Set by the warm pool, which makes its boxes through this service and so is built after it. */
   private pool: BoxPool | null = null;
+  private readonly runtimes: IsolationRuntimes;
 
   constructor(private readonly deps: BoxServiceDeps) {
     this.limits = deps.limits ?? new TenantLimits();
     this.state = new BoxState(deps.boxStore);
+    this.runtimes = new IsolationRuntimes(deps.engine, deps.isolation.gvisorRuntime);
   }
 
   get instanceId(): string {
@@ -131,7 +134,9 @@ export class BoxService {
       idleTimeoutSeconds: this.deps.defaultIdleTimeoutSeconds,
       snapshot,
       checkPolicy: (policy) => this.deps.network?.check(policy) ?? { notes: [] },
+      isolation: this.deps.isolation.default,
     });
+    await this.runtimes.assertAvailable(settings.isolation);
     if (settings.name !== null) this.assertNameFree(tenant, settings.name);
     const withNotes = (view: BoxView) => (settings.notes.length ? { ...view, notes: settings.notes } : view);
     if (!snapshot && tenant !== POOL_TENANT && this.pool) {

@@ -2,7 +2,8 @@
 // (claiming a pooled one, provisioning a new one) read the same settings. Pure: no store, no Docker.
 import { invalidArgument } from "../errors.js";
 import { isRuntime, type Runtime } from "../images/definitions.js";
-import { type BoxRecord, type NetworkPolicy, SIZES, type Size } from "../model/box.js";
+import { type BoxRecord, type Isolation, type NetworkPolicy, SIZES, type Size } from "../model/box.js";
+import { chooseIsolation } from "./isolation.js";
 import { checkTtl, expiresAtFor } from "./ttl.js";
 import { checkEnv, checkLabels, checkName } from "./validation.js";
 
@@ -19,6 +20,10 @@ export interface CreateBoxInput {
   fromSnapshot?: string;
   /** Seconds until the box is deleted whatever its state (1 to 3 days); absent: it lives until deleted. */
   ttlSeconds?: number;
+  /** runc or gvisor; the server's BOXD_ISOLATION when absent. */
+  isolation?: string;
+  /** Root allowed in the box (gVisor only). */
+  root?: boolean;
 }
 
 /** A snapshot a new box can start from. */
@@ -39,6 +44,8 @@ export interface CreateSettings
   ttlSeconds: number | null;
   /** What the network layer says about the policy (e.g. domains that need allowedCidrs too). */
   notes: string[];
+  isolation: Isolation;
+  root: boolean;
 }
 
 export interface CreateDefaults {
@@ -47,6 +54,8 @@ export interface CreateDefaults {
   snapshot: SnapshotSource | null;
   /** The network layer's check of the policy (throws when it cannot be enforced). */
   checkPolicy: (policy: NetworkPolicy) => { notes: string[] };
+  /** BOXD_ISOLATION. */
+  isolation: Isolation;
 }
 
 /** Checks the input (each failure says what is accepted) and fills in the defaults. */
@@ -72,7 +81,10 @@ export function normaliseCreate(input: CreateBoxInput, defaults: CreateDefaults)
   if (input.name !== undefined) checkName(input.name);
   if (input.initCommand?.includes("\0")) throw invalidArgument("initCommand contains a NUL byte");
   if (input.ttlSeconds !== undefined) checkTtl(input.ttlSeconds);
+  const { isolation, root } = chooseIsolation(input, defaults.isolation);
   return {
+    isolation,
+    root,
     runtime,
     size,
     name: input.name ?? null,
@@ -120,5 +132,7 @@ export function newBoxRecord(s: CreateSettings, box: Pick<BoxRecord, "id" | "ten
     initCommand: s.initCommand,
     limits: null,
     expiresAt: expiresAtFor(s.ttlSeconds),
+    isolation: s.isolation,
+    root: s.root,
   };
 }

@@ -18,6 +18,8 @@ export interface ProvisionDeps {
   instanceId: string;
   networkPool: string;
   network?: BoxNetwork;
+  /** The engine runtime name gVisor boxes get. */
+  isolation: { gvisorRuntime: string };
 }
 
 export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: HostResources): Promise<void> {
@@ -61,6 +63,8 @@ export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: Ho
     network: { name: networkName, ip: subnet.boxIp },
     dns: deps.network?.containerDns,
     limits: limitsFor(box.size, host),
+    runtime: box.isolation === "gvisor" ? deps.isolation.gvisorRuntime : undefined,
+    rootAllowed: box.root,
   });
   // Recorded with the container, from the same function, so box results report what it really got.
   box.limits = effectiveLimits(box.size, host);
@@ -68,6 +72,17 @@ export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: Ho
   // The policy is in force before the box's first process starts.
   await deps.network?.apply(box);
   await engine.containers.start(box.containerId);
+  if (box.isolation === "gvisor") await preloadStatxShim(engine, box.containerId);
+}
+
+/** Where the base image keeps the shim (images/base/statx-shim.c says why gVisor boxes need it). */
+const STATX_SHIM = "/usr/local/lib/boxd/libboxd-statx.so";
+
+/** Makes every process of a gVisor box load the statx shim; images from before the shim are left as they are. */
+async function preloadStatxShim(engine: DockerEngine, containerId: string): Promise<void> {
+  const script = `[ -f ${STATX_SHIM} ] && echo ${STATX_SHIM} > /etc/ld.so.preload || true`;
+  const r = await engine.execs.run({ containerId, cmd: ["/bin/sh", "-c", script], user: "0:0" });
+  if (r.exitCode !== 0) throw new Error(`could not set up the statx shim in the gVisor box (exit ${r.exitCode})`);
 }
 
 function freeIndex(deps: ProvisionDeps, skipped: Set<number>): number {

@@ -88,7 +88,14 @@ export class WarmPool implements BoxPool {
   async claim(tenant: string, { settings, admit }: ClaimRequest): Promise<BoxRecord | null> {
     const box = this.deps.boxStore
       .list({ tenant: POOL_TENANT })
-      .find((b) => b.status === "pooled" && b.runtime === settings.runtime && b.size === settings.size);
+      .find(
+        (b) =>
+          b.status === "pooled" &&
+          b.runtime === settings.runtime &&
+          b.size === settings.size &&
+          b.isolation === settings.isolation &&
+          b.root === settings.root,
+      );
     if (!box) return null;
     const name = nameFor(settings, box.id);
     return this.deps.lock.run(box.id, async () => {

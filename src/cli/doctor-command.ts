@@ -1,11 +1,13 @@
 // `boxd doctor`: checks what boxd needs and says how to fix each thing that is wrong.
 import { accessSync, constants, mkdirSync } from "node:fs";
+import { GVISOR_HINT } from "../box/isolation.js";
 import { type Config, dockerEnvSummary, SETTINGS } from "../config.js";
 import { DockerEngine } from "../docker/engine.js";
 import { loadImageSet, RUNTIMES } from "../images/definitions.js";
 import type { Logger } from "../log.js";
 
-type Check = { ok: boolean; what: string; fix?: string };
+/** `optional`: a feature that is off is said, not counted as a problem. */
+type Check = { ok: boolean; what: string; fix?: string; optional?: boolean };
 
 export async function doctor(config: Config, log: Logger): Promise<number> {
   const checks: Check[] = [];
@@ -14,6 +16,7 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
   try {
     const info = await engine.info();
     engineOk = true;
+    checks.push(gvisorCheck(info.runtimes, config));
     checks.push({
       ok: true,
       what: `Docker engine ${info.serverVersion} (API ${info.apiVersion}, ${info.cpus} CPUs, cgroup v${info.cgroupVersion}, ${info.storageDriver}) via ${dockerEnvSummary()}`,
@@ -54,7 +57,7 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
   }
 
   for (const c of checks) {
-    process.stdout.write(`${c.ok ? "ok  " : "FAIL"} ${c.what}\n`);
+    process.stdout.write(`${c.ok ? "ok  " : c.optional ? "off " : "FAIL"} ${c.what}\n`);
     if (c.fix) process.stdout.write(`     fix: ${c.fix}\n`);
   }
   process.stdout.write("\nsettings (env / flag = value):\n");
@@ -62,7 +65,23 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
     const value = (config as Record<string, unknown>)[key];
     process.stdout.write(`  ${spec.env} / ${spec.flag.split(" ")[0]} = ${JSON.stringify(value)}\n`);
   }
-  const failed = checks.filter((c) => !c.ok).length;
+  const failed = checks.filter((c) => !c.ok && !c.optional).length;
   process.stdout.write(failed ? `\n${failed} problem(s) found\n` : "\nall good\n");
   return failed ? 1 : 0;
+}
+
+/** Whether gVisor boxes can be made: a problem only when BOXD_ISOLATION asks for them by default. */
+function gvisorCheck(runtimes: string[], config: Config): Check {
+  if (runtimes.includes(config.gvisorRuntime)) {
+    return {
+      ok: true,
+      what: `gVisor isolation available (engine runtime "${config.gvisorRuntime}"; default isolation ${config.isolation})`,
+    };
+  }
+  return {
+    ok: false,
+    optional: config.isolation !== "gvisor",
+    what: `gVisor isolation not available: the engine has no runtime "${config.gvisorRuntime}" (it has ${runtimes.join(", ")})`,
+    fix: GVISOR_HINT,
+  };
 }

@@ -23,6 +23,14 @@ export interface ContainerSpec {
   /** Only for the test suite's own helper containers; boxes never get capabilities. */
   capAdd?: string[];
   limits: { nanoCpus: number; memoryBytes: number; pids: number };
+  /** The engine runtime (e.g. runsc for gVisor); the engine's default (runc) when absent. */
+  runtime?: string;
+  /**
+   * Root allowed in the box (gVisor boxes only): Docker's default capability set instead of none, so a
+   * root process (box_exec user "root") can install packages. Never set for a runc box (create-settings
+   * refuses it). no-new-privileges stays: root comes from the exec's user, never from a setuid binary.
+   */
+  rootAllowed?: boolean;
 }
 
 export interface ContainerState {
@@ -165,7 +173,12 @@ export class ContainerClient {
 
   async stop(id: string, timeoutSeconds = 0): Promise<void> {
     try {
-      await this.docker.getContainer(id).stop({ t: timeoutSeconds });
+      const container = this.docker.getContainer(id);
+      // gVisor (runsc) leaves its sandbox state behind when a paused container is stopped, and the next
+      // start fails with "id already in use": thaw it first (it is killed right after).
+      const info = await container.inspect();
+      if (info.State.Paused && info.HostConfig.Runtime && info.HostConfig.Runtime !== "runc") await container.unpause();
+      await container.stop({ t: timeoutSeconds });
     } catch (err) {
       if (dockerStatus(err) === 304) return; // already stopped
       throw asBoxdError(err, `stop container ${id.slice(0, 12)}`);
@@ -294,13 +307,35 @@ export class ContainerClient {
   }
 }
 
+/**
+ * A root box's capabilities (gVisor only): Docker's default set, what apt-get as root needs. They are
+ * capabilities in gVisor's kernel; the host sees only the sandbox's own, which gVisor keeps minimal.
+ */
+const ROOT_BOX_CAPS = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "SETGID",
+  "SETUID",
+  "SETPCAP",
+  "NET_BIND_SERVICE",
+  "SYS_CHROOT",
+  "MKNOD",
+  "AUDIT_WRITE",
+  "SETFCAP",
+];
+
 /** The host side of every box container: the hardening, the limits, its network and DNS. */
 function hostConfig(spec: ContainerSpec, capAdd: string[]): Docker.ContainerCreateOptions["HostConfig"] {
+  const caps = spec.rootAllowed ? [...new Set([...ROOT_BOX_CAPS, ...capAdd])] : capAdd;
   return {
     // Hardening that every box gets; see docs/SECURITY notes in ARCHITECTURE.md.
     CapDrop: ["ALL"],
-    ...(capAdd.length ? { CapAdd: capAdd } : {}),
+    ...(caps.length ? { CapAdd: caps } : {}),
     SecurityOpt: ["no-new-privileges:true"],
+    ...(spec.runtime ? { Runtime: spec.runtime } : {}),
     PidsLimit: spec.limits.pids,
     Memory: spec.limits.memoryBytes,
     MemorySwap: spec.limits.memoryBytes, // no swap beyond the memory limit

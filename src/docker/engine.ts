@@ -16,6 +16,8 @@ export interface EngineInfo {
   memoryBytes: number;
   cgroupVersion: string;
   storageDriver: string;
+  /** The container runtimes the engine has registered (runc, and e.g. runsc for gVisor). */
+  runtimes: string[];
 }
 
 export class DockerEngine {
@@ -48,6 +50,7 @@ export class DockerEngine {
         memoryBytes: info.MemTotal,
         cgroupVersion: info.CgroupVersion ?? "1",
         storageDriver: info.Driver,
+        runtimes: Object.keys((info as { Runtimes?: Record<string, unknown> }).Runtimes ?? {}),
       };
     } catch (err) {
       throw asBoxdError(err, "reach the engine");

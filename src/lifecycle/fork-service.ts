@@ -140,7 +140,7 @@ export function forkNames(name: string, count: number): string[] {
 
 /**
  * What a fork inherits: the source's runtime (through the snapshot), size, network policy, env, labels,
- * keepAlive, idle timeout and initCommand. Not inherited: its status, usage, activity or pause state (a fork
+ * keepAlive, idle timeout, initCommand, isolation and root. Not inherited: its status, usage, activity or pause state (a fork
  * starts up and fresh).
  */
 function forkInput(source: BoxRecord, snapshotId: string): CreateBoxInput {
@@ -152,6 +152,8 @@ function forkInput(source: BoxRecord, snapshotId: string): CreateBoxInput {
     keepAlive: source.keepAlive,
     idleTimeoutSeconds: source.idleTimeoutSeconds,
     networkPolicy: source.networkPolicy,
+    isolation: source.isolation,
+    root: source.root,
     ...(source.initCommand ? { initCommand: source.initCommand } : {}),
   };
 }

@@ -1,7 +1,7 @@
 // Zod shapes shared by several tools' inputs and outputs (the contract's Box, Run, network policy).
 import { z } from "zod";
 import { HARNESSES } from "../agent/events.js";
-import { BOX_STATUSES, NETWORK_MODES, PAUSE_KINDS, RUN_STATUSES, RUN_TYPES, SIZES } from "../model/box.js";
+import { BOX_STATUSES, ISOLATIONS, NETWORK_MODES, PAUSE_KINDS, RUN_STATUSES, RUN_TYPES, SIZES } from "../model/box.js";
 import { strictInput } from "./strict-input.js";
 
 export const boxRef = z
@@ -92,6 +92,8 @@ export const boxSchema = {
     .string()
     .nullable()
     .describe("When the box is deleted because its ttlSeconds runs out (ISO time); null: it lives until deleted"),
+  isolation: z.enum(ISOLATIONS).describe("runc or gvisor: the kernel boundary the box runs behind"),
+  root: z.boolean().describe('Whether root is allowed in the box (box_exec user "root"; gvisor boxes only)'),
   notes: z.array(z.string()).optional().describe("Warnings about the request, e.g. policy entries that stay blocked"),
   agent: agentDefaultsSchema.optional(),
 };

@@ -13,6 +13,10 @@ export type Size = (typeof SIZES)[number];
 export const PAUSE_KINDS = ["frozen", "stopped"] as const;
 export type PauseKind = (typeof PAUSE_KINDS)[number];
 
+/** runc: the host kernel behind Docker's default seccomp profile; gvisor: gVisor's user-space kernel (runsc). */
+export const ISOLATIONS = ["runc", "gvisor"] as const;
+export type Isolation = (typeof ISOLATIONS)[number];
+
 export const NETWORK_MODES = ["allow-all", "deny-all", "custom"] as const;
 
 export interface NetworkPolicy {
@@ -69,6 +73,10 @@ export interface BoxRecord {
   limits: Pick<BoxLimits, "cpus" | "memoryBytes"> | null;
   /** When its ttlSeconds runs out and it is deleted (ISO time), or null: it lives until deleted. */
   expiresAt: string | null;
+  /** The container runtime's isolation; fixed for the box's life. */
+  isolation: Isolation;
+  /** Root allowed in the box (box_exec user "root"): gVisor boxes only. */
+  root: boolean;
 }
 
 /** What clients see (box_get, box_list, box_create). Env values are not echoed back: they may be secrets. */
@@ -100,6 +108,8 @@ export interface BoxView {
   statusReason?: string;
   /** When the box is deleted because its ttlSeconds ran out, or null (it lives until deleted). */
   expiresAt: string | null;
+  isolation: Isolation;
+  root: boolean;
 }
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
@@ -217,6 +227,8 @@ export function toBoxView(box: BoxRecord, hasLiveRun: boolean, disk?: BoxDisk, r
     ...(box.initCommand ? { initCommand: box.initCommand } : {}),
     ...(box.error ? { statusReason: box.error } : {}),
     expiresAt: box.expiresAt,
+    isolation: box.isolation,
+    root: box.root,
   };
 }
 

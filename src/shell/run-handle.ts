@@ -108,6 +108,10 @@ export interface RunSpec {
 export class RunHandle {
   readonly stdout: CappedBuffer;
   readonly stderr: CappedBuffer;
+  /** Who the run's processes run as: its kill must come from the same user. */
+  get user(): string {
+    return this.spec.request.user;
+  }
   private readonly started = Date.now();
   private readonly reading = new AbortController();
   private readonly filter: TrailerFilter;

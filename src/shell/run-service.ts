@@ -6,7 +6,7 @@
 // starting.
 import { shellSafe } from "../box/env-guard.js";
 import { newRunId } from "../box/ids.js";
-import { invalidArgument, notFound } from "../errors.js";
+import { BoxdError, invalidArgument, notFound } from "../errors.js";
 import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../model/box.js";
 import { collectPage, type Page, type PageRequest } from "../state/page-cursor.js";
 import { badCwdReason, RunHandle, type RunHandleDeps, type RunResult, type RunSpec, runEnd } from "./run-handle.js";
@@ -27,6 +27,16 @@ import {
 } from "./run-types.js";
 
 export * from "./run-types.js";
+
+/** box_exec user "root": gVisor boxes created with root: true only (src/box/isolation.ts says why). */
+function assertRootAllowed(box: { name: string; isolation: string; root: boolean }): void {
+  if (box.root) return;
+  const why =
+    box.isolation === "gvisor"
+      ? "it was created without root: true (root cannot be turned on later: create a gvisor box with root: true)"
+      : "it is a runc box, where root would face the host's kernel; create a box with isolation: gvisor and root: true";
+  throw new BoxdError("POLICY_DENIED", `box "${box.name}" does not allow root: ${why}`);
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -57,6 +67,7 @@ export class RunService {
     onOutput?: OutputListener,
   ): Promise<ExecOutcome & { background?: boolean }> {
     validateExec(input);
+    if (input.user === "root") assertRootAllowed(this.deps.boxes.mustGet(boxId));
     for (let attempt = 1; ; attempt += 1) {
       const handle = await this.startCommand(boxId, input, onOutput);
       if (input.background) return backgroundOutcome(handle.record.id);
@@ -217,7 +228,7 @@ export class RunService {
         containerId,
         // boxd-run is bash: it starts without the box's shell-startup variables (SHELLOPTS, BASH_ENV, ...).
         cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, markedCommand(record.id, input.command)]),
-        user: BOX_USER,
+        user: input.user === "root" ? "0:0" : BOX_USER,
         // The box's own env rides on every exec: a box claimed from the warm pool was made before it was known.
         env: Object.entries({ ...this.deps.boxes.mustGet(record.boxId).env, ...input.env }).map(
           ([k, v]) => `${k}=${v}`,
@@ -329,12 +340,13 @@ export class RunService {
   private async signalRun(boxId: string, runId: string): Promise<void> {
     const box = this.deps.boxes.mustGet(boxId);
     if (!box.containerId) return;
+    const user = this.live.get(runId)?.user ?? BOX_USER;
     const res = await this.deps.engine.execs
-      .run({ containerId: box.containerId, cmd: shellSafe(["boxd-kill", runId, "KILL"]), user: BOX_USER })
+      .run({ containerId: box.containerId, cmd: shellSafe(["boxd-kill", runId, "KILL"]), user })
       .catch(() => ({ exitCode: null }));
     // Then whatever it started that left its process group (setsid) but still carries its marker.
     await this.deps.engine.execs
-      .run({ containerId: box.containerId, cmd: sweepCommand(runId), user: BOX_USER })
+      .run({ containerId: box.containerId, cmd: sweepCommand(runId), user })
       .catch(() => undefined);
     // boxd-kill exits 0 even when the run is already gone. If it could not run, or the run is still alive a
     // moment later (a fork bomb has used up the box's processes), restart the container: every process ends.

@@ -24,6 +24,8 @@ export interface ExecInput {
   timeoutSeconds?: number;
   stdin?: string;
   background?: boolean;
+  /** "root": run as root; only in gVisor boxes created with root: true (checked by RunService.exec). */
+  user?: "root" | "boxuser";
 }
 
 export interface ExecOutcome {

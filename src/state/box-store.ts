@@ -1,5 +1,5 @@
 // Persistence of boxes. Pure data access: no Docker, no policy.
-import type { BoxRecord, PauseKind, StoredStatus } from "../model/box.js";
+import type { BoxRecord, Isolation, PauseKind, StoredStatus } from "../model/box.js";
 import type { Db } from "./db.js";
 import type { PageKey } from "./page-cursor.js";
 
@@ -32,6 +32,8 @@ interface BoxRow {
   init_command: string | null;
   limits: string | null;
   expires_at: string | null;
+  isolation: string;
+  root: number;
 }
 
 function fromRow(r: BoxRow): BoxRecord {
@@ -62,6 +64,8 @@ function fromRow(r: BoxRow): BoxRecord {
     initCommand: r.init_command,
     limits: r.limits === null ? null : JSON.parse(r.limits),
     expiresAt: r.expires_at,
+    isolation: r.isolation as Isolation,
+    root: r.root === 1,
   };
 }
 
@@ -148,10 +152,10 @@ export class BoxStore {
       .prepare(
         `INSERT INTO boxes (id, tenant, name, runtime, size, status, keep_alive, idle_timeout_seconds,
            network_policy, image, env, labels, from_snapshot, container_id, network_name, subnet_index,
-           created_at, last_active_at, init_command, expires_at)
+           created_at, last_active_at, init_command, expires_at, isolation, root)
          VALUES (@id, @tenant, @name, @runtime, @size, @status, @keepAlive, @idle, @policy, @image, @env,
            @labels, @fromSnapshot, @containerId, @networkName, @subnetIndex, @createdAt, @lastActiveAt, @initCommand,
-           @expiresAt)`,
+           @expiresAt, @isolation, @root)`,
       )
       .run({
         id: box.id,
@@ -174,6 +178,8 @@ export class BoxStore {
         lastActiveAt: box.lastActiveAt,
         initCommand: box.initCommand,
         expiresAt: box.expiresAt,
+        isolation: box.isolation,
+        root: box.root ? 1 : 0,
       });
   }
 

@@ -153,6 +153,10 @@ const MIGRATIONS: string[] = [
      created_at TEXT NOT NULL,
      PRIMARY KEY (box_id, port)
    );`,
+  // Isolation tiers: the container runtime a box runs under (runc, or gVisor's runsc), and whether root is
+  // allowed in it (gVisor boxes only). Boxes made before are runc boxes without root.
+  `ALTER TABLE boxes ADD COLUMN isolation TEXT NOT NULL DEFAULT 'runc';
+   ALTER TABLE boxes ADD COLUMN root INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -61,6 +61,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     BOXD_ORPHAN_GRACE_SECONDS: "0",
     // Preview listeners on a free port each: test files run side by side.
     BOXD_PREVIEW_PORT: "0",
+    // The gVisor leg of the suite (vitest.gvisor.config.ts) runs the same tests on gVisor boxes.
+    ...(process.env.BOXD_TEST_ISOLATION ? { BOXD_ISOLATION: process.env.BOXD_TEST_ISOLATION } : {}),
     ...opts.env,
   });
   const log = process.env.BOXD_TEST_LOG ? createLogger("debug") : silentLogger;

@@ -96,7 +96,14 @@ describe("lifecycle", () => {
     expect(paused.usage.cpuNs).toBeGreaterThanOrEqual(after.usage.cpuNs);
     expect(paused.usage.cpuNs - after.usage.cpuNs).toBeLessThan(50_000_000);
     await sleep(1500);
-    expect((await get(box.id)).usage.cpuNs).toBe(paused.usage.cpuNs);
+    const later = (await get(box.id)).usage.cpuNs;
+    if (box.isolation === "gvisor") {
+      // gVisor pauses the box's tasks inside its sandbox, whose own runtime still ticks now and then
+      // (about 0.1 ms of CPU a second): bounded, not zero. README says so.
+      expect(later - paused.usage.cpuNs).toBeLessThan(5_000_000);
+    } else {
+      expect(later).toBe(paused.usage.cpuNs);
+    }
   });
 
   it("logs lifecycle events and runs, as a tool and as a subscribable resource", async () => {

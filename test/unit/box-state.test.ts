@@ -77,6 +77,8 @@ function seed(status: StoredStatus, pauseKind: PauseKind | null = status === "pa
     initCommand: null,
     limits: null,
     expiresAt: null,
+    isolation: "runc",
+    root: false,
   };
   // Test fixture only: the store's insert is how a row in any state is set up here.
   store.insert(box);

@@ -78,7 +78,7 @@ describe("run types", () => {
       // Version 3: the three migrations before the one that added limits (later ones undone too, or replayable: box_usage is created only if missing).
       raw.pragma("user_version = 3");
       raw.exec(
-        "DROP INDEX boxes_expiry; ALTER TABLE boxes DROP COLUMN expires_at; ALTER TABLE boxes DROP COLUMN limits; ALTER TABLE runs DROP COLUMN schedule_id",
+        "DROP INDEX boxes_expiry; ALTER TABLE boxes DROP COLUMN expires_at; ALTER TABLE boxes DROP COLUMN limits; ALTER TABLE runs DROP COLUMN schedule_id; ALTER TABLE boxes DROP COLUMN isolation; ALTER TABLE boxes DROP COLUMN root",
       );
       raw
         .prepare(

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { ERROR_CODES } from "../../errors.js";
 import { RUNTIMES } from "../../images/definitions.js";
 import { MAX_FORKS } from "../../lifecycle/fork-service.js";
-import { BOX_STATUSES, SIZES } from "../../model/box.js";
+import { BOX_STATUSES, ISOLATIONS, SIZES } from "../../model/box.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import {
@@ -69,6 +69,18 @@ export const boxCreate = defineTool({
     labels: z.record(z.string(), z.string()).optional().describe("Up to 5 key/value labels, for box_list filtering"),
     ttlSeconds: z.number().optional().describe(`${ttlDescription}. Default: none (the box lives until deleted)`),
     agent: agentDefaultsSchema.optional(),
+    isolation: z
+      .enum(ISOLATIONS)
+      .optional()
+      .describe(
+        "runc: the host kernel behind Docker's seccomp profile (fastest); gvisor: gVisor's user-space kernel between box code and the host (harder to escape, slower syscalls). Default: the server's BOXD_ISOLATION (runc unless set). Fixed for the box's life",
+      ),
+    root: z
+      .boolean()
+      .optional()
+      .describe(
+        'gvisor boxes only: allow commands as root (box_exec user "root"), e.g. to apt-get install packages. Refused (POLICY_DENIED) for runc boxes. Default false',
+      ),
   },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },

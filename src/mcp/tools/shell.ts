@@ -107,6 +107,12 @@ export const boxExec = defineBoxTool({
     ),
     stdin: z.string().optional().describe("Text fed to the command's standard input"),
     background: z.boolean().optional().describe("Return at once with a runId; the command goes on"),
+    user: z
+      .enum(["boxuser", "root"])
+      .optional()
+      .describe(
+        "Who runs it: boxuser (default) or root, which only gVisor boxes created with root: true allow (e.g. apt-get install); elsewhere POLICY_DENIED",
+      ),
   },
   output: execOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
