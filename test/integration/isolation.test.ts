@@ -87,7 +87,12 @@ describe("gVisor boxes", () => {
       background: true,
     });
     await h.callOk("box_run_kill", { box: box.id, runId: bg.runId });
-    const killed = await h.callOk<{ status: string }>("box_run_get", { box: box.id, runId: bg.runId, wait: true });
+    const killed = await h.callOk<{ status: string }>("box_run_get", {
+      box: box.id,
+      runId: bg.runId,
+      wait: true,
+      waitSeconds: 120,
+    });
     expect(killed.status).not.toBe("running");
   });
 
