@@ -200,6 +200,17 @@ export class ContainerClient {
     }
   }
 
+  /** The container's IPv4 address on one of its networks (a box's own bridge), or null when it has none. */
+  async address(id: string, network: string): Promise<string | null> {
+    try {
+      const info = await this.docker.getContainer(id).inspect();
+      return info.NetworkSettings.Networks[network]?.IPAddress || null;
+    } catch (err) {
+      if (dockerStatus(err) === 404) return null;
+      throw asBoxdError(err, `inspect container ${id.slice(0, 12)}`);
+    }
+  }
+
   /** The container's state, or null when it does not exist. */
   async inspect(id: string): Promise<ContainerState | null> {
     try {
