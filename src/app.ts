@@ -30,6 +30,8 @@ import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
+import { createSshGateway } from "./ssh/create-gateway.js";
+import type { SshGateway } from "./ssh/ssh-gateway.js";
 import { BoxStore } from "./state/box-store.js";
 import { instanceId, openDb } from "./state/db.js";
 import { LogStore } from "./state/log-store.js";
@@ -44,6 +46,8 @@ export interface App {
   /** The box-event bus: features (and tests) subscribe here. */
   events: BoxEventBus;
   instanceId: string;
+  /** The SSH gateway when BOXD_SSH_PORT (or `serve --ssh`) turned it on; its endpoint is set once started. */
+  ssh: SshGateway | null;
   close(): Promise<void>;
 }
 
@@ -78,7 +82,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       throw err;
     }
   }
-  return { services: servicesOf(config, log, clients, core, jobs), events, instanceId: stores.id, close };
+  const services = servicesOf(config, log, clients, core, jobs);
+  return { services, events, instanceId: stores.id, ssh: jobs.ssh, close };
 }
 
 /** What tools and the CLI are handed. */
@@ -341,10 +346,15 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
     hasLiveRun: (boxId) => core.liveRuns.has(boxId),
     intervalMs: sections.disk.intervalMs,
   });
+  // Last to start, first to stop: its sessions' processes are ended while the exec channels still work.
+  const ssh = createSshGateway(sections.ssh, { ...clients, ...core, log: log.child("ssh") });
   return {
     pool,
     expiry,
-    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage] as BackgroundService[],
+    ssh,
+    all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, ssh].filter(
+      Boolean,
+    ) as BackgroundService[],
   };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;

@@ -43,6 +43,14 @@ export interface ConfigSections {
     | "gitAuthorEmail"
     | "maxOutputBytes"
   >;
+  /** The SSH gateway (src/ssh/): port null = off; bearer tokens as passwords, as over HTTP. */
+  ssh: {
+    host: string;
+    port: number | null;
+    authorizedKeys: string;
+    dataDir: string;
+    tokens: { tokens: string; tokensFile: string };
+  };
   /** The HTTP transport (`boxd serve --http`). */
   http: {
     host: string;
@@ -95,6 +103,13 @@ export function configSections(c: Config): ConfigSections {
       maxOutputBytes: c.maxOutputBytes,
     },
     http: httpSection(c),
+    ssh: {
+      host: c.sshHost,
+      port: c.sshPort ?? null,
+      authorizedKeys: c.sshAuthorizedKeys,
+      dataDir: c.dataDir,
+      tokens: { tokens: c.tokens.value, tokensFile: c.tokensFile },
+    },
   };
 }
 
