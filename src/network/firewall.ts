@@ -70,6 +70,9 @@ export class Firewall {
         // Replies to connections a box opened (and its rules allowed). Needed where the other end is on
         // another Docker bridge: the engine's inter-network isolation would drop the replies otherwise.
         `-A ${f} -o bx+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+        // Replies to connections the host opened to a box (the SSH gateway's port forwarding): a box can
+        // open none to the host (its NEW packets are rejected below), so it can have no others.
+        `-A ${i} -m conntrack --ctstate ESTABLISHED -j ACCEPT`,
         // The proxy and the DNS gate listen on every address (each box reaches them on its own gateway) and
         // serve only sources that are boxes of this instance. No host rule guards their ports: their port
         // numbers are random and the rules outlive the server, so another program that later binds one of
