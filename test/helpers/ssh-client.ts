@@ -41,15 +41,8 @@ export class SshClient {
     writeFileSync(this.knownHosts, `[127.0.0.1]:${this.opts.port} ${publicKey}\n`);
   }
 
-  /** A new key pair; returns the private key's path and the public key line. */
-  newKey(name: string): { file: string; publicKey: string } {
-    const file = path.join(this.dir, name);
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file]);
-    return { file, publicKey: readFileSync(`${file}.pub`, "utf8").trim() };
-  }
-
   /** Common options; `auth` picks the one sign-in method the client will try. */
-  args(auth: { password: string } | { key: string }, extra: string[] = []): string[] {
+  args(auth: { password: string } | { key: string }, extra: string[] = [], logLevel = "ERROR"): string[] {
     const common = [
       "-F",
       "/dev/null",
@@ -62,7 +55,7 @@ export class SshClient {
       "-o",
       "NumberOfPasswordPrompts=1",
       "-o",
-      "LogLevel=ERROR",
+      `LogLevel=${logLevel}`,
     ];
     if ("password" in auth) {
       writeFileSync(this.askpass, `#!/bin/sh\nprintf '%s\\n' '${auth.password.replace(/'/g, "")}'\n`, { mode: 0o700 });
@@ -87,9 +80,15 @@ export class SshClient {
   }
 
   /** Runs ssh, scp or sftp to the end; stdin (if given) is written and closed. */
-  run(tool: "ssh" | "scp" | "sftp", args: string[], stdin?: Buffer | string, timeoutMs = 120_000): Promise<SshResult> {
+  run(
+    tool: "ssh" | "scp" | "sftp",
+    args: string[],
+    stdin?: Buffer | string,
+    env: Record<string, string> = {},
+  ): Promise<SshResult> {
+    const timeoutMs = 120_000;
     return new Promise((resolve, reject) => {
-      const child = spawn(tool, args, { env: this.env(), stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn(tool, args, { env: { ...this.env(), ...env }, stdio: ["pipe", "pipe", "pipe"] });
       const out: Buffer[] = [];
       let err = "";
       child.stdout.on("data", (d: Buffer) => out.push(d));
@@ -118,4 +117,20 @@ export class SshClient {
   close(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A new ed25519 key pair made by ssh-keygen in `dir`; its comment is `name`. */
+export function makeKey(dir: string, name: string): { file: string; publicKey: string } {
+  const file = path.join(dir, name);
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", file]);
+  return { file, publicKey: readFileSync(`${file}.pub`, "utf8").trim() };
+}
+
+/** The command lines of every process in a box, one a line (read from /proc: no ps needed). */
+export async function processesIn(
+  h: { callOk<T>(name: string, args: Record<string, unknown>): Promise<T> },
+  box: string,
+): Promise<string> {
+  const command = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done";
+  return (await h.callOk<{ stdout: string }>("box_exec", { box, command })).stdout;
 }
