@@ -17,19 +17,16 @@ export interface SshIdentity {
 const digestOf = (s: string) => createHash("sha256").update(s, "utf8").digest();
 
 export class SshAuthenticator {
-  private readonly localDigest: Buffer;
-
   constructor(
     private readonly tokens: TokenTable,
-    localToken: string,
+    /** Read at each attempt, so `boxd ssh-token --renew` takes effect at once. */
+    private readonly localToken: () => string,
     private readonly keys: AuthorizedKey[],
-  ) {
-    this.localDigest = digestOf(localToken);
-  }
+  ) {}
 
   password(presented: string): SshIdentity | null {
     const tenant = this.tokens.tenantOf(presented);
-    const local = timingSafeEqual(digestOf(presented), this.localDigest);
+    const local = timingSafeEqual(digestOf(presented), digestOf(this.localToken()));
     if (tenant !== null) return { tenant, who: "token" };
     return local ? { tenant: LOCAL_TENANT, who: "local token" } : null;
   }

@@ -4,7 +4,11 @@
 // Any other option (command=, from=, no-pty, ...) is refused at start: the gateway cannot enforce it, and a
 // key that silently lost its restriction would be worse than a server that does not start.
 import { readFileSync, statSync } from "node:fs";
-import { type ParsedKey, utils } from "ssh2";
+import ssh2, { type ParsedKey } from "ssh2";
+
+// ssh2 is CommonJS: Node's ESM loader sees only some of its named exports, so go through the default.
+const { utils } = ssh2;
+
 import { invalidArgument } from "../errors.js";
 
 const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -4,8 +4,11 @@
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { utils } from "ssh2";
+import ssh2 from "ssh2";
 import { internal } from "../errors.js";
+
+// ssh2 is CommonJS: Node's ESM loader sees only some of its named exports, so go through the default.
+const { utils } = ssh2;
 
 export const HOST_KEY_FILE = "ssh_host_ed25519_key";
 

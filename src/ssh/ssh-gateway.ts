@@ -3,7 +3,7 @@
 // port forwarding work too (connection.ts, session-channel.ts, forwarding.ts). Its host key is kept in the
 // data dir. stop() closes the listener, ends every connection and every process a channel started.
 import type { AddressInfo } from "node:net";
-import { Server } from "ssh2";
+import ssh2 from "ssh2";
 import type { BackgroundService } from "../background.js";
 import { type TokenSources, TokenTable } from "../http/auth.js";
 import { SshAuthenticator } from "./authenticator.js";
@@ -13,6 +13,9 @@ import { type ConnectionContext, type GatewayDeps, handleConnection } from "./co
 import { loadOrCreateHostKey } from "./host-key.js";
 import { localSshToken } from "./local-token.js";
 import { FailureLimiter } from "./rate-limit.js";
+
+// ssh2 is CommonJS: Node's ESM loader sees only some of its named exports, so go through the default.
+const { Server } = ssh2;
 
 export interface SshSettings {
   host: string;
@@ -36,7 +39,7 @@ const KEEPALIVE_MAX = 4;
 const STOP_WAIT_MS = 10_000;
 
 export class SshGateway implements BackgroundService {
-  private server: Server | null = null;
+  private server: ssh2.Server | null = null;
   private readonly clients = new Set<{ end(): void }>();
   private readonly running = new Set<BoxProcess>();
   /** Set once started. */
@@ -55,7 +58,7 @@ export class SshGateway implements BackgroundService {
     for (const w of [...keys.warnings, ...tokens.warnings]) deps.log.warn(w);
     const ctx: ConnectionContext = {
       deps,
-      auth: new SshAuthenticator(tokens, localSshToken(settings.dataDir), keys.keys),
+      auth: new SshAuthenticator(tokens, () => localSshToken(settings.dataDir), keys.keys),
       limiter: new FailureLimiter(),
       running: this.running,
     };

@@ -4,8 +4,10 @@
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { utils } from "ssh2";
+import ssh2 from "ssh2";
 import { testRoot } from "./test-root.js";
+
+const { utils } = ssh2;
 
 export interface SshResult {
   code: number | null;
