@@ -148,6 +148,19 @@ describe("ssh gateway", () => {
     expect(log).toContain('(key "laptop")');
   });
 
+  it("keeps a box awake while a session is open (the idle timer waits for its end)", async () => {
+    const sleepy = await h.createBox({ idleTimeoutSeconds: 2 });
+    const status = async () => (await h.callOk<{ status: string }>("box_get", { box: sleepy.id })).status;
+    // Nothing but the session keeps it awake: an SSH command is no box run.
+    const session = ssh.ssh(sleepy.id, token, ["sleep 7; echo slept"]);
+    await new Promise((r) => setTimeout(r, 5500));
+    expect(await status()).not.toBe("paused");
+    expect((await session).stdout.toString()).toBe("slept\n");
+    await retry(async () => {
+      if ((await status()) !== "paused") throw new Error("not paused yet");
+    }, 30_000);
+  });
+
   it("reports the host key fingerprint ssh-keygen prints; a client pinning another key refuses", async () => {
     const pub = path.join(ssh.dir, "host.pub");
     writeFileSync(pub, `${SshClient.hostPublicKey(h.dataDir)}\n`);
