@@ -29,11 +29,11 @@ export interface ConnectionContext {
   limiter: FailureLimiter;
   /** Every process the gateway's channels run (stop() ends them). */
   running: Set<BoxProcess>;
+  /** Told when the connection from this address:port signed in (its sign-in deadline no longer applies). */
+  signedIn(from: string): void;
 }
 
 const METHODS: AuthContext["method"][] = ["publickey", "password"];
-/** An unauthenticated connection is dropped after this (OpenSSH's LoginGraceTime is 120 s). */
-const LOGIN_GRACE_MS = 60_000;
 
 type Box = ReturnType<GatewayDeps["resolve"]>;
 
@@ -42,7 +42,6 @@ export function handleConnection(client: Connection, info: ClientInfo, ctx: Conn
   const from = `${info.ip}:${info.port}`;
   const { deps } = ctx;
   let signedIn: { box: Box; identity: SshIdentity } | null = null;
-  const grace = setTimeout(() => client.end(), LOGIN_GRACE_MS);
   const blockedAtStart = ctx.limiter.blockedFor(source);
   if (blockedAtStart) setBanner(client, refusal(source, blockedAtStart));
   client.on("error", (err) => deps.log.debug("ssh connection error", { from, error: String(err) }));
@@ -65,10 +64,9 @@ export function handleConnection(client: Connection, info: ClientInfo, ctx: Conn
     auth.accept();
   });
   client.on("ready", () => {
-    clearTimeout(grace);
+    ctx.signedIn(from);
     if (signedIn) connected(client, signedIn, from, ctx);
   });
-  client.on("close", () => clearTimeout(grace));
 }
 
 type Verdict = { box: Box; identity: SshIdentity } | "fail" | "skip" | "ask";

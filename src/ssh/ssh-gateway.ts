@@ -2,7 +2,7 @@
 // background job. `ssh <box id or name>@host -p PORT` opens a shell in the box; exec, sftp/scp and local
 // port forwarding work too (connection.ts, session-channel.ts, forwarding.ts). Its host key is kept in the
 // data dir. stop() closes the listener, ends every connection and every process a channel started.
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import ssh2 from "ssh2";
 import type { BackgroundService } from "../background.js";
 import { type TokenSources, TokenTable } from "../http/auth.js";
@@ -37,9 +37,16 @@ export interface SshEndpoint {
 const KEEPALIVE_MS = 15_000;
 const KEEPALIVE_MAX = 4;
 const STOP_WAIT_MS = 10_000;
+/** A connection must sign in within this (OpenSSH's LoginGraceTime is 120 s), silent sockets included. */
+const LOGIN_GRACE_MS = 60_000;
+/** Open connections at most; more are closed at once (bounds what idle sockets can hold). */
+const MAX_CONNECTIONS = 256;
 
 export class SshGateway implements BackgroundService {
-  private server: ssh2.Server | null = null;
+  private listener: net.Server | null = null;
+  private readonly sockets = new Set<net.Socket>();
+  /** Sign-in deadlines by "address:port" (what ssh2 reports of a connection). */
+  private readonly deadlines = new Map<string, NodeJS.Timeout>();
   private readonly clients = new Set<{ end(): void }>();
   private readonly running = new Set<BoxProcess>();
   /** Set once started. */
@@ -61,6 +68,7 @@ export class SshGateway implements BackgroundService {
       auth: new SshAuthenticator(tokens, () => localSshToken(settings.dataDir), keys.keys),
       limiter: new FailureLimiter(),
       running: this.running,
+      signedIn: (from) => clearTimeout(this.deadlines.get(from)),
     };
     const server = new Server(
       {
@@ -76,23 +84,46 @@ export class SshGateway implements BackgroundService {
       },
     );
     server.on("error", (err: Error) => deps.log.warn("ssh server error", { error: String(err) }));
+    // boxd owns the listening socket (ssh2 is handed each connection): the connection cap and the sign-in
+    // deadline then cover sockets that never even send their version line.
+    const listener = net.createServer((socket) => this.admit(socket, server));
     const port = await new Promise<number>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(settings.port, settings.host, () => {
-        server.off("error", reject);
-        resolve((server.address() as AddressInfo).port);
+      listener.once("error", reject);
+      listener.listen(settings.port, settings.host, () => {
+        listener.off("error", reject);
+        resolve((listener.address() as AddressInfo).port);
       });
     });
-    this.server = server;
+    listener.on("error", (err: Error) => deps.log.warn("ssh listener error", { error: String(err) }));
+    this.listener = listener;
     this.endpoint = { host: settings.host, port, fingerprint: hostKey.fingerprint };
     deps.log.info(`SSH gateway listening on ${settings.host}:${port}`, { fingerprint: hostKey.fingerprint });
   }
 
+  private admit(socket: net.Socket, server: ssh2.Server): void {
+    if (this.sockets.size >= MAX_CONNECTIONS) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    this.deadlines.set(
+      key,
+      setTimeout(() => socket.destroy(), LOGIN_GRACE_MS),
+    );
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      clearTimeout(this.deadlines.get(key));
+      this.deadlines.delete(key);
+    });
+    server.injectSocket(socket);
+  }
+
   async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
-    server.close();
+    const listener = this.listener;
+    if (!listener) return;
+    this.listener = null;
+    listener.close();
     for (const c of this.clients) c.end();
     // Every process a channel started ends with it (a few execs in the boxes); bounded, so stop never hangs.
     const kills = [...this.running].map((p) => {
@@ -100,5 +131,6 @@ export class SshGateway implements BackgroundService {
       return p.kill().catch(() => {});
     });
     await Promise.race([Promise.all(kills), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
+    for (const socket of this.sockets) socket.destroy();
   }
 }
