@@ -177,6 +177,18 @@ describe("ssh gateway: bad input", () => {
       expect(other.stdout.toString(), other.stderr).toBe("still-serving\n");
     });
   });
+  // Last: it stops this server's gateway.
+  it("ends every session's processes when the gateway stops", async () => {
+    const marker = `stop-${Date.now()}`;
+    // From another loopback address: the brute-force test above left 127.0.0.1 refused.
+    const session = ssh.ssh(mine.id, token, [`sleep 600; echo ${marker}`], ["-b", "127.0.0.2"]);
+    for (let i = 0; i < 100 && !(await processesIn(h, mine.id)).includes(marker); i++) await sleep(200);
+    expect(await processesIn(h, mine.id)).toContain(marker);
+    await h.app.ssh?.stop();
+    const r = await session;
+    expect(r.code).not.toBe(0);
+    expect(await processesIn(h, mine.id)).not.toContain(marker);
+  });
 });
 
 async function waitForLog(h: Harness, boxId: string, re: RegExp): Promise<void> {
