@@ -5,6 +5,7 @@
 import net, { type AddressInfo } from "node:net";
 import ssh2 from "ssh2";
 import type { BackgroundService } from "../background.js";
+import { invalidArgument } from "../errors.js";
 import { type TokenSources, TokenTable } from "../http/auth.js";
 import { SshAuthenticator } from "./authenticator.js";
 import { loadAuthorizedKeys } from "./authorized-keys.js";
@@ -88,9 +89,17 @@ export class SshGateway implements BackgroundService {
     // deadline then cover sockets that never even send their version line.
     const listener = net.createServer((socket) => this.admit(socket, server));
     const port = await new Promise<number>((resolve, reject) => {
-      listener.once("error", reject);
+      listener.once("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === "EADDRINUSE" || err.code === "EACCES" || err.code === "EADDRNOTAVAIL"
+            ? invalidArgument(
+                `the SSH gateway cannot listen on ${settings.host}:${settings.port} (${err.code}): set BOXD_SSH_PORT / BOXD_SSH_HOST to a free port on an address of this host`,
+              )
+            : err,
+        ),
+      );
       listener.listen(settings.port, settings.host, () => {
-        listener.off("error", reject);
+        listener.removeAllListeners("error");
         resolve((listener.address() as AddressInfo).port);
       });
     });

@@ -5,6 +5,7 @@
 // another source still gets in).
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { localSshToken } from "../../src/ssh/local-token.js";
@@ -177,6 +178,21 @@ describe("ssh gateway: bad input", () => {
       expect(other.stdout.toString(), other.stderr).toBe("still-serving\n");
     });
   });
+  it("refuses to start on a port in use, saying what to change", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      // The start fails (and returns: the jobs started before it are stopped again) with a coded error.
+      await expect(startHarness({ env: { BOXD_SSH_PORT: String(port) } })).rejects.toMatchObject({
+        code: "INVALID_ARGUMENT",
+        message: expect.stringContaining(`cannot listen on 127.0.0.1:${port} (EADDRINUSE): set BOXD_SSH_PORT`),
+      });
+    } finally {
+      blocker.close();
+    }
+  });
+
   // Last: it stops this server's gateway.
   it("ends every session's processes when the gateway stops", async () => {
     const marker = `stop-${Date.now()}`;
