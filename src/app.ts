@@ -336,22 +336,23 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
   // stdio client that went away kills this process a few seconds later, and the runs' output so far must
   // be recorded by then.
   const runFollowing: BackgroundService = { start() {}, stop: () => runs.detachAll() };
+  const ssh = createSshGateway(sections.ssh, { ...clients, ...core, log: log.child("ssh") });
   const diskGuard = new DiskGuard({
     engine,
     boxes,
     boxLog: clients.boxLog,
     log: log.child("disk"),
     allowance: core.diskAllowance,
-    killAll: (boxId) => runs.killAll(boxId),
+    // SSH sessions' processes too: they are no runs, but they write to the same disk.
+    killAll: async (boxId) => (await runs.killAll(boxId)) + ((await ssh?.endProcesses(boxId)) ?? 0),
     hasLiveRun: (boxId) => core.liveRuns.has(boxId),
     intervalMs: sections.disk.intervalMs,
   });
-  // Last to start, first to stop: its sessions' processes are ended while the exec channels still work.
-  const ssh = createSshGateway(sections.ssh, { ...clients, ...core, log: log.child("ssh") });
   return {
     pool,
     expiry,
     ssh,
+    // The SSH gateway last to start, first to stop.
     all: [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, ssh].filter(
       Boolean,
     ) as BackgroundService[],

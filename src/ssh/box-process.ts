@@ -54,6 +54,7 @@ export interface BoxProcessSpec {
 }
 
 export interface BoxProcess {
+  boxId: string;
   exec: SessionExec;
   /** Ends every process of its session in the box (idempotent; safe after it exited). */
   kill(): Promise<void>;
@@ -61,9 +62,10 @@ export interface BoxProcess {
 
 export async function startBoxProcess(
   engine: DockerEngine,
-  containerId: string,
+  box: { boxId: string; containerId: string },
   spec: BoxProcessSpec,
 ): Promise<BoxProcess> {
+  const { containerId } = box;
   const id = `ssh-${randomBytes(8).toString("hex")}`;
   const pidFile = `${RUN_DIR}/${id}.pid`;
   const env = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
@@ -84,6 +86,7 @@ export async function startBoxProcess(
   if (spec.tty) void exec.resize(spec.tty);
   let killing: Promise<void> | null = null;
   return {
+    boxId: box.boxId,
     exec,
     kill: () => {
       killing ??= engine.execs

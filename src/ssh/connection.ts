@@ -16,6 +16,8 @@ export interface GatewayDeps {
   /** A live box of the tenant by id or name; throws (NOT_FOUND) for unknown and other tenants' boxes. */
   resolve(tenant: string, ref: string): { id: string; name: string; networkName: string | null };
   ensureLive(boxId: string): Promise<{ containerId: string; resumed: boolean }>;
+  /** Throws when the box may not start processes now (over its disk allowance), as for runs. */
+  admit(boxId: string): void;
   /** Keeps the box awake until the returned function is called. */
   hold(boxId: string): () => void;
   touch(boxId: string): void;
@@ -117,7 +119,11 @@ function connected(
   // Wake on connect: a paused box is up by the time the client asks for a shell.
   deps.ensureLive(box.id).catch((err) => deps.log.debug("ssh: wake failed", { box: box.id, error: String(err) }));
   const host: ChannelHost = {
-    start: async (spec) => startBoxProcess(deps.engine, (await deps.ensureLive(box.id)).containerId, spec),
+    start: async (spec) => {
+      deps.admit(box.id);
+      const { containerId } = await deps.ensureLive(box.id);
+      return startBoxProcess(deps.engine, { boxId: box.id, containerId }, spec);
+    },
     log,
     running: ctx.running,
   };

@@ -4,6 +4,7 @@ import type { BoxService } from "../box/box-service.js";
 import type { ConfigSections } from "../config-sections.js";
 import type { DockerEngine } from "../docker/engine.js";
 import type { LiveRunIndex } from "../events/live-runs.js";
+import type { DiskAllowance } from "../lifecycle/disk-guard.js";
 import type { LifecycleService } from "../lifecycle/lifecycle-service.js";
 import type { Logger } from "../log.js";
 import type { BoxLog } from "../logs/box-log.js";
@@ -14,6 +15,7 @@ export interface GatewayParts {
   boxes: BoxService;
   lifecycle: LifecycleService;
   liveRuns: LiveRunIndex;
+  diskAllowance: DiskAllowance;
   boxLog: BoxLog;
   log: Logger;
 }
@@ -28,6 +30,8 @@ export function createSshGateway(settings: ConfigSections["ssh"], parts: Gateway
       engine: parts.engine,
       resolve: (tenant, ref) => boxes.resolve(tenant, ref),
       ensureLive: (boxId) => lifecycle.ensureLive(boxId),
+      // A box over its disk allowance starts no shell, command or sftp-server, as it starts no run.
+      admit: (boxId) => parts.diskAllowance.assertWithinAllowance(boxId),
       hold: (boxId) => liveRuns.hold(boxId),
       touch: (boxId) => boxes.touch(boxId),
       // Sessions are the user's doing, like box_exec calls: logged with source "user".

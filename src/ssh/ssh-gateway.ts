@@ -128,6 +128,18 @@ export class SshGateway implements BackgroundService {
     server.injectSocket(socket);
   }
 
+  /** Ends every process SSH channels run in a box (the disk guard's verdict); resolves with their number. */
+  async endProcesses(boxId: string): Promise<number> {
+    const ending = [...this.running].filter((p) => p.boxId === boxId);
+    await Promise.all(
+      ending.map((p) => {
+        p.exec.detach();
+        return p.kill().catch(() => {});
+      }),
+    );
+    return ending.length;
+  }
+
   async stop(): Promise<void> {
     const listener = this.listener;
     if (!listener) return;

@@ -35,7 +35,13 @@ describe("ssh gateway: bad input", () => {
     const keysFile = path.join(keyDir, "authorized_keys");
     writeFileSync(keysFile, `tenant="tenant-b" ${keyB.publicKey}\n`, { mode: 0o600 });
     h = await startHarness({
-      env: { BOXD_SSH_PORT: "0", BOXD_SSH_AUTHORIZED_KEYS: keysFile, BOXD_TOKENS: `${TENANT_A_TOKEN}:tenant-a` },
+      env: {
+        BOXD_SSH_PORT: "0",
+        BOXD_SSH_AUTHORIZED_KEYS: keysFile,
+        BOXD_TOKENS: `${TENANT_A_TOKEN}:tenant-a`,
+        BOXD_MAX_DISK_BYTES: String(300 * 1024 * 1024),
+        BOXD_DISK_CHECK_SECONDS: "1",
+      },
     });
     const port = h.app.ssh?.endpoint?.port;
     if (!port) throw new Error("the SSH gateway did not start");
@@ -154,6 +160,25 @@ describe("ssh gateway: bad input", () => {
       }
       expect(left).toBe("");
       await waitForLog(h, mine.id, /SSH session closed after/);
+    });
+  });
+
+  it("ends SSH processes filling a box's disk and starts no more while it is over its allowance", async () => {
+    await attack(FILE, "disk fill over ssh", async () => {
+      const filler = await h.createBox({ name: "sshfiller" });
+      const fill = await ssh.ssh(filler.id, token, [
+        "for i in $(seq 1 100); do head -c 50000000 /dev/zero > f$i || break; done; echo finished",
+      ]);
+      expect(fill.stdout.toString()).not.toContain("finished");
+      const used = await h.services.engine.containers.diskUsage(
+        h.services.boxes.mustGet(filler.id).containerId as string,
+      );
+      expect(used).toBeLessThan(2 * 1024 ** 3);
+      const again = await ssh.ssh(filler.id, token, ["echo more"]);
+      expect(again.code).toBe(1);
+      expect(again.stderr).toContain("LIMIT_EXCEEDED");
+      expect(again.stdout.toString()).toBe("");
+      await h.callOk("box_delete", { box: filler.id });
     });
   });
 
