@@ -143,7 +143,7 @@ export function markdown(r: Results): string {
 function tierSection(r: Results): string[] {
   const g = r.gvisor;
   if (!g) return [];
-  if ("skipped" in g) return ["gVisor tier: not measured (" + g.skipped + ").", ""];
+  if ("skipped" in g) return [`gVisor tier: not measured (${g.skipped}).`, ""];
   const rows: string[] = [];
   const sideBySide: string[] = [];
   for (const [name, f] of Object.entries(g.figures)) {

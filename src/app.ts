@@ -6,6 +6,7 @@
 import { AgentService } from "./agent/agent-service.js";
 import { RunEvents } from "./agent/run-events.js";
 import { subscribeFeatures } from "./app-features.js";
+import { openStores, type Stores } from "./app-stores.js";
 import type { BackgroundService } from "./background.js";
 import { BoxService } from "./box/box-service.js";
 import { KeyLock } from "./box/key-lock.js";
@@ -28,23 +29,13 @@ import { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import { SnapshotService, SnapshotSources } from "./lifecycle/snapshot-service.js";
 import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
-import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
 import { createPreviews } from "./preview/previews.js";
 import { createSchedules } from "./schedules/create-schedules.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
-import { AgentDefaultsStore } from "./state/agent-defaults-store.js";
-import { BoxStore } from "./state/box-store.js";
-import { instanceId, openDb } from "./state/db.js";
-import { ExposureStore } from "./state/exposure-store.js";
-import { LogStore } from "./state/log-store.js";
-import { PageCursors } from "./state/page-cursor.js";
-import { RunEventStore } from "./state/run-event-store.js";
-import { RunStore } from "./state/run-store.js";
-import { ScheduleStore } from "./state/schedule-store.js";
-import { SnapshotStore } from "./state/snapshot-store.js";
-import { UsageStore } from "./state/usage-store.js";
+import { createSshGateway } from "./ssh/create-gateway.js";
+import type { SshGateway } from "./ssh/ssh-gateway.js";
 import { UsageMeter } from "./usage/usage-meter.js";
 import { createWebhookSender, type WebhookSender } from "./webhooks/webhook-sender.js";
 
@@ -53,6 +44,8 @@ export interface App {
   /** The box-event bus: features (and tests) subscribe here. */
   events: BoxEventBus;
   instanceId: string;
+  /** The SSH gateway when BOXD_SSH_PORT (or `serve --ssh`) turned it on; its endpoint is set once started. */
+  ssh: SshGateway | null;
   close(): Promise<void>;
 }
 
@@ -87,7 +80,8 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       throw err;
     }
   }
-  return { services: servicesOf(config, log, clients, core, jobs), events, instanceId: stores.id, close };
+  const services = servicesOf(config, log, clients, core, jobs);
+  return { services, events, instanceId: stores.id, ssh: jobs.ssh, close };
 }
 
 /** What tools and the CLI are handed. */
@@ -121,26 +115,6 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     pool: jobs.pool,
   };
 }
-
-/** Phase 1: the data dir's database and what is kept in it. */
-function openStores(sections: ConfigSections) {
-  const db = openDb(sections.store.dataDir);
-  return {
-    db,
-    id: instanceId(db),
-    boxStore: new BoxStore(db),
-    runStore: new RunStore(db),
-    runEvents: new RunEventStore(db),
-    schedules: new ScheduleStore(db),
-    agentDefaults: new AgentDefaultsStore(db),
-    snapshotStore: new SnapshotStore(db),
-    usageStore: new UsageStore(db),
-    exposures: new ExposureStore(db),
-    boxLog: new BoxLog(new LogStore(db, sections.store.maxLogEntries)),
-    cursors: PageCursors.of(db),
-  };
-}
-type Stores = ReturnType<typeof openStores>;
 
 /** Phase 2: the Docker engine and the host network (firewall, egress proxy, DNS gate). */
 function engineClients(sections: ConfigSections, stores: Stores, log: Logger) {
@@ -374,18 +348,23 @@ function backgroundJobs(sections: ConfigSections, stores: Stores, clients: Clien
   // stdio client that went away kills this process a few seconds later, and the runs' output so far must
   // be recorded by then.
   const runFollowing: BackgroundService = { start() {}, stop: () => runs.detachAll() };
+  const ssh = createSshGateway(sections.ssh, { ...clients, ...core, log: log.child("ssh") });
   const diskGuard = new DiskGuard({
     engine,
     boxes,
     boxLog: clients.boxLog,
     log: log.child("disk"),
     allowance: core.diskAllowance,
-    killAll: (boxId) => runs.killAll(boxId),
+    // SSH sessions' processes too: they are no runs, but they write to the same disk.
+    killAll: async (boxId) => (await runs.killAll(boxId)) + ((await ssh?.endProcesses(boxId)) ?? 0),
     hasLiveRun: (boxId) => core.liveRuns.has(boxId),
     intervalMs: sections.disk.intervalMs,
   });
   const schedules = scheduleJobs(sections, stores, clients, core, log);
   const all = [watch, expiry, pool, runFollowing, lifecycle, diskGuard, core.usage, core.webhooks, core.previews.job];
-  return { pool, expiry, schedules, all: [...all, schedules.scheduler] as BackgroundService[] };
+  // The scheduler starts after the others (a missed fire runs in a reconciled world), the SSH gateway last:
+  // the last to start is the first to stop.
+  const last = [schedules.scheduler, ...(ssh ? [ssh] : [])];
+  return { pool, expiry, schedules, ssh, all: [...all, ...last] as BackgroundService[] };
 }
 type Jobs = ReturnType<typeof backgroundJobs>;

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// boxd's command line: serve (MCP over stdio), images, doctor, ls, rm.
+// boxd's command line: serve (MCP over stdio), images, doctor, ssh-token, ls, rm.
 import { Command } from "commander";
 import { imagesBuild, imagesList } from "./cli/images-command.js";
 import { type Config, loadConfig, SETTINGS, type SettingKey } from "./config.js";
+import { DEFAULT_SSH_PORT } from "./config-ssh.js";
 import { BoxdError } from "./errors.js";
 import { createLogger } from "./log.js";
 
@@ -34,8 +35,13 @@ function addServe(program: Command): void {
     )
     .option("--http", "serve Streamable HTTP at http://HOST:PORT/mcp (--host, --port; tokens from BOXD_TOKENS)")
     .option("--insecure-no-auth", "with --http and no tokens configured: serve without authentication (loopback only)")
-    .action(async (opts: { http?: boolean; insecureNoAuth?: boolean }, cmd: Command) => {
+    .option(
+      "--ssh",
+      `also serve SSH into boxes (port BOXD_SSH_PORT, default ${DEFAULT_SSH_PORT}; see \`boxd ssh-token\`)`,
+    )
+    .action(async (opts: { http?: boolean; insecureNoAuth?: boolean; ssh?: boolean }, cmd: Command) => {
       const config = configFrom(cmd);
+      if (opts.ssh && config.sshPort === undefined) config.sshPort = DEFAULT_SSH_PORT;
       if (opts.http) {
         const { serveHttp } = await import("./transports/http.js");
         await serveHttp(config, createLogger(config.logLevel), { insecureNoAuth: opts.insecureNoAuth === true });
@@ -75,6 +81,16 @@ function addBoxCommands(program: Command): void {
       const config = configFrom(cmd);
       const { doctor } = await import("./cli/doctor-command.js");
       process.exitCode = await doctor(config, createLogger("error"));
+    });
+
+  program
+    .command("ssh-token")
+    .description('print the SSH password of tenant "local" (stdio), kept in the data dir; --renew replaces it')
+    .option("--renew", "make a new token (the old one stops working at once)")
+    .action(async (opts: { renew?: boolean }, cmd: Command) => {
+      const config = configFrom(cmd);
+      const { localSshToken } = await import("./ssh/local-token.js");
+      process.stdout.write(`${localSshToken(config.dataDir, { renew: opts.renew === true })}\n`);
     });
 
   program

@@ -58,6 +58,14 @@ export interface ConfigSections {
   >;
   /** The preview listener (src/preview/): port null when previews are off. */
   preview: { port: number | null; host: string; domain: string; publicUrl: string };
+  /** The SSH gateway (src/ssh/): port null = off; bearer tokens as passwords, as over HTTP. */
+  ssh: {
+    host: string;
+    port: number | null;
+    authorizedKeys: string;
+    dataDir: string;
+    tokens: { tokens: string; tokensFile: string };
+  };
   /** The HTTP transport (`boxd serve --http`). */
   http: {
     host: string;
@@ -123,6 +131,13 @@ export function configSections(c: Config): ConfigSections {
       host: c.previewHost,
       domain: c.previewDomain,
       publicUrl: c.previewPublicUrl.replace(/\/$/, "").toLowerCase(),
+    },
+    ssh: {
+      host: c.sshHost,
+      port: c.sshPort ?? null,
+      authorizedKeys: c.sshAuthorizedKeys,
+      dataDir: c.dataDir,
+      tokens: { tokens: c.tokens.value, tokensFile: c.tokensFile },
     },
   };
 }

@@ -7,6 +7,7 @@ import { splitCommas } from "./comma-list.js";
 import { AGENT_SETTINGS } from "./config-agents.js";
 import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./config-git.js";
 import { PREVIEW_SETTINGS } from "./config-preview.js";
+import { SSH_SETTINGS } from "./config-ssh.js";
 import { secretSchema } from "./secret.js";
 
 interface SettingSpec {
@@ -355,6 +356,8 @@ export const SETTINGS = {
       "Commands (box_exec, box_run_code, background runs included) one tenant may have running at once; more is LIMIT_EXCEEDED. 0: no limit.",
     schema: intFrom(0, 1_000_000).default(16),
   },
+  // SSH gateway (src/ssh/): in src/config-ssh.ts.
+  ...SSH_SETTINGS,
 } satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -5,6 +5,8 @@ import { type Config, dockerEnvSummary, SETTINGS } from "../config.js";
 import { DockerEngine } from "../docker/engine.js";
 import { loadImageSet, RUNTIMES } from "../images/definitions.js";
 import type { Logger } from "../log.js";
+import { loadAuthorizedKeys } from "../ssh/authorized-keys.js";
+import { loadOrCreateHostKey } from "../ssh/host-key.js";
 
 /** `optional`: a feature that is off is said, not counted as a problem. */
 type Check = { ok: boolean; what: string; fix?: string; optional?: boolean };
@@ -55,6 +57,7 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
       fix: "set BOXD_DATA_DIR to a writable folder",
     });
   }
+  checks.push(...sshChecks(config));
 
   for (const c of checks) {
     process.stdout.write(`${c.ok ? "ok  " : c.optional ? "off " : "FAIL"} ${c.what}\n`);
@@ -84,4 +87,37 @@ function gvisorCheck(runtimes: string[], config: Config): Check {
     what: `gVisor isolation not available: the engine has no runtime "${config.gvisorRuntime}" (it has ${runtimes.join(", ")})`,
     fix: GVISOR_HINT,
   };
+}
+
+/** The SSH gateway: where clients connect, the host key fingerprint to check, and the keys file. */
+function sshChecks(config: Config): Check[] {
+  const checks: Check[] = [];
+  try {
+    const { fingerprint } = loadOrCreateHostKey(config.dataDir);
+    const where =
+      config.sshPort === undefined
+        ? "off (set BOXD_SSH_PORT or run `boxd serve --ssh`)"
+        : `ssh <box id or name>@${config.sshHost} -p ${config.sshPort}`;
+    checks.push({ ok: true, what: `SSH gateway: ${where}; host key ${fingerprint} (ED25519)` });
+  } catch (err) {
+    checks.push({
+      ok: false,
+      what: `SSH host key in ${config.dataDir} cannot be read: ${(err as Error).message}`,
+      fix: "remove the data dir's ssh_host_ed25519_key to make a new one (clients then see a new fingerprint)",
+    });
+  }
+  if (config.sshAuthorizedKeys) {
+    try {
+      const { keys, warnings } = loadAuthorizedKeys(config.sshAuthorizedKeys);
+      checks.push({ ok: true, what: `SSH keys file ${config.sshAuthorizedKeys}: ${keys.length} key(s)` });
+      for (const w of warnings) checks.push({ ok: false, what: w, fix: `chmod 600 ${config.sshAuthorizedKeys}` });
+    } catch (err) {
+      checks.push({
+        ok: false,
+        what: (err as Error).message,
+        fix: 'one key a line, each starting with its tenant: tenant="alice" ssh-ed25519 AAAA... comment',
+      });
+    }
+  }
+  return checks;
 }

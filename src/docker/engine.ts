@@ -74,6 +74,12 @@ export class DockerEngine {
     } catch (err) {
       throw asBoxdError(err, "follow engine events");
     }
+    // Stopped while the stream was being opened (a start that failed right after): an aborted signal
+    // never fires "abort" again, so waiting below would never end.
+    if (signal.aborted) {
+      (stream as unknown as { destroy?: () => void }).destroy?.();
+      return;
+    }
     await new Promise<void>((resolve) => {
       let buffered = "";
       const done = () => resolve();

@@ -8,8 +8,10 @@ import type { Logger } from "../log.js";
 import { asBoxdError } from "./docker-errors.js";
 import type { ExecRequest, ExecResult } from "./exec-types.js";
 import { ResidentExec } from "./resident-exec.js";
+import { type SessionExec, type SessionExecRequest, startSessionExec } from "./session-exec.js";
 
 export type { ExecRequest, ExecResult } from "./exec-types.js";
+export type { SessionExec, SessionExecRequest } from "./session-exec.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -30,6 +32,11 @@ export class ExecClient {
       throw asBoxdError(err, `exec in container ${req.containerId.slice(0, 12)}`);
     });
     return fast ?? this.dockerExec(req);
+  }
+
+  /** A process whose streams stay open while it runs, on a terminal or not (the SSH gateway's sessions). */
+  session(req: SessionExecRequest): Promise<SessionExec> {
+    return startSessionExec(this.docker, req);
   }
 
   /** Opens the fast path to a container ahead of its first command (no effect without an executor). */

@@ -106,13 +106,19 @@ export class TokenTable {
     const m = header ? /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header) : null;
     if (!m?.[1]) return { reason: header ? "invalid" : "missing" };
     const presented = m[1];
+    const tenant = this.tenantOf(presented);
+    if (tenant === null) return { reason: "invalid" };
+    return { auth: { token: presented, clientId: tenant, scopes: [], extra: { tenant } } };
+  }
+
+  /** The tenant of a token, or null (also the SSH gateway's password check). */
+  tenantOf(presented: string): string | null {
     const digest = digestOf(presented);
     let found: Entry | undefined;
     for (const e of this.entries) {
       // No early exit: every entry is compared whatever matched.
       if (timingSafeEqual(digest, e.digest) && !found) found = e;
     }
-    if (!found) return { reason: "invalid" };
-    return { auth: { token: presented, clientId: found.tenant, scopes: [], extra: { tenant: found.tenant } } };
+    return found?.tenant ?? null;
   }
 }

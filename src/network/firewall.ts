@@ -72,7 +72,7 @@ export class Firewall {
         // another Docker bridge: the engine's inter-network isolation would drop the replies otherwise.
         `-A ${f} -o bx+ -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
         // Replies of connections the host opened to a box (the preview listener proxying to an exposed
-        // port): only the reply direction of a connection that exists, so the box opens nothing to the host.
+        // port, the SSH gateway's -L forwarding): only the reply direction of a connection that exists, so the box opens nothing to the host.
         `-A ${i} -i bx+ -m conntrack --ctstate RELATED,ESTABLISHED --ctdir REPLY -j ACCEPT`,
         // The proxy and the DNS gate listen on every address (each box reaches them on its own gateway) and
         // serve only sources that are boxes of this instance. No host rule guards their ports: their port
