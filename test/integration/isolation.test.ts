@@ -113,6 +113,13 @@ describe("gVisor boxes", () => {
     );
   });
 
+  it("cannot switch tiers once made", async () => {
+    const err = await h.callErr("box_update", { box: gv, isolation: "runc" });
+    expect(err.code).toBe("INVALID_ARGUMENT");
+    expect(err.message).toContain("unknown field `isolation`");
+    expect((await h.callOk<{ isolation: string }>("box_get", { box: gv })).isolation).toBe("gvisor");
+  });
+
   it("counts usage from the host side and pauses and wakes", async () => {
     await run(gv, "python3 -c 'sum(range(10000000))'");
     const before = await h.callOk<{ usage: { cpuNs: number } }>("box_get", { box: gv });
