@@ -2,8 +2,8 @@ import { defineConfig } from "vitest/config";
 import base from "./vitest.config.js";
 
 // The gVisor leg: the suites that say a box works (create and hardening, both exec paths, lifecycle,
-// snapshots, files, the network policy, the abuse cases, git, agent runs, previews and SSH) again, on gVisor boxes (BOXD_ISOLATION=gvisor
-// through the harness). isolation.test.ts checks what only one tier does; it runs in the main suite.
+// snapshots, files, the network policy, the abuse cases, git, agent runs, previews and SSH) again, on
+// gVisor boxes (BOXD_ISOLATION=gvisor through the harness). isolation.test.ts checks what only one tier does; it runs in the main suite.
 export default defineConfig({
   test: {
     ...base.test,
