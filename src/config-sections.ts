@@ -10,7 +10,15 @@ export interface ConfigSections {
   /** The Docker layer. */
   engine: { fastExec: boolean };
   /** The network service (src/network/). */
-  network: { networkPool: string; mode: Config["firewall"]; dnsServers: string[] };
+  network: {
+    networkPool: string;
+    mode: Config["firewall"];
+    dnsServers: string[];
+    dataDir: string;
+    upstreamCaFile: string;
+  };
+  /** The tenant secret store (src/secrets/). */
+  secrets: { dataDir: string; secretKey: string };
   /** The box service. */
   boxes: { baseImage: string; networkPool: string; defaultIdleTimeoutSeconds: number };
   /** Per-tenant quotas, applied in every transport (stdio's one tenant is "local"). */
@@ -64,7 +72,14 @@ export function configSections(c: Config): ConfigSections {
   return {
     store: { dataDir: c.dataDir, maxLogEntries: c.maxLogEntries },
     engine: { fastExec: c.fastExec === "on" },
-    network: { networkPool: c.networkPool, mode: c.firewall, dnsServers: c.dnsServers },
+    network: {
+      networkPool: c.networkPool,
+      mode: c.firewall,
+      dnsServers: c.dnsServers,
+      dataDir: c.dataDir,
+      upstreamCaFile: c.egressUpstreamCaFile,
+    },
+    secrets: { dataDir: c.dataDir, secretKey: c.secretKey.value },
     boxes: { baseImage: c.baseImage, networkPool: c.networkPool, defaultIdleTimeoutSeconds: c.idleTimeoutSeconds },
     tenantLimits: { maxBoxes: c.tenantMaxBoxes, maxConcurrentRuns: c.tenantMaxConcurrentRuns },
     lifecycle: { stopAfterPausedSeconds: c.stopAfterPausedSeconds, tickMs: c.lifecycleTickMs },

@@ -5,6 +5,7 @@ import path from "node:path";
 import { z } from "zod";
 import { splitCommas } from "./comma-list.js";
 import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./config-git.js";
+import { SECRET_SETTINGS } from "./config-secrets.js";
 import { secretSchema } from "./secret.js";
 
 interface SettingSpec {
@@ -354,6 +355,7 @@ export const SETTINGS = {
       "Commands (box_exec, box_run_code, background runs included) one tenant may have running at once; more is LIMIT_EXCEEDED. 0: no limit.",
     schema: intFrom(0, 1_000_000).default(16),
   },
+  ...SECRET_SETTINGS,
 } satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

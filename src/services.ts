@@ -15,6 +15,7 @@ import type { SnapshotService } from "./lifecycle/snapshot-service.js";
 import type { Logger } from "./log.js";
 import type { BoxLog } from "./logs/box-log.js";
 import type { NetworkService } from "./network/network-service.js";
+import type { SecretService } from "./secrets/secret-service.js";
 import type { RunService } from "./shell/run-service.js";
 
 /** A box of the tenant, awake and ready to run commands. */
@@ -50,6 +51,8 @@ export interface ToolServices {
   forks: Pick<ForkService, "fork">;
   boxLog: Pick<BoxLog, "entries" | "text" | "subscribe">;
   agents: Pick<AgentService, "run">;
+  /** The tenant secret store (values go in, never out). */
+  secrets: Pick<SecretService, "set" | "list" | "delete">;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
   liveBox: (tenant: string, ref: string) => Promise<LiveBox>;
 }
@@ -68,10 +71,11 @@ export interface Services extends ToolServices {
   network: NetworkService;
   pool: WarmPool;
   agents: AgentService;
+  secrets: SecretService;
 }
 
 /** The tools' view of the services: a new object with only ToolServices' fields (so no engine, config or pool). */
 export function toolServices(s: ToolServices): ToolServices {
-  const { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, liveBox } = s;
-  return { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, liveBox };
+  const { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, secrets, liveBox } = s;
+  return { log, boxes, runs, files, git, lifecycle, snapshots, forks, boxLog, agents, secrets, liveBox };
 }

@@ -9,6 +9,7 @@ import { gitTools } from "./git.js";
 import { lifecycleTools } from "./lifecycle.js";
 import { logTools } from "./logs.js";
 import { networkTools } from "./network.js";
+import { secretTools } from "./secrets.js";
 import { shellTools } from "./shell.js";
 import { snapshotTools } from "./snapshots.js";
 
@@ -22,6 +23,7 @@ export const allTools = [
   ...networkTools,
   ...gitTools,
   ...agentTools,
+  ...secretTools,
 ];
 
 export function registerAllTools(server: McpServer, services: ToolServices, opts: RegisterOptions): void {
