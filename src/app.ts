@@ -28,6 +28,9 @@ import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
 import { NetworkService } from "./network/network-service.js";
+import { EgressCa } from "./network/egress-ca.js";
+import { BoxAttachments } from "./secrets/box-attachments.js";
+import { openSecrets } from "./secrets/secret-service.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
 import { BoxStore } from "./state/box-store.js";
@@ -54,7 +57,7 @@ export interface AppOptions {
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
   const sections = configSections(config);
-  const stores = openStores(sections);
+  const stores = openStores(sections, log);
   const clients = engineClients(sections, stores, log);
   const events = new BoxEventBus(log.child("events"));
   const core = buildServices(sections, stores, clients, events, log);
@@ -106,14 +109,16 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     network,
     liveBox,
     agents,
+    secrets: clients.secrets,
     pool: jobs.pool,
   };
 }
 
 /** Phase 1: the data dir's database and what is kept in it. */
-function openStores(sections: ConfigSections) {
+function openStores(sections: ConfigSections, log: Logger) {
   const db = openDb(sections.store.dataDir);
   return {
+    ...openSecrets(db, sections.secrets, log.child("secrets")),
     db,
     id: instanceId(db),
     boxStore: new BoxStore(db),
@@ -129,13 +134,19 @@ type Stores = ReturnType<typeof openStores>;
 /** Phase 2: the Docker engine and the host network (firewall, egress proxy, DNS gate). */
 function engineClients(sections: ConfigSections, stores: Stores, log: Logger) {
   const engine = new DockerEngine(log, { fastExec: sections.engine.fastExec });
+  // The egress CA: the proxy signs with it, boxes with attachHeaders trust it (made at network start).
+  const ca = new EgressCa(sections.network.dataDir, stores.id);
+  const { secrets, secretStore } = stores;
+  const attach = new BoxAttachments({ secrets, store: secretStore, archives: engine.archives, ca });
   const network = new NetworkService({
     instanceId: stores.id,
     ...sections.network,
     log: log.child("network"),
     boxLog: stores.boxLog,
+    ca,
+    attachments: attach,
   });
-  return { engine, network, boxLog: stores.boxLog };
+  return { engine, network, attach, secrets: stores.secrets, boxLog: stores.boxLog };
 }
 type Clients = ReturnType<typeof engineClients>;
 
@@ -186,6 +197,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     ...sections.runs,
     log: log.child("run"),
     events,
+    serverEnv: (boxId) => clients.attach.trustEnv(boxId),
   });
   return {
     boxes,
@@ -209,8 +221,9 @@ function boxService(
   log: Logger,
   built: { lock: KeyLock; diskAllowance: DiskAllowance; snapshotSources: SnapshotSources; usage: UsageMeter },
 ): BoxService {
-  const { engine, network, boxLog } = clients;
+  const { engine, network, boxLog, attach } = clients;
   return new BoxService({
+    attach,
     engine,
     boxStore: stores.boxStore,
     runStore: stores.runStore,

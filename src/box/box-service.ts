@@ -1,6 +1,6 @@
 import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from "../errors.js";
 import { needsRegistry, type Runtime } from "../images/definitions.js";
-import { type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "../model/box.js";
+import { type AttachHeaders, type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "../model/box.js";
 import { collectPage, type Page, type PageRequest } from "../state/page-cursor.js";
 import type { BoxPool, BoxServiceDeps } from "./box-service-deps.js";
 import { BoxState } from "./box-state.js";
@@ -55,7 +55,9 @@ export class BoxService {
   view(box: BoxRecord): BoxView {
     const metered = this.deps.usage ? { ...box, usage: { ...box.usage, ...this.deps.usage.total(box) } } : box;
     const version = this.deps.engine.containers.knownRuntimeVersion(box.image);
-    return toBoxView(metered, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
+    const view = toBoxView(metered, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
+    const attach = box.status === "deleted" ? null : this.deps.attach?.summary(box.id);
+    return attach ? { ...view, attachHeaders: attach } : view;
   }
 
   /** box_get: the box with its usage read from its container just now. */
@@ -131,8 +133,10 @@ export class BoxService {
       checkPolicy: (policy) => this.deps.network?.check(policy) ?? { notes: [] },
     });
     if (settings.name !== null) this.assertNameFree(tenant, settings.name);
+    const attach = this.checkAttach(tenant, input.attachHeaders);
     const withNotes = (view: BoxView) => (settings.notes.length ? { ...view, notes: settings.notes } : view);
-    if (!snapshot && tenant !== POOL_TENANT && this.pool) {
+    // A box with attachHeaders is made new: the egress CA goes into its trust before its first process.
+    if (!snapshot && !attach && tenant !== POOL_TENANT && this.pool) {
       const claimed = await this.pool.claim(tenant, {
         settings,
         // As for a new box: checked with no await before the box becomes the tenant's.
@@ -147,11 +151,18 @@ export class BoxService {
         return withNotes(this.view(this.mustGet(claimed.id)));
       }
     }
-    return withNotes(await this.createNew(tenant, settings));
+    return withNotes(await this.createNew(tenant, settings, attach));
+  }
+
+  /** attachHeaders checked for the tenant; null when none were given (or {}). */
+  private checkAttach(tenant: string, headers: AttachHeaders | null | undefined): AttachHeaders | null {
+    if (!headers || Object.keys(headers).length === 0) return null;
+    if (!this.deps.attach) throw invalidArgument("attachHeaders are not available on this server");
+    return this.deps.attach.check(tenant, headers);
   }
 
   /** Makes a new box: its record, then (under its lock) its network, firewall rules and container. */
-  private async createNew(tenant: string, settings: CreateSettings): Promise<BoxView> {
+  private async createNew(tenant: string, settings: CreateSettings, attach: AttachHeaders | null): Promise<BoxView> {
     const id = newBoxId();
     const name = nameFor(settings, id);
     if (settings.name === null) this.assertNameFree(tenant, name);
@@ -165,6 +176,7 @@ export class BoxService {
       if (/UNIQUE/.test(String(err))) throw alreadyExists(`a box named "${name}" already exists`);
       throw err;
     }
+    if (attach) this.deps.attach?.set(id, attach);
     return this.deps.lock.run(id, async () => {
       try {
         await provisionBox(this.deps, record, await this.hostResources());
@@ -246,6 +258,7 @@ export class BoxService {
     await this.deps.usage?.sample(box);
     await this.teardown(box);
     this.state.markDeleted(box.id);
+    this.deps.attach?.set(box.id, null);
     this.deps.event?.(box.id, "info", why);
     this.deps.log.info(why, { box: box.id });
     await this.deps.events.emitAndWait("deleted", { box: this.mustGet(box.id) });
@@ -259,13 +272,29 @@ export class BoxService {
     const box = this.resolve(tenant, ref);
     return this.deps.lock.run(box.id, async () => {
       const current = this.resolve(tenant, box.id);
-      const { patch, changes } = planUpdate(current, input);
+      const { attachHeaders, ...rest } = input;
+      const attach = attachHeaders === undefined ? undefined : this.checkAttach(tenant, attachHeaders);
+      const onlyAttach = attach !== undefined && Object.values(rest).every((v) => v === undefined);
+      const { patch, changes } = onlyAttach ? { patch: {}, changes: [] } : planUpdate(current, input);
+      if (attach !== undefined) changes.push(await this.updateAttach(current, attach));
       this.deps.boxStore.update(box.id, patch);
       for (const change of changes) this.deps.event?.(box.id, "info", `updated: ${change}`);
       const updated = this.mustGet(box.id);
       this.deps.events.emit("updated", { box: updated, changes });
       return this.view(updated);
     });
+  }
+
+  /**
+   * Sets a box's attachHeaders: the CA into its trust first (the box may be paused: the engine writes it
+   * anyway), then the firewall sends its 80/443 traffic through the proxy (or no longer does).
+   */
+  private async updateAttach(box: BoxRecord, attach: AttachHeaders | null): Promise<string> {
+    if (attach && box.containerId) await this.deps.attach?.installTrust(box.containerId);
+    this.deps.attach?.set(box.id, attach);
+    await this.deps.network?.apply(box);
+    const hosts = attach ? Object.keys(attach).join(", ") : "";
+    return attach ? `attachHeaders set for ${hosts} (from the next connection)` : "attachHeaders removed";
   }
 
   /** The container of a box that can run commands now; paused boxes are handled by the lifecycle layer. */

@@ -2,7 +2,7 @@
 // (claiming a pooled one, provisioning a new one) read the same settings. Pure: no store, no Docker.
 import { invalidArgument } from "../errors.js";
 import { isRuntime, type Runtime } from "../images/definitions.js";
-import { type BoxRecord, type NetworkPolicy, SIZES, type Size } from "../model/box.js";
+import { type AttachHeaders, type BoxRecord, type NetworkPolicy, SIZES, type Size } from "../model/box.js";
 import { checkTtl, expiresAtFor } from "./ttl.js";
 import { checkEnv, checkLabels, checkName } from "./validation.js";
 
@@ -19,6 +19,8 @@ export interface CreateBoxInput {
   fromSnapshot?: string;
   /** Seconds until the box is deleted whatever its state (1 to 3 days); absent: it lives until deleted. */
   ttlSeconds?: number;
+  /** Headers the egress proxy attaches to the box's requests to these hosts (checked by BoxService). */
+  attachHeaders?: AttachHeaders;
 }
 
 /** A snapshot a new box can start from. */

@@ -3,6 +3,7 @@
 import Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { AccountingClient } from "./accounting.js";
+import { ArchiveClient } from "./archive.js";
 import { ContainerClient } from "./containers.js";
 import { asBoxdError } from "./docker-errors.js";
 import { ExecClient } from "./exec.js";
@@ -22,6 +23,8 @@ export class DockerEngine {
   readonly containers: ContainerClient;
   /** Containers' CPU and memory accounting (host cgroup files, else the stats API). */
   readonly accounting: AccountingClient;
+  /** Root-owned files written into containers (the egress CA certificate). */
+  readonly archives: ArchiveClient;
   readonly execs: ExecClient;
   readonly images: ImageClient;
   readonly networks: NetworkClient;
@@ -33,6 +36,7 @@ export class DockerEngine {
     this.execs = new ExecClient(this.docker, dlog, opts.fastExec ?? true);
     this.containers = new ContainerClient(this.docker, dlog, (id) => this.execs.forget(id));
     this.accounting = new AccountingClient(this.containers);
+    this.archives = new ArchiveClient(this.docker, dlog);
     this.images = new ImageClient(this.docker, dlog);
     this.networks = new NetworkClient(this.docker, dlog);
   }

@@ -22,6 +22,10 @@ export interface NetworkPolicy {
   deniedCidrs?: string[];
 }
 
+/** attachHeaders: host ("api.example.com" or "*.example.com") -> header name -> value template, where
+ * ${secret:NAME} names a tenant secret (rendered by the egress proxy at request time, never in the box). */
+export type AttachHeaders = Record<string, Record<string, string>>;
+
 export interface BoxUsage {
   cpuNs: number;
   memoryPeakBytes: number;
@@ -95,6 +99,8 @@ export interface BoxView {
   statusReason?: string;
   /** When the box is deleted because its ttlSeconds ran out, or null (it lives until deleted). */
   expiresAt: string | null;
+  /** attachHeaders as hosts and the names of the headers attached to them (values are never shown). */
+  attachHeaders?: Record<string, string[]>;
 }
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;

@@ -7,6 +7,7 @@ import { BOX_STATUSES, SIZES } from "../../model/box.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import {
+  attachHeadersInput,
   boxObject,
   boxRef,
   boxSchema,
@@ -67,6 +68,7 @@ export const boxCreate = defineTool({
     fromSnapshot: z.string().optional().describe("Start from this snapshot (id or name) instead of a fresh image"),
     labels: z.record(z.string(), z.string()).optional().describe("Up to 5 key/value labels, for box_list filtering"),
     ttlSeconds: z.number().optional().describe(`${ttlDescription}. Default: none (the box lives until deleted)`),
+    attachHeaders: attachHeadersInput.optional(),
   },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
