@@ -69,9 +69,21 @@ export class DockerEngine {
   ): Promise<void> {
     let stream: NodeJS.ReadableStream;
     try {
-      stream = (await this.docker.getEvents({
+      const opening = this.docker.getEvents({
         filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
-      })) as NodeJS.ReadableStream;
+      }) as Promise<NodeJS.ReadableStream>;
+      // The engine may hold the response back until a first matching event: an abort meanwhile (the
+      // server closing before any box event) must not wait for one. A stream that comes later is closed.
+      const aborted = new Promise<null>((resolve) => {
+        if (signal.aborted) resolve(null);
+        signal.addEventListener("abort", () => resolve(null), { once: true });
+      });
+      const first = await Promise.race([opening, aborted]);
+      if (first === null) {
+        void opening.then((late) => (late as unknown as { destroy?: () => void }).destroy?.()).catch(() => {});
+        return;
+      }
+      stream = first;
     } catch (err) {
       throw asBoxdError(err, "follow engine events");
     }
