@@ -27,8 +27,8 @@ import { SnapshotService, SnapshotSources } from "./lifecycle/snapshot-service.j
 import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
-import { NetworkService } from "./network/network-service.js";
 import { EgressCa } from "./network/egress-ca.js";
+import { NetworkService } from "./network/network-service.js";
 import { BoxAttachments } from "./secrets/box-attachments.js";
 import { openSecrets } from "./secrets/secret-service.js";
 import type { Services } from "./services.js";

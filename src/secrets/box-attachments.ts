@@ -2,9 +2,9 @@
 // box, and the egress CA put into the box's trust (root-owned files written through the engine, so the box
 // can read the certificate but change nothing). The CA's key never goes anywhere near a box.
 import type { ArchiveClient } from "../docker/archive.js";
-import type { EgressCa } from "../network/egress-ca.js";
 import { BoxdError } from "../errors.js";
 import type { AttachHeaders } from "../model/box.js";
+import type { EgressCa } from "../network/egress-ca.js";
 import type { SecretStore } from "../state/secret-store.js";
 import { checkAttachHeaders } from "./attach-headers.js";
 import type { SecretService } from "./secret-service.js";

@@ -86,7 +86,9 @@ export class SecretService {
     return { name, deleted: true };
   }
 
+  /** Whether the tenant has this secret (refused while the store cannot be read: see keyProblem). */
   has(tenant: string, name: string): boolean {
+    this.assertKey();
     return this.store.get(tenant, name) !== null;
   }
 

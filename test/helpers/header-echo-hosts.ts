@@ -15,7 +15,7 @@ import { silentLogger } from "../../src/log.js";
 import { DNS_SERVER_SCRIPT } from "./stand-in-internet.js";
 import { testRoot } from "./test-root.js";
 
-const ECHO = String.raw`
+const ECHO = `
 import hashlib, json, os, ssl, sys, threading, http.server, socketserver
 open("/tmp/c", "w").write(os.environ["CERT"]); open("/tmp/k", "w").write(os.environ["KEY"])
 class H(http.server.BaseHTTPRequestHandler):

@@ -27,22 +27,24 @@ interface Echo {
 /** The SHA-256 of each value the stand-in host received for a header (it sends back no value itself). */
 const header = (e: Echo, name: string) =>
   e.headers.filter(([k]) => k.toLowerCase() === name.toLowerCase()).map(([, v]) => v);
+/** A secret placeholder as attachHeaders take it: \${secret:NAME}. */
+const ph = (name: string) => `\${secret:${name}}`;
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
-const NODE_GET = String.raw`
+const NODE_GET = `
 const mod = process.argv[2].startsWith("https") ? require("https") : require("http");
 mod.get(process.argv[2], { headers: { authorization: "Bearer from-the-box" } }, (res) => {
   let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => console.log(b));
 }).on("error", (e) => { console.log("ERR " + e.message); process.exit(1); });
 `;
-const NODE_ISSUER = String.raw`
+const NODE_ISSUER = `
 const tls = require("tls");
 const s = tls.connect({ host: process.argv[2], port: 443, servername: process.argv[2], rejectUnauthorized: false }, () => {
   console.log(s.getPeerCertificate().issuer.CN); s.end();
 });
 s.on("error", (e) => console.log("ERR " + e.message));
 `;
-const PY_GET = String.raw`
+const PY_GET = `
 import sys, urllib.request
 req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer from-the-box"})
 print(urllib.request.urlopen(req, timeout=30).read().decode())
@@ -69,7 +71,7 @@ describe("attachHeaders through the egress proxy", () => {
     box = await h.createBox({
       name: "with-headers",
       attachHeaders: {
-        [API]: { Authorization: "Bearer ${secret:API_TOKEN}", "X-Boxd-Test": "fixed ${secret:API_TOKEN}" },
+        [API]: { Authorization: `Bearer ${ph("API_TOKEN")}`, "X-Boxd-Test": `fixed ${ph("API_TOKEN")}` },
       },
     });
   }, 240_000);
@@ -161,7 +163,7 @@ describe("attachHeaders through the egress proxy", () => {
       const custom = await h.createBox({
         name: "custom-policy",
         networkPolicy: { mode: "custom", allowedDomains: [OTHER] },
-        attachHeaders: { [API]: { Authorization: "Bearer ${secret:API_TOKEN}" } },
+        attachHeaders: { [API]: { Authorization: `Bearer ${ph("API_TOKEN")}` } },
       });
       const refused = await sh(custom.id, `curl -sS -m 20 https://${API}/ 2>&1; echo rc=$?`);
       expect(refused.stdout).not.toContain(token);
@@ -171,7 +173,7 @@ describe("attachHeaders through the egress proxy", () => {
       const closed = await h.createBox({
         name: "deny-all",
         networkPolicy: { mode: "deny-all" },
-        attachHeaders: { [API]: { Authorization: "Bearer ${secret:API_TOKEN}" } },
+        attachHeaders: { [API]: { Authorization: `Bearer ${ph("API_TOKEN")}` } },
       });
       const none = await sh(closed.id, `curl -sS -m 10 https://${API}/ 2>&1; echo rc=$?`);
       expect(none.stdout).not.toMatch(/rc=0/);
@@ -184,7 +186,7 @@ describe("attachHeaders through the egress proxy", () => {
     expect(header(before, "authorization")).toEqual([]);
     const updated = await h.callOk<BoxResult>("box_update", {
       box: later.id,
-      attachHeaders: { "*.secret.test": { Authorization: "Bearer ${secret:API_TOKEN}" } },
+      attachHeaders: { "*.secret.test": { Authorization: `Bearer ${ph("API_TOKEN")}` } },
     });
     expect(updated.attachHeaders).toEqual({ "*.secret.test": ["Authorization"] });
     expect(header(await curlJson(later.id, `https://${API}/`), "authorization")).toEqual([sha(`Bearer ${token}`)]);
