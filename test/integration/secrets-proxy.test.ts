@@ -180,6 +180,36 @@ describe("attachHeaders through the egress proxy", () => {
     });
   });
 
+  it("a hosted-harness fake holds only a placeholder key; the provider host gets the real one", async () => {
+    // api.anthropic.com resolves to the stand-in host through this test's DNS server (BOXD_DNS_SERVERS):
+    // no test-only setting in boxd, and nothing leaves the machine.
+    const realKey = `sk-ant-${randomBytes(16).toString("hex")}`;
+    await h.callOk("secret_set", { name: "ANTHROPIC_API_KEY", value: realKey });
+    const agentBox = await h.createBox({
+      name: "agent-fake",
+      env: { ANTHROPIC_API_KEY: "boxd-placeholder" },
+      attachHeaders: { "api.anthropic.com": { "x-api-key": ph("ANTHROPIC_API_KEY") } },
+    });
+    const fake = `
+const https = require("https");
+const req = https.request("https://api.anthropic.com/v1/messages", { method: "POST",
+  headers: { "x-api-key": process.env.ANTHROPIC_API_KEY, "content-type": "application/json" } }, (res) => {
+  let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => console.log(b));
+});
+req.on("error", (e) => { console.log("ERR " + e.message); process.exit(1); });
+req.end(JSON.stringify({ model: "fake", messages: [] }));
+`;
+    await h.callOk("box_write_file", { box: agentBox.id, path: "fake-agent.js", content: fake });
+    const run = await sh(agentBox.id, "node fake-agent.js");
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const got = JSON.parse(run.stdout) as Echo;
+    expect(got.path).toBe("/v1/messages");
+    expect(header(got, "x-api-key")).toEqual([sha(realKey)]);
+    const env = await sh(agentBox.id, "env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'");
+    expect(env.stdout).toContain("ANTHROPIC_API_KEY=boxd-placeholder");
+    expect(env.stdout).not.toContain(realKey);
+  });
+
   it("box_update adds attachHeaders to a running box (CA installed then) and removes them", async () => {
     const later = await h.createBox({ name: "later" });
     const before = await curlJson(later.id, `-k https://${API}/`);
