@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What `npm test` needs beyond the engine and the box images: the real clients the tests drive
-# (OpenSSH for the SSH gateway). Debian packages only; a package already present is not reinstalled.
+# (OpenSSH for the SSH gateway; openssl for the secrets tests' own CA). Debian packages only; a package
+# already present is not reinstalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(openssh-client)
+packages=(openssh-client openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
