@@ -30,6 +30,7 @@ import { BoxLog } from "./logs/box-log.js";
 import { EgressCa } from "./network/egress-ca.js";
 import { NetworkService } from "./network/network-service.js";
 import { BoxAttachments } from "./secrets/box-attachments.js";
+import { ProviderKeys } from "./secrets/provider-keys.js";
 import { openSecrets } from "./secrets/secret-service.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
@@ -134,10 +135,8 @@ type Stores = ReturnType<typeof openStores>;
 /** Phase 2: the Docker engine and the host network (firewall, egress proxy, DNS gate). */
 function engineClients(sections: ConfigSections, stores: Stores, log: Logger) {
   const engine = new DockerEngine(log, { fastExec: sections.engine.fastExec });
-  // The egress CA: the proxy signs with it, boxes with attachHeaders trust it (made at network start).
-  const ca = new EgressCa(sections.network.dataDir, stores.id);
-  const { secrets, secretStore } = stores;
-  const attach = new BoxAttachments({ secrets, store: secretStore, archives: engine.archives, ca });
+  const ca = new EgressCa(sections.network.dataDir, stores.id); // signs for the proxy; made at network start
+  const attach = new BoxAttachments({ ...stores, archives: engine.archives, ca, ...sections.secrets });
   const network = new NetworkService({
     instanceId: stores.id,
     ...sections.network,
@@ -247,7 +246,7 @@ function boxService(
 function moreServices(
   sections: ConfigSections,
   stores: Stores,
-  { engine, boxLog }: Clients,
+  { engine, boxLog, attach }: Clients,
   boxes: BoxService,
   runs: RunService,
   lock: KeyLock,
@@ -272,6 +271,7 @@ function moreServices(
       config: sections.agents,
       onLog: (boxId, level, message) => boxLog.append(boxId, level, "agent", message),
       log: log.child("agent"),
+      providerKeys: new ProviderKeys({ boxes, attach }),
     }),
     git: createGitService(sections.git, engine, log.child("git"), inheritedEnv()),
   };

@@ -18,7 +18,7 @@ export interface ConfigSections {
     upstreamCaFile: string;
   };
   /** The tenant secret store (src/secrets/). */
-  secrets: { dataDir: string; secretKey: string };
+  secrets: { dataDir: string; secretKey: string; fallbacks: Record<string, string> };
   /** The box service. */
   boxes: { baseImage: string; networkPool: string; defaultIdleTimeoutSeconds: number };
   /** Per-tenant quotas, applied in every transport (stdio's one tenant is "local"). */
@@ -79,7 +79,12 @@ export function configSections(c: Config): ConfigSections {
       dataDir: c.dataDir,
       upstreamCaFile: c.egressUpstreamCaFile,
     },
-    secrets: { dataDir: c.dataDir, secretKey: c.secretKey.value },
+    secrets: {
+      dataDir: c.dataDir,
+      secretKey: c.secretKey.value,
+      // Tenants without these secrets use the server's agent keys (through the egress proxy).
+      fallbacks: { ANTHROPIC_API_KEY: c.anthropicApiKey.value, OPENAI_API_KEY: c.openaiApiKey.value },
+    },
     boxes: { baseImage: c.baseImage, networkPool: c.networkPool, defaultIdleTimeoutSeconds: c.idleTimeoutSeconds },
     tenantLimits: { maxBoxes: c.tenantMaxBoxes, maxConcurrentRuns: c.tenantMaxConcurrentRuns },
     lifecycle: { stopAfterPausedSeconds: c.stopAfterPausedSeconds, tickMs: c.lifecycleTickMs },

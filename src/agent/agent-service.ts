@@ -8,6 +8,7 @@ import type { Config } from "../config.js";
 import { BoxdError, forbidden, invalidArgument, notFound, timeoutError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { AgentRunHooks, AgentRunInfo, RunEnd, RunRecord } from "../model/box.js";
+import { type KeyRoute, PLACEHOLDER_KEY, PROVIDER_KEYS } from "../secrets/provider-keys.js";
 import type { RunService } from "../shell/run-service.js";
 import { DEFAULT_RELAY_LIMITS, EventRelay, type RelayLimits } from "./event-relay.js";
 import { type AgentEvent, type AgentUsage, clip, HARNESSES, type HarnessName, ZERO_USAGE } from "./events.js";
@@ -64,6 +65,8 @@ export interface AgentServiceDeps {
   onLog: (boxId: string, level: "info" | "warn" | "error", message: string) => void;
   log: Logger;
   limits?: AgentLimits;
+  /** Hosted keys through the egress proxy (src/secrets/provider-keys.ts); absent: the key rides in the env. */
+  providerKeys?: { prepare(boxId: string, harness: string): Promise<KeyRoute> };
 }
 
 /** Each env string (and argv entry) is limited to 128 KiB by Linux; the prompt travels in one. */
@@ -83,7 +86,9 @@ export class AgentService {
     input: AgentRunInput,
     opts: { progress?: (message: string) => void; signal?: AbortSignal } = {},
   ): Promise<AgentRunResult> {
-    const plan = this.plan(input);
+    // The key's route first (it may add the provider's host to the box's attachHeaders), then the plan.
+    const route = (await this.deps.providerKeys?.prepare(boxId, this.harnessOf(input).name)) ?? "env";
+    const plan = this.plan(input, route);
     const watch = this.watch(boxId, plan, opts.progress);
     const started = await this.deps.runs.startAgent(
       boxId,
@@ -107,17 +112,19 @@ export class AgentService {
   }
 
   /** What to run: the harness, its command line and env (prompt, model, session, key), and the redactor. */
-  private plan(input: AgentRunInput) {
+  private plan(input: AgentRunInput, route: KeyRoute) {
     const harness = this.harnessOf(input);
     const schema = input.responseSchema !== undefined ? compileResponseSchema(input.responseSchema) : null;
     const prompt = checkPrompt(input.prompt, schema);
-    const key = this.keyFor(harness);
+    const key = this.keyFor(harness, route);
     const model = input.model ?? (harness.name === "custom" ? "default" : null);
     const env: Record<string, string> = { [PROMPT_VAR]: prompt };
     if (model) env[MODEL_VAR] = model;
     if (input.sessionId) env[SESSION_VAR] = input.sessionId;
     for (const v of harness.key?.vars ?? []) env[v] = key;
-    const redact = (text: string) => (key ? text.split(key).join(`[${harness.key?.env} redacted]`) : text);
+    // A placeholder needs no redaction (the real key never reaches the run then).
+    const secretKey = route === "proxy" ? "" : key;
+    const redact = (text: string) => (secretKey ? text.split(secretKey).join(`[${harness.key?.env} redacted]`) : text);
     const timeoutSeconds = input.timeoutSeconds ?? this.deps.config.agentTimeoutSeconds;
     const command = harness.commandLine({ command: input.command ?? null, model: !!model, session: !!input.sessionId });
     return { harness, schema, model, env, redact, timeoutSeconds, command, sessionId: input.sessionId ?? null };
@@ -234,8 +241,15 @@ export class AgentService {
     return harness;
   }
 
-  private keyFor(harness: Harness): string {
+  private keyFor(harness: Harness, route: KeyRoute): string {
     if (!harness.key) return "";
+    // Through the proxy the run holds a placeholder; the real key is attached to the provider's requests.
+    if (route === "proxy") return PLACEHOLDER_KEY;
+    if (route === "missing") {
+      throw forbidden(
+        `harness ${harness.name} needs an API key and none is configured: secret_set ${PROVIDER_KEYS[harness.name]?.secret} (yours), or set ${harness.key.env} on the server and restart boxd, or use harness custom`,
+      );
+    }
     const key = harnessKey(this.deps.config, harness.key);
     if (!key) {
       throw forbidden(

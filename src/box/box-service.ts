@@ -297,6 +297,15 @@ export class BoxService {
     return attach ? `attachHeaders set for ${hosts} (from the next connection)` : "attachHeaders removed";
   }
 
+  /** Adds one host's headers to the box's attachHeaders, under its lock (agent keys: provider-keys.ts). */
+  async attachHost(boxId: string, host: string, headers: Record<string, string>): Promise<void> {
+    await this.deps.lock.run(boxId, async () => {
+      const current = this.mustGet(boxId);
+      const change = await this.updateAttach(current, { ...this.deps.attach?.get(boxId), [host]: headers });
+      this.deps.event?.(boxId, "info", `updated: ${change}`);
+    });
+  }
+
   /** The container of a box that can run commands now; paused boxes are handled by the lifecycle layer. */
   requireContainer(box: BoxRecord): string {
     if (box.status === "creating") throw conflict(`box "${box.name}" is still being created: retry in a moment`);

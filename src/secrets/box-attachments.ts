@@ -26,10 +26,12 @@ export const TRUST_ENV: Readonly<Record<string, string>> = {
 
 export interface BoxAttachmentsDeps {
   secrets: Pick<SecretService, "has" | "reveal">;
-  store: Pick<SecretStore, "attachOf" | "setAttach">;
+  secretStore: Pick<SecretStore, "attachOf" | "setAttach">;
   archives: Pick<ArchiveClient, "readFile" | "putRootFiles">;
   /** The egress CA; its certificate is "" until the network starts it, and stays so with BOXD_FIREWALL=off. */
   ca: Pick<EgressCa, "certificate">;
+  /** Server-wide values of secrets a tenant has not set (ANTHROPIC_API_KEY, OPENAI_API_KEY from the settings). */
+  fallbacks?: Record<string, string>;
 }
 
 export class BoxAttachments {
@@ -47,7 +49,7 @@ export class BoxAttachments {
   }
 
   get(boxId: string): AttachHeaders | null {
-    return this.deps.store.attachOf(boxId);
+    return this.deps.secretStore.attachOf(boxId);
   }
 
   /** The same, as the egress proxy asks (network-service.ts Attachments). */
@@ -55,14 +57,19 @@ export class BoxAttachments {
     return this.get(boxId);
   }
 
-  /** A secret's value, for the egress proxy's header injection only. */
+  /** A secret's value (the tenant's, else the server's fallback), for the egress proxy's header injection only. */
   reveal(tenant: string, name: string): string | null {
-    return this.deps.secrets.reveal(tenant, name);
+    return this.deps.secrets.reveal(tenant, name) ?? (this.deps.fallbacks?.[name] || null);
+  }
+
+  /** Whether the egress proxy can intercept on this server (the firewall is on and its CA made). */
+  get intercepting(): boolean {
+    return this.deps.ca.certificate !== "";
   }
 
   /** Stores (or with null removes) the box's attachHeaders; the proxy reads them at each connection. */
   set(boxId: string, headers: AttachHeaders | null): void {
-    this.deps.store.setAttach(boxId, headers);
+    this.deps.secretStore.setAttach(boxId, headers);
   }
 
   /** The env the server adds to the box's commands so its programs trust the egress CA. */

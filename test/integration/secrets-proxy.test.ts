@@ -5,6 +5,7 @@
 // a rotated secret applies at once, and the box cannot read the CA's key.
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PLACEHOLDER_KEY } from "../../src/secrets/provider-keys.js";
 import { attack } from "../helpers/abuse-tally.js";
 import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
 import { type EchoHosts, startEchoHosts } from "../helpers/header-echo-hosts.js";
@@ -208,6 +209,45 @@ req.end(JSON.stringify({ model: "fake", messages: [] }));
     const env = await sh(agentBox.id, "env; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'");
     expect(env.stdout).toContain("ANTHROPIC_API_KEY=boxd-placeholder");
     expect(env.stdout).not.toContain(realKey);
+  });
+
+  it("box_agent_run claude-code: the CLI gets a placeholder, the provider host the tenant's key", async () => {
+    // A stand-in `claude` that calls the (stand-in) Anthropic API with the key in its env and reports, as
+    // claude's stream-json, the SHA-256 of the x-api-key the host received and the key it held itself.
+    const fakeClaude = `#!/usr/bin/env node
+const https = require("https");
+const key = process.env.ANTHROPIC_API_KEY || "";
+const req = https.request("https://api.anthropic.com/v1/messages", { method: "POST",
+  headers: { "x-api-key": key, "content-type": "application/json" } }, (res) => {
+  let b = ""; res.on("data", (d) => (b += d)); res.on("end", () => {
+    const seen = JSON.parse(b).headers.filter(([k]) => k.toLowerCase() === "x-api-key").map(([, v]) => v).join(",");
+    const text = "upstream saw " + seen + "; held " + key;
+    for (const line of [
+      { type: "system", subtype: "init", cwd: "/workspace/home", session_id: "s-1", tools: [], model: "fake" },
+      { type: "assistant", message: { role: "assistant", content: [{ type: "text", text }] } },
+      { type: "result", subtype: "success", is_error: false, result: text, session_id: "s-1",
+        usage: { input_tokens: 1, output_tokens: 1 } },
+    ]) console.log(JSON.stringify(line));
+  });
+});
+req.on("error", (e) => { console.error("ERR " + e.message); process.exit(1); });
+req.end("{}");
+`;
+    const realKey = `sk-ant-${randomBytes(16).toString("hex")}`;
+    await h.callOk("secret_set", { name: "ANTHROPIC_API_KEY", value: realKey });
+    const agentBox = await h.createBox({ name: "agent-real-path" });
+    await h.callOk("box_write_file", { box: agentBox.id, path: ".local/bin/claude", content: fakeClaude, mode: "755" });
+    const r = await h.callOk<{ status: string; output: string }>("box_agent_run", {
+      box: agentBox.id,
+      prompt: "say hi",
+      harness: "claude-code",
+      timeoutSeconds: 120,
+    });
+    expect(r.status, r.output).toBe("completed");
+    expect(r.output).toContain(`upstream saw ${sha(realKey)}`);
+    expect(r.output).toContain(`held ${PLACEHOLDER_KEY}`);
+    const box2 = await h.callOk<BoxResult>("box_get", { box: agentBox.id });
+    expect(box2.attachHeaders).toEqual({ "api.anthropic.com": ["x-api-key"] });
   });
 
   it("box_update adds attachHeaders to a running box (CA installed then) and removes them", async () => {

@@ -62,7 +62,7 @@ describe("attachHeaders", () => {
   it("are refused when the server cannot intercept (no egress CA: BOXD_FIREWALL=off)", () => {
     const attachments = new BoxAttachments({
       secrets: { has: () => true, reveal: () => null },
-      store: { attachOf: () => null, setAttach: () => {} },
+      secretStore: { attachOf: () => null, setAttach: () => {} },
       archives: { readFile: async () => null, putRootFiles: async () => {} },
       ca: { certificate: "" },
     });
