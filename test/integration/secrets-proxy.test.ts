@@ -4,6 +4,7 @@
 // list) ever holds the secret, other hosts stay spliced (their real certificate), the policy still wins,
 // a rotated secret applies at once, and the box cannot read the CA's key.
 import { createHash, randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PLACEHOLDER_KEY } from "../../src/secrets/provider-keys.js";
 import { attack } from "../helpers/abuse-tally.js";
@@ -65,9 +66,11 @@ describe("attachHeaders through the egress proxy", () => {
     return JSON.parse(r.stdout) as Echo;
   };
 
+  const serverEnv = () => ({ BOXD_DNS_SERVERS: hosts.dns, BOXD_EGRESS_UPSTREAM_CA_FILE: hosts.caFile });
+
   beforeAll(async () => {
     hosts = await startEchoHosts([API, OTHER, "api.anthropic.com"]);
-    h = await startHarness({ env: { BOXD_DNS_SERVERS: hosts.dns, BOXD_EGRESS_UPSTREAM_CA_FILE: hosts.caFile } });
+    h = await startHarness({ env: serverEnv(), keepData: true });
     await h.callOk("secret_set", { name: "API_TOKEN", value: token });
     box = await h.createBox({
       name: "with-headers",
@@ -78,7 +81,9 @@ describe("attachHeaders through the egress proxy", () => {
   }, 240_000);
 
   afterAll(async () => {
+    const dataDir = h?.dataDir;
     await h?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
     await hosts?.close();
   });
 
@@ -263,5 +268,14 @@ req.end("{}");
     await h.callOk("box_update", { box: later.id, attachHeaders: null });
     const after = await curlJson(later.id, `-k https://${API}/`);
     expect(header(after, "authorization")).toEqual([]);
+  });
+
+  it("after a server restart the box's headers, rules and CA are in force again", async () => {
+    const dataDir = h.dataDir;
+    // The server goes away, its boxes stay (as when it is restarted); the next one takes over the data dir.
+    await h.client.close();
+    await h.app.close();
+    h = await startHarness({ dataDir, keepData: true, env: serverEnv() });
+    expect(header(await curlJson(box.id, `https://${API}/`), "authorization")).toEqual([sha(`Bearer ${token}`)]);
   });
 });
