@@ -246,7 +246,7 @@ function boxService(
 function moreServices(
   sections: ConfigSections,
   stores: Stores,
-  { engine, boxLog, attach }: Clients,
+  { engine, boxLog, attach, secrets }: Clients,
   boxes: BoxService,
   runs: RunService,
   lock: KeyLock,
@@ -273,7 +273,7 @@ function moreServices(
       log: log.child("agent"),
       providerKeys: new ProviderKeys({ boxes, attach }),
     }),
-    git: createGitService(sections.git, engine, log.child("git"), inheritedEnv()),
+    git: createGitService(sections.git, engine, log.child("git"), inheritedEnv(), secrets),
   };
 }
 
