@@ -1,6 +1,8 @@
 // Phase 1 of createApp: the data dir's database and every store kept in it, opened once.
 import type { ConfigSections } from "./config-sections.js";
+import type { Logger } from "./log.js";
 import { BoxLog } from "./logs/box-log.js";
+import { openSecrets } from "./secrets/secret-service.js";
 import { AgentDefaultsStore } from "./state/agent-defaults-store.js";
 import { BoxStore } from "./state/box-store.js";
 import { instanceId, openDb } from "./state/db.js";
@@ -14,9 +16,10 @@ import { SnapshotStore } from "./state/snapshot-store.js";
 import { UsageStore } from "./state/usage-store.js";
 
 /** Phase 1: the data dir's database and what is kept in it. */
-export function openStores(sections: ConfigSections) {
+export function openStores(sections: ConfigSections, log: Logger) {
   const db = openDb(sections.store.dataDir);
   return {
+    ...openSecrets(db, sections.secrets, log.child("secrets")),
     db,
     id: instanceId(db),
     boxStore: new BoxStore(db),

@@ -29,9 +29,12 @@ import { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import { SnapshotService, SnapshotSources } from "./lifecycle/snapshot-service.js";
 import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
+import { EgressCa } from "./network/egress-ca.js";
 import { NetworkService } from "./network/network-service.js";
 import { createPreviews } from "./preview/previews.js";
 import { createSchedules } from "./schedules/create-schedules.js";
+import { BoxAttachments } from "./secrets/box-attachments.js";
+import { ProviderKeys } from "./secrets/provider-keys.js";
 import type { Services } from "./services.js";
 import { RunService } from "./shell/run-service.js";
 import { createSshGateway } from "./ssh/create-gateway.js";
@@ -56,7 +59,7 @@ export interface AppOptions {
 
 export async function createApp(config: Config, log: Logger, opts: AppOptions = {}): Promise<App> {
   const sections = configSections(config);
-  const stores = openStores(sections);
+  const stores = openStores(sections, log);
   const clients = engineClients(sections, stores, log);
   const events = new BoxEventBus(log.child("events"));
   const core = buildServices(sections, stores, clients, events, log);
@@ -112,6 +115,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     runEvents,
     schedules: jobs.schedules.service,
     previews: core.previews.service,
+    secrets: clients.secrets,
     pool: jobs.pool,
   };
 }
@@ -119,13 +123,17 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
 /** Phase 2: the Docker engine and the host network (firewall, egress proxy, DNS gate). */
 function engineClients(sections: ConfigSections, stores: Stores, log: Logger) {
   const engine = new DockerEngine(log, { fastExec: sections.engine.fastExec });
+  const ca = new EgressCa(sections.network.dataDir, stores.id); // signs for the proxy; made at network start
+  const attach = new BoxAttachments({ ...stores, archives: engine.archives, ca, ...sections.secrets });
   const network = new NetworkService({
     instanceId: stores.id,
     ...sections.network,
     log: log.child("network"),
     boxLog: stores.boxLog,
+    ca,
+    attachments: attach,
   });
-  return { engine, network, boxLog: stores.boxLog };
+  return { engine, network, attach, secrets: stores.secrets, boxLog: stores.boxLog };
 }
 type Clients = ReturnType<typeof engineClients>;
 
@@ -172,6 +180,7 @@ function buildServices(sections: ConfigSections, stores: Stores, clients: Client
     ...sections.runs,
     log: log.child("run"),
     events,
+    serverEnv: (boxId) => clients.attach.trustEnv(boxId),
   });
   return {
     boxes,
@@ -209,8 +218,9 @@ function boxService(
   log: Logger,
   built: { lock: KeyLock; diskAllowance: DiskAllowance; snapshotSources: SnapshotSources; usage: UsageMeter },
 ): BoxService {
-  const { engine, network, boxLog } = clients;
+  const { engine, network, boxLog, attach } = clients;
   return new BoxService({
+    attach,
     engine,
     boxStore: stores.boxStore,
     runStore: stores.runStore,
@@ -234,7 +244,7 @@ function boxService(
 function moreServices(
   sections: ConfigSections,
   stores: Stores,
-  { engine, boxLog }: Clients,
+  { engine, boxLog, attach, secrets }: Clients,
   built: { boxes: BoxService; runs: RunService; lock: KeyLock; runEvents: RunEvents; webhooks: WebhookSender },
   log: Logger,
 ) {
@@ -261,8 +271,9 @@ function moreServices(
       webhooks: built.webhooks,
       defaults: stores.agentDefaults,
       log: log.child("agent"),
+      providerKeys: new ProviderKeys({ boxes, attach }),
     }),
-    git: createGitService(sections.git, engine, log.child("git"), inheritedEnv()),
+    git: createGitService(sections.git, engine, log.child("git"), inheritedEnv(), secrets),
   };
 }
 

@@ -11,7 +11,15 @@ export interface ConfigSections {
   /** The Docker layer. */
   engine: { fastExec: boolean };
   /** The network service (src/network/). */
-  network: { networkPool: string; mode: Config["firewall"]; dnsServers: string[] };
+  network: {
+    networkPool: string;
+    mode: Config["firewall"];
+    dnsServers: string[];
+    dataDir: string;
+    upstreamCaFile: string;
+  };
+  /** The tenant secret store (src/secrets/). */
+  secrets: { dataDir: string; secretKey: string; fallbacks: Record<string, string> };
   /** The box service. */
   boxes: {
     baseImage: string;
@@ -87,7 +95,19 @@ export function configSections(c: Config): ConfigSections {
   return {
     store: { dataDir: c.dataDir, maxLogEntries: c.maxLogEntries },
     engine: { fastExec: c.fastExec === "on" },
-    network: { networkPool: c.networkPool, mode: c.firewall, dnsServers: c.dnsServers },
+    network: {
+      networkPool: c.networkPool,
+      mode: c.firewall,
+      dnsServers: c.dnsServers,
+      dataDir: c.dataDir,
+      upstreamCaFile: c.egressUpstreamCaFile,
+    },
+    secrets: {
+      dataDir: c.dataDir,
+      secretKey: c.secretKey.value,
+      // Tenants without these secrets use the server's agent keys (through the egress proxy).
+      fallbacks: { ANTHROPIC_API_KEY: c.anthropicApiKey.value, OPENAI_API_KEY: c.openaiApiKey.value },
+    },
     boxes: {
       baseImage: c.baseImage,
       networkPool: c.networkPool,
@@ -126,6 +146,13 @@ export function configSections(c: Config): ConfigSections {
       maxOutputBytes: c.maxOutputBytes,
     },
     http: httpSection(c),
+    ...inboundSections(c),
+  };
+}
+
+/** The inbound paths into boxes: preview URLs and the SSH gateway. */
+function inboundSections(c: Config): Pick<ConfigSections, "preview" | "ssh"> {
+  return {
     preview: {
       port: c.previewPort === "off" ? null : c.previewPort,
       host: c.previewHost,

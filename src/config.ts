@@ -7,6 +7,7 @@ import { splitCommas } from "./comma-list.js";
 import { AGENT_SETTINGS } from "./config-agents.js";
 import { allowedHostsSchema, hostListSchema, tokenMapSchema } from "./config-git.js";
 import { PREVIEW_SETTINGS } from "./config-preview.js";
+import { SECRET_SETTINGS } from "./config-secrets.js";
 import { SSH_SETTINGS } from "./config-ssh.js";
 import { secretSchema } from "./secret.js";
 
@@ -358,6 +359,7 @@ export const SETTINGS = {
   },
   // SSH gateway (src/ssh/): in src/config-ssh.ts.
   ...SSH_SETTINGS,
+  ...SECRET_SETTINGS,
 } satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -18,6 +18,7 @@ import type { BoxLog } from "./logs/box-log.js";
 import type { NetworkService } from "./network/network-service.js";
 import type { PreviewService } from "./preview/preview-service.js";
 import type { ScheduleService } from "./schedules/schedule-service.js";
+import type { SecretService } from "./secrets/secret-service.js";
 import type { RunService } from "./shell/run-service.js";
 
 /** A box of the tenant, awake and ready to run commands. */
@@ -56,6 +57,8 @@ export interface ToolServices {
   runEvents: Pick<RunEvents, "read">;
   schedules: Pick<ScheduleService, "create" | "list" | "get" | "pause" | "resume" | "delete">;
   previews: Pick<PreviewService, "expose" | "list" | "unexpose">;
+  /** The tenant secret store (values go in, never out). */
+  secrets: Pick<SecretService, "set" | "list" | "delete">;
   /** Resolves a box of the tenant and makes sure it can run commands now (resuming it if paused). */
   liveBox: (tenant: string, ref: string) => Promise<LiveBox>;
 }
@@ -77,6 +80,7 @@ export interface Services extends ToolServices {
   runEvents: RunEvents;
   schedules: ScheduleService;
   previews: PreviewService;
+  secrets: SecretService;
 }
 
 /** The tools' view of the services: a new object with only ToolServices' fields (so no engine, config or pool). */
@@ -95,6 +99,7 @@ export function toolServices(s: ToolServices): ToolServices {
     runEvents,
     schedules,
     previews,
+    secrets,
     liveBox,
   } = s;
   return {
@@ -111,6 +116,7 @@ export function toolServices(s: ToolServices): ToolServices {
     runEvents,
     schedules,
     previews,
+    secrets,
     liveBox,
   };
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes a Docker engine reachable for boxd. If one already answers (DOCKER_HOST or the default socket), it
 # does nothing. On Debian/Ubuntu as root it installs Debian's docker.io (plus iptables and debootstrap, which
-# the image build uses) and starts dockerd in the background. Elsewhere it says what to install.
+# the image build uses, and openssl, which makes the egress proxy's CA for attachHeaders) and starts dockerd in
+# the background. Elsewhere it says what to install.
 set -euo pipefail
 
 say() { printf '[engine] %s\n' "$*" >&2; }
@@ -66,6 +67,7 @@ ensure_gvisor() {
 
 need_pkgs=()
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
 
 if engine_up && [ ${#need_pkgs[@]} -eq 0 ]; then
   say "Docker engine is reachable"
@@ -79,7 +81,7 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     say "install Docker (https://docs.docker.com/engine/install/), start it, or set DOCKER_HOST; then retry."
     exit 1
   fi
-  say "debootstrap is missing: install it (apt-get install debootstrap) or set BOXD_BASE_IMAGE to a registry image"
+  say "missing: ${need_pkgs[*]}: install them (debootstrap: or set BOXD_BASE_IMAGE to a registry image; openssl: attachHeaders need it)"
   exit 0
 fi
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # What `npm test` needs beyond the engine and the box images: the real clients the tests drive
-# (OpenSSH for the SSH gateway) and the official MCP conformance suite. A package already present is not
+# (OpenSSH for the SSH gateway; openssl for the secrets tests' own CA) and the official MCP conformance suite. A package already present is not
 # reinstalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # python3: test/helpers/pty-drive.py drives ssh on a real pseudo-terminal.
-packages=(openssh-client python3)
+packages=(openssh-client python3 openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

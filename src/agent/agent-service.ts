@@ -8,6 +8,7 @@ import type { Config } from "../config.js";
 import { BoxdError, forbidden, invalidArgument, notFound, timeoutError, toBoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { AgentRunHooks, RunRecord } from "../model/box.js";
+import { type KeyRoute, PLACEHOLDER_KEY, PROVIDER_KEYS } from "../secrets/provider-keys.js";
 import type { RunService } from "../shell/run-service.js";
 import type { AgentDefaults, AgentDefaultsStore } from "../state/agent-defaults-store.js";
 import { type RunPayloadExtra, runPayload } from "../webhooks/run-payload.js";
@@ -94,6 +95,8 @@ export interface AgentServiceDeps {
   defaults: Pick<AgentDefaultsStore, "get" | "set" | "delete">;
   log: Logger;
   limits?: AgentLimits;
+  /** Hosted keys through the egress proxy (src/secrets/provider-keys.ts); absent: the key rides in the env. */
+  providerKeys?: { prepare(boxId: string, harness: string): Promise<KeyRoute> };
 }
 
 /** Each env string (and argv entry) is limited to 128 KiB by Linux; the prompt travels in one. */
@@ -110,7 +113,8 @@ export class AgentService {
 
   /** Checks a run's settings as start() would, without starting anything (schedules check at creation). */
   check(boxId: string, input: AgentRunInput): void {
-    this.plan(boxId, input);
+    // Any key route will do: whether a key exists (the tenant's secret, the server's) is asked at run time.
+    this.plan(boxId, input, "proxy");
   }
 
   /** Checks agent defaults for box_create (harness, model, options; the key is asked for at run time). */
@@ -139,7 +143,10 @@ export class AgentService {
 
   /** Starts an agent run: answers with its id once it runs; `result` settles when it ends. */
   async start(boxId: string, input: AgentRunInput, opts: AgentStartOptions = {}): Promise<AgentRunStarted> {
-    const plan = this.plan(boxId, input);
+    // The key's route first (it may add the provider's host to the box's attachHeaders), then the plan.
+    const harness = this.harnessOf(withDefaults(input, this.deps.defaults.get(boxId))).name;
+    const route = (await this.deps.providerKeys?.prepare(boxId, harness)) ?? "env";
+    const plan = this.plan(boxId, input, route);
     const webhook =
       input.webhookUrl !== undefined ? await this.deps.webhooks.check(input.webhookUrl, input.webhookHeaders) : null;
     const watch = this.watch(boxId, plan, opts.progress);
@@ -191,19 +198,21 @@ export class AgentService {
   }
 
   /** What to run: the harness, its command line and env (prompt, model, session, key), and the redactor. */
-  private plan(boxId: string, asked: AgentRunInput) {
+  private plan(boxId: string, asked: AgentRunInput, route: KeyRoute) {
     const input = withDefaults(asked, this.deps.defaults.get(boxId));
     const harness = this.harnessOf(input);
     const options = mapOptions(harness.name, input.options);
     const schema = input.responseSchema !== undefined ? compileResponseSchema(input.responseSchema) : null;
     const prompt = checkPrompt(input.prompt, schema);
-    const key = this.keyFor(harness);
+    const key = this.keyFor(harness, route);
     const model = input.model ?? (harness.name === "custom" ? "default" : null);
     const env: Record<string, string> = { ...options.env, [PROMPT_VAR]: prompt };
     if (model) env[MODEL_VAR] = model;
     if (input.sessionId) env[SESSION_VAR] = input.sessionId;
     for (const v of harness.key?.vars ?? []) env[v] = key;
-    const redact = (text: string) => (key ? text.split(key).join(`[${harness.key?.env} redacted]`) : text);
+    // A placeholder needs no redaction (the real key never reaches the run then).
+    const secretKey = route === "proxy" ? "" : key;
+    const redact = (text: string) => (secretKey ? text.split(secretKey).join(`[${harness.key?.env} redacted]`) : text);
     const timeoutSeconds = input.timeoutSeconds ?? this.deps.config.agentTimeoutSeconds;
     const command = harness.commandLine({
       command: input.command ?? null,
@@ -328,8 +337,15 @@ export class AgentService {
     return harness;
   }
 
-  private keyFor(harness: Harness): string {
+  private keyFor(harness: Harness, route: KeyRoute): string {
     if (!harness.key) return "";
+    // Through the proxy the run holds a placeholder; the real key is attached to the provider's requests.
+    if (route === "proxy") return PLACEHOLDER_KEY;
+    if (route === "missing") {
+      throw forbidden(
+        `harness ${harness.name} needs an API key and none is configured: secret_set ${PROVIDER_KEYS[harness.name]?.secret} (yours), or set ${harness.key.env} on the server and restart boxd, or use harness custom`,
+      );
+    }
     const key = harnessKey(this.deps.config, harness.key);
     if (!key) {
       throw forbidden(

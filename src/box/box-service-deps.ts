@@ -1,9 +1,10 @@
 // What the box service is built with (the composition root supplies it) and what it asks of the warm pool.
 import type { DockerEngine } from "../docker/engine.js";
+import { invalidArgument } from "../errors.js";
 import type { BoxEventEmitter } from "../events/box-events.js";
 import type { ImageSet } from "../images/definitions.js";
 import type { Logger } from "../log.js";
-import type { BoxDisk, BoxNetwork, BoxRecord, Isolation } from "../model/box.js";
+import type { AttachHeaders, BoxDisk, BoxNetwork, BoxRecord, Isolation } from "../model/box.js";
 import type { BoxStore } from "../state/box-store.js";
 import type { PageCursors } from "../state/page-cursor.js";
 import type { RunStore } from "../state/run-store.js";
@@ -41,6 +42,30 @@ export interface BoxServiceDeps {
   disk?: { of(box: BoxRecord): BoxDisk };
   /** The box's CPU and memory totals from its cgroup (the usage meter); the runs' sums when absent. */
   usage?: BoxUsageMeter;
+  /** attachHeaders (src/secrets/box-attachments.ts); refused when absent. */
+  attach?: BoxAttach;
+}
+
+/** What the box service asks of attachHeaders: checks, storage, and the egress CA in the box's trust. */
+export interface BoxAttach {
+  /** INVALID_ARGUMENT naming the bad entry or missing secret; the headers normalised. */
+  check(tenant: string, headers: AttachHeaders): AttachHeaders;
+  get(boxId: string): AttachHeaders | null;
+  set(boxId: string, headers: AttachHeaders | null): void;
+  /** Hosts and header names (never values), for the box's view. */
+  summary(boxId: string): Record<string, string[]> | null;
+  installTrust(containerId: string): Promise<void>;
+}
+
+/** attachHeaders checked for the tenant; null when none were given (or {}). */
+export function checkAttach(
+  attach: BoxAttach | undefined,
+  tenant: string,
+  headers: AttachHeaders | null | undefined,
+): AttachHeaders | null {
+  if (!headers || Object.keys(headers).length === 0) return null;
+  if (!attach) throw invalidArgument("attachHeaders are not available on this server");
+  return attach.check(tenant, headers);
 }
 
 /** What the box service asks of the usage meter (src/usage/usage-meter.ts). */

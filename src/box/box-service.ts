@@ -1,8 +1,8 @@
 import { alreadyExists, BoxdError, conflict, invalidArgument, notFound } from "../errors.js";
 import { needsRegistry, type Runtime } from "../images/definitions.js";
-import { type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "../model/box.js";
+import { type AttachHeaders, type BoxRecord, type BoxView, type NetworkPolicy, toBoxView } from "../model/box.js";
 import { collectPage, type Page, type PageRequest } from "../state/page-cursor.js";
-import type { BoxPool, BoxServiceDeps } from "./box-service-deps.js";
+import { type BoxPool, type BoxServiceDeps, checkAttach } from "./box-service-deps.js";
 import { BoxState } from "./box-state.js";
 import { planUpdate, type UpdateBoxInput } from "./box-update.js";
 import {
@@ -60,7 +60,9 @@ export class BoxService {
     const usage = { ...box.usage, ...(this.deps.usage ? this.deps.usage.total(box) : {}), ...agents };
     const metered = { ...box, usage };
     const version = this.deps.engine.containers.knownRuntimeVersion(box.image);
-    return toBoxView(metered, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
+    const view = toBoxView(metered, this.deps.runStore.hasLiveRun(box.id), this.deps.disk?.of(box), version);
+    const attach = box.status === "deleted" ? null : this.deps.attach?.summary(box.id);
+    return attach ? { ...view, attachHeaders: attach } : view;
   }
 
   /** box_get: the box with its usage read from its container just now. */
@@ -138,8 +140,10 @@ export class BoxService {
     });
     await this.runtimes.assertAvailable(settings.isolation);
     if (settings.name !== null) this.assertNameFree(tenant, settings.name);
+    const attach = checkAttach(this.deps.attach, tenant, input.attachHeaders);
     const withNotes = (view: BoxView) => (settings.notes.length ? { ...view, notes: settings.notes } : view);
-    if (!snapshot && tenant !== POOL_TENANT && this.pool) {
+    // A box with attachHeaders is made new: the egress CA goes into its trust before its first process.
+    if (!snapshot && !attach && tenant !== POOL_TENANT && this.pool) {
       const claimed = await this.pool.claim(tenant, {
         settings,
         // As for a new box: checked with no await before the box becomes the tenant's.
@@ -154,11 +158,11 @@ export class BoxService {
         return withNotes(this.view(this.mustGet(claimed.id)));
       }
     }
-    return withNotes(await this.createNew(tenant, settings));
+    return withNotes(await this.createNew(tenant, settings, attach));
   }
 
   /** Makes a new box: its record, then (under its lock) its network, firewall rules and container. */
-  private async createNew(tenant: string, settings: CreateSettings): Promise<BoxView> {
+  private async createNew(tenant: string, settings: CreateSettings, attach: AttachHeaders | null): Promise<BoxView> {
     const id = newBoxId();
     const name = nameFor(settings, id);
     if (settings.name === null) this.assertNameFree(tenant, name);
@@ -172,6 +176,7 @@ export class BoxService {
       if (/UNIQUE/.test(String(err))) throw alreadyExists(`a box named "${name}" already exists`);
       throw err;
     }
+    if (attach) this.deps.attach?.set(id, attach);
     return this.deps.lock.run(id, async () => {
       try {
         await provisionBox(this.deps, record, await this.hostResources());
@@ -253,6 +258,7 @@ export class BoxService {
     await this.deps.usage?.sample(box);
     await this.teardown(box);
     this.state.markDeleted(box.id);
+    this.deps.attach?.set(box.id, null);
     this.deps.event?.(box.id, "info", why);
     this.deps.log.info(why, { box: box.id });
     await this.deps.events.emitAndWait("deleted", { box: this.mustGet(box.id) });
@@ -266,12 +272,37 @@ export class BoxService {
     const box = this.resolve(tenant, ref);
     return this.deps.lock.run(box.id, async () => {
       const current = this.resolve(tenant, box.id);
-      const { patch, changes } = planUpdate(current, input);
+      const { attachHeaders, ...rest } = input;
+      const attach = attachHeaders === undefined ? undefined : checkAttach(this.deps.attach, tenant, attachHeaders);
+      const onlyAttach = attach !== undefined && Object.values(rest).every((v) => v === undefined);
+      const { patch, changes } = onlyAttach ? { patch: {}, changes: [] } : planUpdate(current, input);
+      if (attach !== undefined) changes.push(await this.updateAttach(current, attach));
       this.deps.boxStore.update(box.id, patch);
       for (const change of changes) this.deps.event?.(box.id, "info", `updated: ${change}`);
       const updated = this.mustGet(box.id);
       this.deps.events.emit("updated", { box: updated, changes });
       return this.view(updated);
+    });
+  }
+
+  /**
+   * Sets a box's attachHeaders: the CA into its trust first (the box may be paused: the engine writes it
+   * anyway), then the firewall sends its 80/443 traffic through the proxy (or no longer does).
+   */
+  private async updateAttach(box: BoxRecord, attach: AttachHeaders | null): Promise<string> {
+    if (attach && box.containerId) await this.deps.attach?.installTrust(box.containerId);
+    this.deps.attach?.set(box.id, attach);
+    await this.deps.network?.apply(box);
+    const hosts = attach ? Object.keys(attach).join(", ") : "";
+    return attach ? `attachHeaders set for ${hosts} (from the next connection)` : "attachHeaders removed";
+  }
+
+  /** Adds one host's headers to the box's attachHeaders, under its lock (agent keys: provider-keys.ts). */
+  async attachHost(boxId: string, host: string, headers: Record<string, string>): Promise<void> {
+    await this.deps.lock.run(boxId, async () => {
+      const current = this.mustGet(boxId);
+      const change = await this.updateAttach(current, { ...this.deps.attach?.get(boxId), [host]: headers });
+      this.deps.event?.(boxId, "info", `updated: ${change}`);
     });
   }
 

@@ -3,7 +3,7 @@
 // box_create; labels keep the same limits. How each change takes effect is the caller's (BoxService
 // writes the patch and announces `updated`; the idle timer and the expiry job re-arm on it).
 import { invalidArgument } from "../errors.js";
-import type { BoxRecord } from "../model/box.js";
+import type { AttachHeaders, BoxRecord } from "../model/box.js";
 import { expiresAtFor } from "./ttl.js";
 import { checkEnv, checkLabels } from "./validation.js";
 
@@ -32,6 +32,8 @@ export interface UpdateBoxInput {
   initCommand?: string | null;
   /** A new TTL counted from now; null makes the box permanent. */
   ttlSeconds?: number | null;
+  /** New attachHeaders (the whole set); null or {} removes them. Applied by BoxService, not planned here. */
+  attachHeaders?: AttachHeaders | null;
 }
 
 export type SettingsPatch = Partial<
@@ -44,7 +46,15 @@ export interface UpdatePlan {
   changes: string[];
 }
 
-const FIELDS = ["idleTimeoutSeconds", "keepAlive", "labels", "env", "initCommand", "ttlSeconds"] as const;
+const FIELDS = [
+  "idleTimeoutSeconds",
+  "keepAlive",
+  "labels",
+  "env",
+  "initCommand",
+  "ttlSeconds",
+  "attachHeaders",
+] as const;
 
 /** Checks the update (each failure says what is accepted) and plans it against the box as it is now. */
 export function planUpdate(box: BoxRecord, input: UpdateBoxInput, nowMs = Date.now()): UpdatePlan {

@@ -2,7 +2,14 @@
 // (claiming a pooled one, provisioning a new one) read the same settings. Pure: no store, no Docker.
 import { invalidArgument } from "../errors.js";
 import { isRuntime, type Runtime } from "../images/definitions.js";
-import { type BoxRecord, type Isolation, type NetworkPolicy, SIZES, type Size } from "../model/box.js";
+import {
+  type AttachHeaders,
+  type BoxRecord,
+  type Isolation,
+  type NetworkPolicy,
+  SIZES,
+  type Size,
+} from "../model/box.js";
 import { chooseIsolation } from "./isolation.js";
 import { checkTtl, expiresAtFor } from "./ttl.js";
 import { checkEnv, checkLabels, checkName } from "./validation.js";
@@ -24,6 +31,8 @@ export interface CreateBoxInput {
   isolation?: string;
   /** Root allowed in the box (gVisor only). */
   root?: boolean;
+  /** Headers the egress proxy attaches to the box's requests to these hosts (checked by BoxService). */
+  attachHeaders?: AttachHeaders;
 }
 
 /** A snapshot a new box can start from. */

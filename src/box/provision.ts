@@ -8,6 +8,7 @@ import { limitExceeded } from "../errors.js";
 import type { BoxNetwork, BoxRecord } from "../model/box.js";
 import { BOX_HOME, BOX_USER } from "../model/box-user.js";
 import type { BoxStore } from "../state/box-store.js";
+import type { BoxAttach } from "./box-service-deps.js";
 import { SUBNETS_PER_POOL, subnetAt } from "./network-pool.js";
 import { effectiveLimits, type HostResources, limitsFor } from "./sizes.js";
 
@@ -20,6 +21,7 @@ export interface ProvisionDeps {
   network?: BoxNetwork;
   /** The engine runtime name gVisor boxes get. */
   isolation: { gvisorRuntime: string };
+  attach?: Pick<BoxAttach, "get" | "installTrust">;
 }
 
 export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: HostResources): Promise<void> {
@@ -69,7 +71,8 @@ export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: Ho
   // Recorded with the container, from the same function, so box results report what it really got.
   box.limits = effectiveLimits(box.size, host);
   boxStore.update(box.id, { containerId: box.containerId, limits: box.limits });
-  // The policy is in force before the box's first process starts.
+  // The egress CA is trusted and the policy in force before the box's first process starts.
+  if (deps.attach?.get(box.id)) await deps.attach.installTrust(box.containerId);
   await deps.network?.apply(box);
   await engine.containers.start(box.containerId);
   if (box.isolation === "gvisor") await preloadStatxShim(engine, box.containerId);

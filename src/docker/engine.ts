@@ -3,6 +3,7 @@
 import Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { AccountingClient } from "./accounting.js";
+import { ArchiveClient } from "./archive.js";
 import { ContainerClient } from "./containers.js";
 import { asBoxdError } from "./docker-errors.js";
 import { ExecClient } from "./exec.js";
@@ -24,6 +25,8 @@ export class DockerEngine {
   readonly containers: ContainerClient;
   /** Containers' CPU and memory accounting (host cgroup files, else the stats API). */
   readonly accounting: AccountingClient;
+  /** Root-owned files written into containers (the egress CA certificate). */
+  readonly archives: ArchiveClient;
   readonly execs: ExecClient;
   readonly images: ImageClient;
   readonly networks: NetworkClient;
@@ -35,6 +38,7 @@ export class DockerEngine {
     this.execs = new ExecClient(this.docker, dlog, opts.fastExec ?? true);
     this.containers = new ContainerClient(this.docker, dlog, (id) => this.execs.forget(id));
     this.accounting = new AccountingClient(this.containers);
+    this.archives = new ArchiveClient(this.docker, dlog);
     this.images = new ImageClient(this.docker, dlog);
     this.networks = new NetworkClient(this.docker, dlog);
   }
@@ -68,9 +72,21 @@ export class DockerEngine {
   ): Promise<void> {
     let stream: NodeJS.ReadableStream;
     try {
-      stream = (await this.docker.getEvents({
+      const opening = this.docker.getEvents({
         filters: { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) },
-      })) as NodeJS.ReadableStream;
+      }) as Promise<NodeJS.ReadableStream>;
+      // The engine may hold the response back until a first matching event: an abort meanwhile (the
+      // server closing before any box event) must not wait for one. A stream that comes later is closed.
+      const aborted = new Promise<null>((resolve) => {
+        if (signal.aborted) resolve(null);
+        signal.addEventListener("abort", () => resolve(null), { once: true });
+      });
+      const first = await Promise.race([opening, aborted]);
+      if (first === null) {
+        void opening.then((late) => (late as unknown as { destroy?: () => void }).destroy?.()).catch(() => {});
+        return;
+      }
+      stream = first;
     } catch (err) {
       throw asBoxdError(err, "follow engine events");
     }

@@ -33,6 +33,8 @@ export interface GitServiceDeps {
   allowedHosts: AllowedHost[];
   githubApiUrl: string;
   author: { name: string; email: string };
+  /** A tenant's own git token (its GIT_TOKEN secret), or null: the server's BOXD_GIT_TOKEN then. */
+  tenantToken?: (tenant: string) => string | null;
   /** Largest patch box_git_diff returns inline. */
   maxDiffBytes: number;
 }
@@ -40,6 +42,8 @@ export interface GitServiceDeps {
 export interface OpContext {
   progress: (message: string) => void;
   signal?: AbortSignal;
+  /** The caller's tenant: its GIT_TOKEN secret, when set, is its default token instead of BOXD_GIT_TOKEN. */
+  tenant?: string;
 }
 
 export const MAX_STATUS_ENTRIES = 1000;
@@ -62,6 +66,7 @@ export function createGitService(
   engine: DockerEngine,
   log: Logger,
   baseEnv: Record<string, string>,
+  secrets?: { reveal(tenant: string, name: string): string | null },
 ) {
   const perHost: Record<string, string> = {};
   for (const [host, token] of Object.entries(config.gitTokens)) perHost[host] = token.value;
@@ -78,6 +83,7 @@ export function createGitService(
     githubApiUrl: config.githubApiUrl,
     author: { name: config.gitAuthorName, email: config.gitAuthorEmail },
     maxDiffBytes: config.maxOutputBytes,
+    tenantToken: secrets ? (tenant) => secrets.reveal(tenant, "GIT_TOKEN") : undefined,
   });
 }
 
@@ -109,13 +115,15 @@ function reporter(op: string, send: (m: string) => void) {
 export class GitService {
   private readonly creds: GitCredentials;
   private readonly remote: RemoteGit;
+  private readonly guard: RemoteGuard;
   private readonly box: BoxGit;
   private readonly transfer: RepoTransfer;
   private readonly pulls: BoxPull;
 
   constructor(private readonly deps: GitServiceDeps) {
     this.creds = new GitCredentials(deps.tokens, deps.baseEnv);
-    this.remote = new RemoteGit(this.creds, new RemoteGuard(deps.allowedHosts), deps.log);
+    this.guard = new RemoteGuard(deps.allowedHosts);
+    this.remote = new RemoteGit(this.creds, this.guard, deps.log);
     const shell = new BoxShell(deps.engine, deps.log);
     this.box = new BoxGit(shell, deps.maxDiffBytes);
     this.transfer = new RepoTransfer(shell);
@@ -127,6 +135,7 @@ export class GitService {
     args: { repo: string; directory?: string; branch?: string; depth?: number },
     ctx: OpContext,
   ): Promise<{ directory: string; branch: string | null; commit: string | null; url: string }> {
+    const { git, creds } = this.forOp(ctx);
     const url = parseRemoteUrl(args.repo);
     const branch = args.branch === undefined ? undefined : await checkBranchName(args.branch);
     const target = resolveBoxPath(args.directory ?? repoNameOf(url), "directory");
@@ -135,8 +144,8 @@ export class GitService {
     const rep = reporter("clone", ctx.progress);
     ctx.progress(`clone: fetching ${url.href} on the server`);
     return this.withTemp(async (tmp) => {
-      const c = await this.remote.clone(url, tmp, { branch, depth: args.depth }, rep.git, ctx.signal);
-      await this.assertNoToken(path.join(c.gitDir, "config"));
+      const c = await git.clone(url, tmp, { branch, depth: args.depth }, rep.git, ctx.signal);
+      await this.assertNoToken(path.join(c.gitDir, "config"), creds);
       ctx.progress(`clone: copying the repository into the box at ${target}`);
       await this.transfer.cloneIn(containerId, c.gitDir, target, rep.bytes("copied into the box"));
       return { directory: target, branch: c.branch, commit: c.commit, url: url.href };
@@ -194,6 +203,7 @@ export class GitService {
     args: { remote?: string; branch?: string },
     ctx: OpContext,
   ): Promise<{ remote: string; branch: string; commit: string; url: string }> {
+    const { git } = this.forOp(ctx);
     const dir = resolveBoxPath(directory, "directory");
     const remoteName = checkRemoteName(args.remote ?? "origin");
     const wanted = args.branch === undefined ? "" : await checkBranchName(args.branch);
@@ -201,11 +211,11 @@ export class GitService {
     const branch = await checkBranchName(info.branch);
     const url = parseRemoteUrl(info.remoteUrl, `the URL of remote "${remoteName}"`);
     const commit = info.commit as string;
-    await this.remote.precheck(url, "git push to");
+    await git.precheck(url, "git push to");
     const rep = reporter("push", ctx.progress);
     return this.withTemp(async (tmp) => {
       const bare = path.join(tmp, "repo.git");
-      await this.remote.initBare(bare);
+      await git.initBare(bare);
       ctx.progress(`push: copying ${dir}'s commits out of the box`);
       await this.transfer.gitDirOut(
         containerId,
@@ -216,7 +226,7 @@ export class GitService {
         rep.bytes("copied out of the box"),
       );
       ctx.progress(`push: pushing ${branch} to ${url.href}`);
-      await this.remote.push(bare, url, branch, rep.git, ctx.signal);
+      await git.push(bare, url, branch, rep.git, ctx.signal);
       // Only bookkeeping in the box (status shows the branch as pushed); the push itself succeeded.
       await this.box.afterPush(containerId, dir, remoteName, branch, commit).catch((err: unknown) => {
         this.deps.log.warn("could not record the push in the box", { dir, error: String(err) });
@@ -235,6 +245,7 @@ export class GitService {
     args: { rebase?: boolean; remote?: string; branch?: string },
     ctx: OpContext,
   ): Promise<PullResult> {
+    const { git } = this.forOp(ctx);
     const dir = resolveBoxPath(directory, "directory");
     const mode: PullMode = args.rebase ? "rebase" : "merge";
     const remote = args.remote === undefined ? "" : checkRemoteName(args.remote);
@@ -243,7 +254,7 @@ export class GitService {
     checkRemoteName(info.remote);
     await checkBranchName(info.upstream);
     const url = parseRemoteUrl(info.remoteUrl, `the URL of remote "${info.remote}"`);
-    await this.remote.precheck(url, "git fetch from");
+    await git.precheck(url, "git fetch from");
     return this.withTemp(async (tmp) => {
       const { sha, pack } = await this.fetchForBox(containerId, dir, info, url, tmp, ctx);
       ctx.progress(
@@ -279,17 +290,18 @@ export class GitService {
     tmp: string,
     ctx: OpContext,
   ): Promise<{ sha: string; pack: string | null }> {
+    const { git, creds } = this.forOp(ctx);
     const rep = reporter("pull", ctx.progress);
     const bare = path.join(tmp, "repo.git");
-    await this.remote.initBare(bare);
+    await git.initBare(bare);
     ctx.progress(`pull: copying ${dir}'s commits out of the box`);
     const staging = path.join(tmp, "box");
     await this.transfer.gitDirOut(containerId, info.gitDir, dir, bare, staging, rep.bytes("copied out of the box"));
     ctx.progress(`pull: fetching ${info.upstream} from ${url.href}`);
-    const sha = await this.remote.fetch(bare, url, info.upstream, rep.git, ctx.signal);
-    if (!(await this.remote.isNewTo(bare, sha))) return { sha, pack: null };
+    const sha = await git.fetch(bare, url, info.upstream, rep.git, ctx.signal);
+    if (!(await git.isNewTo(bare, sha))) return { sha, pack: null };
     const pack = path.join(tmp, "fetched.pack");
-    await packMissing(bare, sha, this.creds.commandEnv(), pack);
+    await packMissing(bare, sha, creds.commandEnv(), pack);
     ctx.progress(`pull: copying the fetched commits into the box`);
     return { sha, pack };
   }
@@ -300,6 +312,7 @@ export class GitService {
     args: { title: string; body?: string; base?: string; head?: string; draft?: boolean; remote?: string },
     ctx: OpContext,
   ): Promise<PullRequest & { repository: string }> {
+    const { creds } = this.forOp(ctx);
     const dir = resolveBoxPath(directory, "directory");
     if (!args.title.trim()) throw invalidArgument("title is empty");
     const remoteName = checkRemoteName(args.remote ?? "origin");
@@ -309,7 +322,7 @@ export class GitService {
     const url = parseRemoteUrl(info.remoteUrl, `the URL of remote "${remoteName}"`);
     const { owner, repo } = ownerRepoOf(url);
     const apiUrl = new URL(this.deps.githubApiUrl);
-    const api = new GitHubApi(this.deps.githubApiUrl, this.creds.apiToken(apiUrl, url), (t) => this.creds.redact(t));
+    const api = new GitHubApi(this.deps.githubApiUrl, creds.apiToken(apiUrl, url), (t) => creds.redact(t));
     const base =
       args.base === undefined
         ? await api.defaultBranch(owner, repo, ctx.signal)
@@ -320,6 +333,18 @@ export class GitService {
       ctx.signal,
     );
     return { ...pr, repository: `${owner}/${repo}` };
+  }
+
+  /**
+   * The credentials of one operation: the server's, or with the tenant's GIT_TOKEN secret as the default
+   * token (sent to the same BOXD_GIT_TOKEN_HOSTS; per-host BOXD_GIT_TOKENS still apply), so tenants can
+   * push and open pull requests as themselves.
+   */
+  private forOp(ctx: OpContext): { git: RemoteGit; creds: GitCredentials } {
+    const token = ctx.tenant ? this.deps.tenantToken?.(ctx.tenant) : null;
+    if (!token) return { git: this.remote, creds: this.creds };
+    const creds = new GitCredentials({ ...this.deps.tokens, defaultToken: token }, this.deps.baseEnv);
+    return { git: new RemoteGit(creds, this.guard, this.deps.log), creds };
   }
 
   /** A private temp folder on the server for one operation, always removed afterwards. */
@@ -335,9 +360,9 @@ export class GitService {
   }
 
   /** The last line of defence before anything enters a box: no configured token in the clone's config. */
-  private async assertNoToken(file: string): Promise<void> {
+  private async assertNoToken(file: string, creds: GitCredentials): Promise<void> {
     const text = await fs.readFile(file, "utf8");
-    if (this.creds.redact(text) !== text) {
+    if (creds.redact(text) !== text) {
       throw new BoxdError("INTERNAL", "the clone's git config holds a credential; refusing to copy it into the box");
     }
   }

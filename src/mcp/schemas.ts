@@ -94,9 +94,21 @@ export const boxSchema = {
     .describe("When the box is deleted because its ttlSeconds runs out (ISO time); null: it lives until deleted"),
   isolation: z.enum(ISOLATIONS).describe("runc or gvisor: the kernel boundary the box runs behind"),
   root: z.boolean().describe('Whether root is allowed in the box (box_exec user "root"; gvisor boxes only)'),
+  attachHeaders: z
+    .record(z.string(), z.array(z.string()))
+    .optional()
+    .describe("Hosts the egress proxy attaches headers for, with the header names (values are never shown)"),
   notes: z.array(z.string()).optional().describe("Warnings about the request, e.g. policy entries that stay blocked"),
   agent: agentDefaultsSchema.optional(),
 };
+
+/** box_create's and box_update's attachHeaders. */
+export const attachHeadersInput = z.record(z.string(), z.record(z.string(), z.string())).describe(
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the placeholder syntax agents must write
+  'Headers the egress proxy adds (or replaces) on the box\'s HTTP and HTTPS requests to chosen hosts, outside the box: { "<host or *.suffix>": { "<Header-Name>": "<value>" } }, where a value may name your secrets as ${secret:NAME} (secret_set first; a missing one is refused). ' +
+    "The box never sees the values; it trusts the proxy's CA for these hosts only (other hosts are not decrypted). " +
+    'Refused: "*" alone, header names that are not HTTP tokens, Host/Content-Length/Transfer-Encoding/Connection/Upgrade and the like, CR/LF/NUL in values. At most 20 hosts, 20 headers each',
+);
 export const boxObject = z.object(boxSchema);
 
 export const runSchema = {

@@ -26,6 +26,10 @@ export interface NetworkPolicy {
   deniedCidrs?: string[];
 }
 
+/** attachHeaders: host ("api.example.com" or "*.example.com") -> header name -> value template, where
+ * ${secret:NAME} names a tenant secret (rendered by the egress proxy at request time, never in the box). */
+export type AttachHeaders = Record<string, Record<string, string>>;
+
 export interface BoxUsage {
   cpuNs: number;
   memoryPeakBytes: number;
@@ -110,6 +114,8 @@ export interface BoxView {
   expiresAt: string | null;
   isolation: Isolation;
   root: boolean;
+  /** attachHeaders as hosts and the names of the headers attached to them (values are never shown). */
+  attachHeaders?: Record<string, string[]>;
 }
 
 export const RUN_STATUSES = ["running", "completed", "failed", "cancelled"] as const;

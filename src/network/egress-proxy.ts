@@ -3,15 +3,18 @@
 // Host / TLS SNI), checks it against the box's policy, resolves the name itself (outside the box, so the
 // box's /etc/hosts or DNS tricks don't matter), refuses private/metadata/denied addresses and every
 // address of this host (the proxy connects from the host, where the box's firewall rules do not apply),
-// then splices. Plain HTTP is checked request by request (see http-requests.ts); TLS once, by its SNI.
+// then splices. Plain HTTP is checked request by request (see http-requests.ts); TLS once, by its SNI,
+// except for hosts the box has attachHeaders for, whose TLS is intercepted (tls-intercept.ts) to add them.
 import { promises as dnsPromises } from "node:dns";
 import net from "node:net";
 import type { Logger } from "../log.js";
 import { cidrContains, formatIpv4, isAlwaysBlocked, parseIpv4 } from "./cidr.js";
+import type { EgressCa } from "./egress-ca.js";
 import { hostAddresses } from "./host-addresses.js";
 import { forbidden, HttpConnection } from "./http-connection.js";
 import { type CompiledPolicy, domainAllowed } from "./policy.js";
 import { readSni } from "./sni.js";
+import { type Interception, intercept } from "./tls-intercept.js";
 
 export interface ProxyDeps {
   /** The policy of the box at this source address, or null when it is no box of ours. */
@@ -19,6 +22,12 @@ export interface ProxyDeps {
   dnsServers: string[];
   log: Logger;
   onDenied?: (sourceIp: string, host: string, why: string) => void;
+  /** The headers the box at this address attaches to requests for `host`, or null (spliced as it is). */
+  interceptFor?: (sourceIp: string, host: string) => Interception | null;
+  /** Signs the certificates intercepted hosts are presented with. */
+  ca?: EgressCa;
+  /** PEM certificates an intercepted host's real certificate must chain to (system store + operator's). */
+  trustedUpstream?: string;
 }
 
 const HEAD_TIMEOUT_MS = 10_000;
@@ -95,6 +104,8 @@ export class EgressProxy {
       client.pause();
       clearTimeout(timer);
       if (host === null) return this.deny(client, "tls", source, "(none)", "no host name in the request");
+      const interception = this.deps.interceptFor?.(source, host) ?? null;
+      if (interception) return void this.intercepted(client, source, policy, host, head, interception);
       void this.open(host, policy, 443).then((up) => {
         if ("why" in up) return this.deny(client, "tls", source, host, up.why);
         up.socket.write(head);
@@ -106,6 +117,32 @@ export class EgressProxy {
       });
     };
     client.on("data", onData);
+  }
+
+  /** TLS to a host with attachHeaders: policy first, then the box talks to us, and we to the host. */
+  private async intercepted(
+    client: net.Socket,
+    source: string,
+    policy: CompiledPolicy,
+    host: string,
+    hello: Buffer,
+    interception: Interception,
+  ): Promise<void> {
+    const target = await this.pickAddress(host, policy);
+    if ("why" in target) return this.deny(client, "tls", source, host, target.why);
+    const context = await this.deps.ca?.contextFor(host)?.catch(() => null);
+    if (!context) return this.deny(client, "tls", source, host, "no certificate could be made for this name");
+    intercept({
+      client,
+      hello,
+      host,
+      address: target.address,
+      context,
+      trusted: this.deps.trustedUpstream ?? "",
+      interception,
+      track: (s) => this.track(s),
+      onRefused: (h, why) => this.noteDenied(source, h, why),
+    });
   }
 
   /** Plain HTTP: checked request by request (http-connection.ts). */
@@ -122,6 +159,7 @@ export class EgressProxy {
       },
       onRefused: (host, why) => this.noteDenied(source, host, why),
       denyFirst: (host, why) => this.deny(client, "http", source, host, why),
+      rewriteHead: (host, head) => this.deps.interceptFor?.(source, host)?.rewrite(head) ?? head,
     });
   }
 
@@ -147,12 +185,13 @@ export class EgressProxy {
     if (literal !== null) {
       // An IP address is no domain: it passes only where the box's CIDR rules would let it connect
       // directly, so listing an address in allowedDomains opens nothing that allowedCidrs does not.
-      const byCidr = policy.allowedCidrs.some((c) => cidrContains(c, literal));
+      const byCidr = policy.mode === "allow-all" || policy.allowedCidrs.some((c) => cidrContains(c, literal));
       if (!byCidr || !addressAllowed(policy, literal, local))
         return { why: "an IP address is allowed only by allowedCidrs (and never this host or a blocked range)" };
       return { address: host };
     }
-    if (!domainAllowed(policy, host)) return { why: "not in allowedDomains" };
+    // Allow-all boxes come here only for their attachHeaders (their 80/443 traffic is redirected then).
+    if (policy.mode !== "allow-all" && !domainAllowed(policy, host)) return { why: "not in allowedDomains" };
     let addresses: string[];
     try {
       addresses = await this.resolver.resolve4(host);

@@ -3,7 +3,7 @@
 //   filter DOCKER-USER -> BOXD-F-<inst> -> BF<inst><box>   forwarded traffic (to the world, other boxes)
 //   filter INPUT       -> BOXD-I-<inst> -> BI<inst><box>   traffic to the host itself (its services); replies
 //                                                         to connections the host opened (previews) pass
-//   nat PREROUTING     -> BOXD-N-<inst> -> BN<inst><box>   custom domains: ports 80/443 to the egress proxy;
+//   nat PREROUTING     -> BOXD-N-<inst> -> BN<inst><box>   custom domains or attachHeaders: ports 80/443 to the egress proxy;
 //                                                         not allow-all: UDP port 53 to the DNS gate
 // Every change goes through one iptables-restore (atomic per table), so a box is never left unenforced.
 import { execFile, spawn } from "node:child_process";
@@ -18,6 +18,8 @@ export interface BoxRules {
   boxId: string;
   bridge: string;
   policy: CompiledPolicy;
+  /** The box has attachHeaders: its 80/443 traffic goes through the proxy whatever its policy allows. */
+  intercept?: boolean;
 }
 
 export interface ProxyPorts {
@@ -211,8 +213,9 @@ export class Firewall {
       for (const a of p.allowedCidrs) f.push(`-A ${c.f} -d ${a.text} -j ACCEPT`);
       f.push(...reject(""));
     }
-    // To the host itself: nothing, except the egress proxy when domains are allowed.
-    const viaProxy = p.mode === "custom" && p.allowedDomains.length > 0;
+    // To the host itself: nothing, except the egress proxy when domains are allowed or headers attached
+    // (a deny-all box reaches nothing, so it needs no proxy).
+    const viaProxy = (p.mode === "custom" && p.allowedDomains.length > 0) || (!!b.intercept && p.mode !== "deny-all");
     if (viaProxy) {
       f.push(`-A ${c.i} -p tcp --dport ${ports.http} -j ACCEPT`, `-A ${c.i} -p tcp --dport ${ports.tls} -j ACCEPT`);
     }

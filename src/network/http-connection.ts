@@ -12,6 +12,8 @@ export interface HttpConnectionDeps {
   onRefused: (host: string, why: string) => void;
   /** Refuses the first request: the proxy answers 403 and closes. */
   denyFirst: (host: string, why: string) => void;
+  /** Rewrites each checked request head before it is sent (attachHeaders); a string refuses the request. */
+  rewriteHead?: (host: string, head: Buffer) => Buffer | string;
 }
 
 const HEAD_TIMEOUT_MS = 10_000;
@@ -57,7 +59,8 @@ export class HttpConnection {
     }
   }
 
-  private onPiece(p: RequestPiece): boolean {
+  private onPiece(piece: RequestPiece): boolean {
+    const p = this.rewrite(piece);
     const other = p.kind === "head" && this.pinned !== null && p.host !== this.pinned;
     if (p.kind === "refused" || other) {
       const why = p.kind === "refused" ? p.why : `another host (${p.host}) than this connection's (${this.pinned})`;
@@ -68,6 +71,13 @@ export class HttpConnection {
     if (p.kind === "head" && this.pinned === null) this.pin(p.host);
     this.send(p.bytes);
     return true;
+  }
+
+  private rewrite(p: RequestPiece): RequestPiece {
+    const rewriteHead = this.deps.rewriteHead;
+    if (p.kind !== "head" || !rewriteHead || (this.pinned !== null && p.host !== this.pinned)) return p;
+    const out = rewriteHead(p.host, p.bytes);
+    return typeof out === "string" ? { kind: "refused", host: p.host, why: out } : { ...p, bytes: out };
   }
 
   private pin(host: string): void {

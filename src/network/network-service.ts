@@ -1,17 +1,27 @@
 // Egress policy of every box: compiles policies, keeps the host firewall and the egress proxy in step with
 // the boxes (create, delete, live policy changes, start-up), and answers the proxy's "whose connection is
-// this?" by box address.
+// this?" by box address, and "which headers does it attach to this host?" (attachHeaders).
 import { readFileSync } from "node:fs";
+import tls from "node:tls";
 import { subnetAt } from "../box/network-pool.js";
 import { BoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { BoxLog } from "../logs/box-log.js";
 import type { BoxRecord, NetworkPolicy } from "../model/box.js";
+import { type AttachHeaders, headersFor, injectHeaders, renderHeaders } from "../secrets/attach-headers.js";
 import { parseIpv4 } from "./cidr.js";
 import { DnsGate } from "./dns-gate.js";
+import type { EgressCa } from "./egress-ca.js";
 import { EgressProxy } from "./egress-proxy.js";
 import { bridgeName, Firewall, type ProxyPorts } from "./firewall.js";
 import { type CompiledPolicy, compilePolicy, policyNotes } from "./policy.js";
+import type { Interception } from "./tls-intercept.js";
+
+/** What the proxy needs to attach headers: a box's templates and its tenant's secret values. */
+export interface Attachments {
+  attachOf(boxId: string): AttachHeaders | null;
+  reveal(tenant: string, name: string): string | null;
+}
 
 export interface NetworkServiceDeps {
   instanceId: string;
@@ -20,6 +30,36 @@ export interface NetworkServiceDeps {
   dnsServers: string[];
   log: Logger;
   boxLog: BoxLog;
+  /** Where the egress CA lives (the data dir). */
+  dataDir: string;
+  /** An operator's CA file intercepted hosts' certificates may also chain to ("" for none). */
+  upstreamCaFile: string;
+  /** The egress CA (initialised at start when the firewall is on). */
+  ca?: EgressCa;
+  attachments?: Attachments;
+}
+
+const SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+
+/** The certificates an intercepted host's own must chain to: Node's roots, the system's and the operator's. */
+function trustedUpstream(operatorFile: string): string {
+  const parts = [...tls.rootCertificates];
+  try {
+    parts.push(readFileSync(SYSTEM_BUNDLE, "utf8"));
+  } catch {
+    // no system bundle on this host: Node's own roots remain
+  }
+  if (operatorFile) {
+    try {
+      parts.push(readFileSync(operatorFile, "utf8"));
+    } catch (err) {
+      throw new BoxdError(
+        "INVALID_ARGUMENT",
+        `BOXD_EGRESS_UPSTREAM_CA_FILE ${operatorFile} cannot be read (${(err as Error).message}): fix the path or unset it`,
+      );
+    }
+  }
+  return parts.join("\n");
 }
 
 /** The host's upstream resolvers (what the engine's DNS in each box forwards to when none is configured). */
@@ -38,7 +78,9 @@ export class NetworkService {
   private readonly firewall: Firewall | null;
   private readonly proxy: EgressProxy | null;
   private readonly dnsGate: DnsGate | null;
-  private readonly byIp = new Map<string, { boxId: string; policy: CompiledPolicy }>();
+  private readonly byIp = new Map<string, { boxId: string; tenant: string; policy: CompiledPolicy }>();
+  /** The egress CA (null with enforcement off: nothing can be intercepted then). */
+  readonly ca: EgressCa | null;
   /** What the containers of new boxes get as DNS servers (empty: the engine's default). */
   readonly containerDns: string[];
 
@@ -47,7 +89,11 @@ export class NetworkService {
     const resolvers = deps.dnsServers.length ? deps.dnsServers : hostResolvers();
     if (deps.mode === "iptables") {
       this.firewall = new Firewall(deps.instanceId, resolvers, deps.log.child("firewall"));
+      this.ca = deps.ca ?? null;
       this.proxy = new EgressProxy({
+        interceptFor: (ip, host) => this.interceptFor(ip, host),
+        ca: this.ca ?? undefined,
+        trustedUpstream: trustedUpstream(deps.upstreamCaFile),
         policyFor: (ip) => this.byIp.get(ip)?.policy ?? null,
         dnsServers: deps.dnsServers,
         log: deps.log.child("proxy"),
@@ -63,6 +109,7 @@ export class NetworkService {
       });
     } else {
       this.firewall = null;
+      this.ca = null;
       this.proxy = null;
       this.dnsGate = null;
     }
@@ -87,12 +134,13 @@ export class NetworkService {
   /** Start-up: proxy first (its ports go into the rules), then every live box's rules in one go. */
   async start(boxes: BoxRecord[]): Promise<void> {
     if (!this.firewall || !this.proxy) return;
+    if (this.ca && !this.ca.certificate) await this.ca.init();
     if (this.proxy.ports.http === 0) await this.proxy.start();
     if (this.dnsGate && this.dnsGate.port === 0) await this.dnsGate.start();
     const live = boxes.filter((b) => b.status !== "deleted" && b.subnetIndex !== null);
     for (const b of live) this.remember(b, compilePolicy(b.networkPolicy));
     await this.firewall.init(
-      live.map((b) => ({ boxId: b.id, bridge: bridgeName(b.id), policy: compilePolicy(b.networkPolicy) })),
+      live.map((b) => ({ ...this.rulesOf(b), policy: compilePolicy(b.networkPolicy) })),
       this.ports(),
     );
   }
@@ -113,7 +161,7 @@ export class NetworkService {
     if (!this.firewall || !this.proxy) return;
     const policy = compilePolicy(box.networkPolicy);
     try {
-      await this.firewall.apply({ boxId: box.id, bridge: bridgeName(box.id), policy }, this.ports());
+      await this.firewall.apply({ ...this.rulesOf(box), policy }, this.ports());
     } catch (err) {
       throw new BoxdError(
         "INTERNAL",
@@ -143,9 +191,33 @@ export class NetworkService {
     return this.firewall ? bridgeName(boxId) : undefined;
   }
 
+  private rulesOf(box: BoxRecord): { boxId: string; bridge: string; intercept: boolean } {
+    return { boxId: box.id, bridge: bridgeName(box.id), intercept: !!this.deps.attachments?.attachOf(box.id) };
+  }
+
   private remember(box: BoxRecord, policy: CompiledPolicy): void {
     if (box.subnetIndex === null) return;
     const ip = subnetAt(this.deps.networkPool, box.subnetIndex).boxIp;
-    if (parseIpv4(ip) !== null) this.byIp.set(ip, { boxId: box.id, policy });
+    if (parseIpv4(ip) !== null) this.byIp.set(ip, { boxId: box.id, tenant: box.tenant, policy });
+  }
+
+  /**
+   * The box's headers for `host`, rendered at each request (so a rotated secret applies at once), or null.
+   * Read from the store at each connection: box_update changes apply to the next one.
+   */
+  private interceptFor(ip: string, host: string): Interception | null {
+    const box = this.byIp.get(ip);
+    const attach = box ? this.deps.attachments?.attachOf(box.boxId) : null;
+    const templates = box && attach ? headersFor(attach, host) : null;
+    if (!box || !templates) return null;
+    const reveal = (name: string) => this.deps.attachments?.reveal(box.tenant, name) ?? null;
+    return {
+      rewrite: (head) => {
+        const headers = renderHeaders(templates, reveal);
+        if ("missing" in headers)
+          return `attachHeaders for ${host} name secret ${headers.missing}, which no longer exists`;
+        return injectHeaders(head, headers);
+      },
+    };
   }
 }

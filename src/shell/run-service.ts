@@ -230,9 +230,11 @@ export class RunService {
         cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, markedCommand(record.id, input.command)]),
         user: input.user === "root" ? "0:0" : BOX_USER,
         // The box's own env rides on every exec: a box claimed from the warm pool was made before it was known.
-        env: Object.entries({ ...this.deps.boxes.mustGet(record.boxId).env, ...input.env }).map(
-          ([k, v]) => `${k}=${v}`,
-        ),
+        env: Object.entries({
+          ...this.deps.boxes.mustGet(record.boxId).env,
+          ...input.env,
+          ...this.deps.serverEnv?.(record.boxId),
+        }).map(([k, v]) => `${k}=${v}`),
         stdin: input.stdin !== undefined ? Buffer.from(input.stdin, "utf8") : undefined,
       },
     });

@@ -76,6 +76,8 @@ export interface RunServiceDeps {
   log: Logger;
   /** Announces run-started and run-ended (the idle timer and the disk guard learn live runs from them). */
   events: BoxEventEmitter;
+  /** Env the server sets on every command of the box, after the caller's (the egress CA's trust variables). */
+  serverEnv?: (boxId: string) => Record<string, string>;
 }
 
 /** The languages box_run_code takes: exactly the keys of CODE_RUNNERS (checked by `satisfies`). */

@@ -157,6 +157,19 @@ const MIGRATIONS: string[] = [
   // allowed in it (gVisor boxes only). Boxes made before are runc boxes without root.
   `ALTER TABLE boxes ADD COLUMN isolation TEXT NOT NULL DEFAULT 'runc';
    ALTER TABLE boxes ADD COLUMN root INTEGER NOT NULL DEFAULT 0;`,
+  // Tenant secrets (sealed with AES-256-GCM; never the plain value) and each box's attachHeaders templates
+  // (JSON; they name secrets, never hold them). A table of their own, so the box rows stay as they were.
+  `CREATE TABLE IF NOT EXISTS secrets (
+     tenant TEXT NOT NULL,
+     name TEXT NOT NULL,
+     iv BLOB NOT NULL,
+     tag BLOB NOT NULL,
+     value BLOB NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     PRIMARY KEY (tenant, name)
+   );
+   CREATE TABLE IF NOT EXISTS box_attach_headers (box_id TEXT PRIMARY KEY, headers TEXT NOT NULL);`,
 ];
 
 export function openDb(dataDir: string): Db {

@@ -40,7 +40,7 @@ print("ready", flush=True)
 S(("0.0.0.0", 80), H).serve_forever()
 `;
 
-const DNS = String.raw`
+export const DNS_SERVER_SCRIPT = String.raw`
 import socket, struct, sys
 table = dict(a.split("=") for a in sys.argv[1:])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 53))
@@ -128,7 +128,7 @@ export async function startStandInInternet(): Promise<StandInInternet> {
     await run("dns", nets[0]!.name, hosts.dns, [
       "python3",
       "-c",
-      DNS,
+      DNS_SERVER_SCRIPT,
       `allowed.test=${hosts.webA}`,
       `*.wild.test=${hosts.webA}`,
       `other.test=${hosts.webB}`,

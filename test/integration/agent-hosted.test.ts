@@ -1,7 +1,8 @@
 // The hosted harnesses (claude-code, codex) end to end without the internet: a stub claude CLI and a stub
 // codex CLI (test/fixtures/agent/stub-cli.cjs) installed into a box replay the recorded samples and report
 // the arguments and API key they were given. Proves the command lines, the parsing through MCP, that the
-// key reaches the run and is redacted from what boxd relays, and that no key ever lands in the box's
+// run holds only a placeholder key (the egress proxy attaches the real one to the provider's API host:
+// secrets-proxy.test.ts shows a key arriving there), and that no key ever lands in the box's
 // filesystem, its container config or its stored env. One opt-in test runs the real claude CLI when the
 // test process has ANTHROPIC_API_KEY (it needs the internet); otherwise it is skipped and says why.
 import { execFileSync } from "node:child_process";
@@ -9,6 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PLACEHOLDER_KEY } from "../../src/secrets/provider-keys.js";
 import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../fixtures");
@@ -70,7 +72,7 @@ describe("hosted harnesses through stub CLIs", () => {
     await h?.close();
   });
 
-  it("claude-code: the stub claude CLI's recorded sample comes back parsed, with the key passed and redacted (recorded sample)", async () => {
+  it("claude-code: the stub claude CLI's recorded sample comes back parsed, the CLI holding a placeholder key (recorded sample)", async () => {
     const progress: string[] = [];
     const r = await run({ prompt: "-make hello.py", model: "claude-sonnet-4-5" }, progress);
     expect(r).toMatchObject({
@@ -87,8 +89,11 @@ describe("hosted harnesses through stub CLIs", () => {
     expect(text).toContain(
       'argv=["-p","--output-format","stream-json","--verbose","--permission-mode","bypassPermissions","--model","claude-sonnet-4-5","--","-make hello.py"]',
     );
-    expect(text).toContain(`key_sha256=${sha256(anthropicKey)}`);
-    expect(text).toContain("key=[BOXD_ANTHROPIC_API_KEY redacted]");
+    // The CLI holds a placeholder; the box attaches the real key to api.anthropic.com at the proxy.
+    expect(text).toContain(`key_sha256=${sha256(PLACEHOLDER_KEY)}`);
+    expect(text).not.toContain(`key_sha256=${sha256(anthropicKey)}`);
+    const attached = await h.callOk<{ attachHeaders?: Record<string, string[]> }>("box_get", { box: box.id });
+    expect(attached.attachHeaders?.["api.anthropic.com"]).toEqual(["x-api-key"]);
     expect(text).toContain('[tool] Write {"file_path":"/workspace/home/hello.py"');
     expect(text).toContain("[tool result] hello");
     expect(text).not.toContain(anthropicKey);
@@ -108,7 +113,7 @@ describe("hosted harnesses through stub CLIs", () => {
     });
   });
 
-  it("codex: the stub codex CLI's recorded sample comes back parsed, with its key (recorded sample)", async () => {
+  it("codex: the stub codex CLI's recorded sample comes back parsed, the CLI holding a placeholder key (recorded sample)", async () => {
     const progress: string[] = [];
     const r = await run({ prompt: "make one.py", harness: "codex" }, progress);
     expect(r).toMatchObject({
@@ -124,8 +129,10 @@ describe("hosted harnesses through stub CLIs", () => {
     expect(text).toContain(
       'argv=["exec","--json","--skip-git-repo-check","--dangerously-bypass-approvals-and-sandbox","--disable","shell_snapshot","--","make one.py"]',
     );
-    expect(text).toContain(`key_sha256=${sha256(openaiKey)}`);
+    expect(text).toContain(`key_sha256=${sha256(PLACEHOLDER_KEY)}`);
     expect(text).not.toContain(openaiKey);
+    const attached = await h.callOk<{ attachHeaders?: Record<string, string[]> }>("box_get", { box: box.id });
+    expect(attached.attachHeaders?.["api.openai.com"]).toEqual(["Authorization"]);
     expect(text).toContain("[tool] command");
     await run({ prompt: "more", harness: "codex", sessionId: r.sessionId }, progress);
     expect(progress.join("")).toContain(`"resume","${r.sessionId}","--","more"`);

@@ -3,7 +3,7 @@ import { z } from "zod";
 import { MAX_TTL_SECONDS } from "../../box/ttl.js";
 import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
-import { boxRef, boxSchema, envMap } from "../schemas.js";
+import { attachHeadersInput, boxRef, boxSchema, envMap } from "../schemas.js";
 import { strictInput } from "../strict-input.js";
 
 const stringMap = z.record(z.string(), z.string());
@@ -19,7 +19,8 @@ export const boxUpdate = defineTool({
     "Each change is written to the box's log and returns the updated box. Takes effect: idleTimeoutSeconds and keepAlive at once " +
     "(the idle timer counts from the last activity; a paused box stays paused), labels at once (box_list filters), " +
     "env for commands started from now on (running ones keep theirs), initCommand at the next start of the box's container " +
-    "(create, wake from a stopped pause, restart), ttlSeconds counted from now (null: the box lives until deleted).",
+    "(create, wake from a stopped pause, restart), ttlSeconds counted from now (null: the box lives until deleted), " +
+    "attachHeaders from the box's next connection (replaces the whole set).",
   input: {
     box: boxRef,
     idleTimeoutSeconds: z
@@ -50,6 +51,12 @@ export const boxUpdate = defineTool({
       .optional()
       .describe('Shell command run in the background at every start of the box\'s container; null or "" removes it'),
     ttlSeconds: z.number().nullable().optional().describe(`${ttlDescription}. Counted from now; null removes the TTL`),
+    attachHeaders: attachHeadersInput
+      .nullable()
+      .optional()
+      .describe(
+        "The box's whole new attachHeaders (see box_create), from its next connection on; null or {} removes them",
+      ),
   },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },

@@ -8,6 +8,7 @@ import type { ToolServices } from "../../services.js";
 import { defineTool } from "../define-tool.js";
 import {
   agentDefaultsSchema,
+  attachHeadersInput,
   boxObject,
   boxRef,
   boxSchema,
@@ -81,6 +82,7 @@ export const boxCreate = defineTool({
       .describe(
         'gvisor boxes only: allow commands as root (box_exec user "root"), e.g. to apt-get install packages. Refused (POLICY_DENIED) for runc boxes. Default false',
       ),
+    attachHeaders: attachHeadersInput.optional(),
   },
   output: boxSchema,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },

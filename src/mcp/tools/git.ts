@@ -11,13 +11,13 @@ import { boxPath } from "../schemas.js";
 const directory = boxPath("Folder of the repository (its working tree, or a folder inside it)");
 const branchName = (what: string) => z.string().min(1).max(255).describe(what);
 
-const op = (ctx: ToolContext): OpContext => ({ progress: ctx.progress, signal: ctx.signal });
+const op = (ctx: ToolContext): OpContext => ({ progress: ctx.progress, signal: ctx.signal, tenant: ctx.tenant });
 
 export const boxGitClone = defineBoxTool({
   name: "box_git_clone",
   title: "Clone a git repository",
   description:
-    "Clone a repository into the box. The server fetches it with its own configured credentials (the box never sees a token and needs no network access) and copies it in, owned by boxuser, with the remote stored without credentials. " +
+    "Clone a repository into the box. The server fetches it with its own configured credentials, or your GIT_TOKEN secret when you set one (the box never sees a token and needs no network access) and copies it in, owned by boxuser, with the remote stored without credentials. " +
     "The target folder must not exist or be empty; on failure nothing is left behind. Progress is reported while it runs.",
   input: {
     repo: z.string().min(1).max(2048).describe("Repository URL: https://, http:// or git:// (no credentials in it)"),

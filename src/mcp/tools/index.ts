@@ -12,6 +12,7 @@ import { networkTools } from "./network.js";
 import { previewTools } from "./preview.js";
 import { runEventTools } from "./run-events.js";
 import { scheduleTools } from "./schedules.js";
+import { secretTools } from "./secrets.js";
 import { shellTools } from "./shell.js";
 import { snapshotTools } from "./snapshots.js";
 
@@ -28,6 +29,7 @@ export const allTools = [
   ...agentTools,
   ...runEventTools,
   ...scheduleTools,
+  ...secretTools,
 ];
 
 export function registerAllTools(server: McpServer, services: ToolServices, opts: RegisterOptions): void {
