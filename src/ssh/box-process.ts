@@ -10,8 +10,13 @@ import { BOX_HOME, BOX_USER } from "../model/box-user.js";
 
 const RUN_DIR = "/tmp/.boxd-runs";
 
-/** $0: pid file, $1: what to run ("shell", "sftp" or "command"), $2: the command. */
+/**
+ * $0: pid file, $1: what to run ("shell", "sftp" or "command"), $2: the command, $3 $4: the terminal's rows
+ * and columns. The size is set here, before the shell starts: the exec's own resize can land after the
+ * shell first asks (0 0 then).
+ */
 const LAUNCH = `mkdir -p -m 700 ${RUN_DIR} 2>/dev/null; echo $$ > "$0"
+[ -n "$3" ] && stty rows "$3" cols "$4" 2>/dev/null
 case "$1" in
   shell) exec bash -l ;;
   sftp) for p in /usr/lib/openssh/sftp-server /usr/lib/ssh/sftp-server /usr/libexec/sftp-server; do
@@ -73,7 +78,8 @@ export async function startBoxProcess(
   env.push(`HOME=${BOX_HOME}`, "USER=boxuser", "LOGNAME=boxuser", "SHELL=/bin/bash");
   // On a terminal the exec is already a session leader with the terminal as its controlling tty (runc
   // makes it so); without one, setsid makes it lead a session of its own (-w: keep its exit status).
-  const launch = ["bash", "-p", "-c", LAUNCH, pidFile, spec.kind, spec.command ?? ""];
+  const size = spec.tty ? [String(Math.trunc(spec.tty.rows)), String(Math.trunc(spec.tty.cols))] : [];
+  const launch = ["bash", "-p", "-c", LAUNCH, pidFile, spec.kind, spec.command ?? "", ...size];
   const exec = await engine.execs.session({
     containerId,
     cmd: spec.tty ? launch : ["setsid", "-w", ...launch],
