@@ -4,7 +4,8 @@ import base from "./vitest.config.js";
 // The gVisor leg: the suites that say a box works (create and hardening, both exec paths, lifecycle,
 // snapshots, files, the network policy, the abuse cases, git and previews) again, on gVisor boxes
 // (BOXD_ISOLATION=gvisor through the harness). Not yet here: agent.test.ts (ending an agent's process tree
-// fails in a gVisor box) and ssh.test.ts (its terminal test), open in issue 20. isolation.test.ts checks what only one tier does; it runs in the main suite.
+// fails in a gVisor box) and ssh.test.ts (its terminal test), open in issue 20. isolation.test.ts checks
+// what only one tier does; it runs in the main suite.
 export default defineConfig({
   test: {
     ...base.test,
