@@ -18,11 +18,11 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
   try {
     const info = await engine.info();
     engineOk = true;
-    checks.push(gvisorCheck(info.runtimes, config));
     checks.push({
       ok: true,
       what: `Docker engine ${info.serverVersion} (API ${info.apiVersion}, ${info.cpus} CPUs, cgroup v${info.cgroupVersion}, ${info.storageDriver}) via ${dockerEnvSummary()}`,
     });
+    checks.push(gvisorCheck(info.runtimes, config));
   } catch (err) {
     checks.push({
       ok: false,
