@@ -24,10 +24,10 @@ export function loadOrCreateHostKey(dataDir: string): HostKey {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = path.join(dataDir, HOST_KEY_FILE);
   if (!existsSync(file)) {
-    const pair = utils.generateKeyPairSync("ed25519");
+    const privateKey = newParseableKey();
     // "wx": two servers starting on one data dir at once must not overwrite each other's key.
     try {
-      writeFileSync(file, pair.private, { mode: 0o600, flag: "wx" });
+      writeFileSync(file, privateKey, { mode: 0o600, flag: "wx" });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
@@ -36,6 +36,18 @@ export function loadOrCreateHostKey(dataDir: string): HostKey {
   if (statSync(file).mode & 0o077) chmodSync(file, 0o600);
   const privateKey = readFileSync(file, "utf8");
   return { privateKey, fingerprint: fingerprintOf(privateKey) };
+}
+
+/**
+ * A new ed25519 private key that ssh2 itself can read back. ssh2 1.17 writes about 1 key in 250 that its own
+ * parser then calls malformed; saved, such a key would keep the gateway from ever starting on this data dir.
+ */
+function newParseableKey(): string {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const { private: key } = utils.generateKeyPairSync("ed25519");
+    if (!(utils.parseKey(key) instanceof Error)) return key;
+  }
+  throw internal("could not make an SSH host key that ssh2 can read (20 attempts)");
 }
 
 /** "SHA256:<base64 without padding>" of a key's public blob (private or public key text). */
