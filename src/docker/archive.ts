@@ -52,7 +52,8 @@ export class ArchiveClient {
   }
 }
 
-function firstFile(tar: NodeJS.ReadableStream, max: number): Promise<Buffer | null> {
+/** The content of a tar stream's first file entry, up to `max` bytes (null: none, or larger). */
+export function firstFile(tar: NodeJS.ReadableStream, max: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const ex = extract();
     let found: Buffer | null = null;
@@ -62,7 +63,7 @@ function firstFile(tar: NodeJS.ReadableStream, max: number): Promise<Buffer | nu
       stream.on("data", (data) => {
         const c = data as Buffer;
         size += c.length;
-        if (size <= max) chunks.push(c);
+        if (found === null && size <= max) chunks.push(c);
       });
       stream.on("end", () => {
         if (found === null && header.type === "file" && size <= max) found = Buffer.concat(chunks);

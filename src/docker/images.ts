@@ -1,8 +1,8 @@
 // Image operations: inspect, build from a tar context, import a root filesystem, pull, commit, remove.
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
-import { extract } from "tar-stream";
 import type { Logger } from "../log.js";
+import { firstFile } from "./archive.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
 import { labelFilter } from "./labels.js";
 
@@ -143,7 +143,7 @@ export class ImageClient {
     try {
       container = await this.docker.createContainer({ Image: ref, Cmd: ["true"], NetworkDisabled: true });
       const tar = (await container.getArchive({ path: filePath })) as NodeJS.ReadableStream;
-      return await firstEntry(tar, 64 * 1024);
+      return await firstFile(tar, 64 * 1024);
     } catch (err) {
       if (dockerStatus(err) === 404) return null;
       throw asBoxdError(err, `read ${filePath} from image ${ref}`);
@@ -170,29 +170,4 @@ export class ImageClient {
       );
     });
   }
-}
-
-/** The content of a tar stream's first entry, up to `max` bytes. */
-function firstEntry(tar: NodeJS.ReadableStream, max: number): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const ex = extract();
-    let found: Buffer | null = null;
-    ex.on("entry", (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on("data", (data) => {
-        const c = data as Buffer;
-        size += c.length;
-        if (found === null && size <= max) chunks.push(c);
-      });
-      stream.on("end", () => {
-        if (found === null && header.type === "file" && size <= max) found = Buffer.concat(chunks);
-        next();
-      });
-    });
-    ex.on("finish", () => resolve(found));
-    ex.on("error", reject);
-    tar.on("error", reject);
-    tar.pipe(ex);
-  });
 }
