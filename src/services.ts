@@ -83,40 +83,31 @@ export interface Services extends ToolServices {
   secrets: SecretService;
 }
 
+/** Every field of ToolServices, once: toolServices copies these and nothing else. */
+const TOOL_SERVICE_KEYS = [
+  "log",
+  "boxes",
+  "runs",
+  "files",
+  "git",
+  "lifecycle",
+  "snapshots",
+  "forks",
+  "boxLog",
+  "agents",
+  "runEvents",
+  "schedules",
+  "previews",
+  "secrets",
+  "liveBox",
+] as const satisfies readonly (keyof ToolServices)[];
+
+// A ToolServices field missing from the list above fails to compile here.
+type Unlisted = Exclude<keyof ToolServices, (typeof TOOL_SERVICE_KEYS)[number]>;
+const allListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void allListed;
+
 /** The tools' view of the services: a new object with only ToolServices' fields (so no engine, config or pool). */
 export function toolServices(s: ToolServices): ToolServices {
-  const {
-    log,
-    boxes,
-    runs,
-    files,
-    git,
-    lifecycle,
-    snapshots,
-    forks,
-    boxLog,
-    agents,
-    runEvents,
-    schedules,
-    previews,
-    secrets,
-    liveBox,
-  } = s;
-  return {
-    log,
-    boxes,
-    runs,
-    files,
-    git,
-    lifecycle,
-    snapshots,
-    forks,
-    boxLog,
-    agents,
-    runEvents,
-    schedules,
-    previews,
-    secrets,
-    liveBox,
-  };
+  return Object.fromEntries(TOOL_SERVICE_KEYS.map((k) => [k, s[k]])) as unknown as ToolServices;
 }
