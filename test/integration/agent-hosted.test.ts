@@ -7,14 +7,11 @@
 // test process has ANTHROPIC_API_KEY (it needs the internet); otherwise it is skipped and says why.
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PLACEHOLDER_KEY } from "../../src/secrets/provider-keys.js";
+import { installAgentStubs } from "../helpers/agent-stubs.js";
 import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
 
-const FIXTURES = path.resolve(import.meta.dirname, "../fixtures");
-const fixture = (p: string) => readFileSync(path.join(FIXTURES, p), "utf8");
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 interface AgentResult {
@@ -55,18 +52,7 @@ describe("hosted harnesses through stub CLIs", () => {
   beforeAll(async () => {
     h = await startHarness({ env: { BOXD_ANTHROPIC_API_KEY: anthropicKey, BOXD_OPENAI_API_KEY: openaiKey } });
     box = await h.createBox({ name: "agent-hosted", runtime: "node" });
-    const stub = fixture("agent/stub-cli.cjs");
-    await h.callOk("box_upload", {
-      box: box.id,
-      destination: "/workspace/home",
-      files: [
-        { path: ".local/bin/claude", content: stub },
-        { path: ".local/bin/codex", content: stub },
-        { path: ".stub/claude.jsonl", content: fixture("agent-samples/claude-code-stream.jsonl") },
-        { path: ".stub/codex.jsonl", content: fixture("agent-samples/codex-exec.jsonl") },
-      ],
-    });
-    await h.callOk("box_exec", { box: box.id, command: "chmod 755 .local/bin/claude .local/bin/codex" });
+    await installAgentStubs(h, box.id);
   });
   afterAll(async () => {
     await h?.close();

@@ -1,13 +1,7 @@
-// Agent defaults per box and agent options, for real: box_create { agent } defaults are used by runs that
-// name none, options reach each harness as its flags (the stub claude/codex CLIs of test/fixtures/agent/
-// stub-cli.cjs report their argv; the custom harness, a fake agent, gets them as JSON), unsupported
-// options are INVALID_ARGUMENT naming the harness, and agent usage adds up in box_get.
-import { readFileSync } from "node:fs";
-import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fixture, installAgentStubs } from "../helpers/agent-stubs.js";
 import { type BoxResult, type Harness, startHarness } from "../helpers/harness.js";
 
-const fixture = (p: string) => readFileSync(path.resolve(import.meta.dirname, "../fixtures", p), "utf8");
 const CUSTOM = 'echo "$BOXD_AGENT_OPTIONS" > opts.json; node /workspace/home/harness.mjs';
 
 interface Usage {
@@ -36,19 +30,7 @@ describe("agent defaults and options (stub CLIs and the fake custom harness)", (
       runtime: "node",
       agent: { harness: "custom", model: "box-default-model", options: { maxTurns: 3, systemPrompt: "be brief" } },
     });
-    const stub = fixture("agent/stub-cli.cjs");
-    await h.callOk("box_upload", {
-      box: box.id,
-      destination: "/workspace/home",
-      files: [
-        { path: "harness.mjs", content: fixture("agent/harness.mjs") },
-        { path: ".local/bin/claude", content: stub },
-        { path: ".local/bin/codex", content: stub },
-        { path: ".stub/claude.jsonl", content: fixture("agent-samples/claude-code-stream.jsonl") },
-        { path: ".stub/codex.jsonl", content: fixture("agent-samples/codex-exec.jsonl") },
-      ],
-    });
-    await h.callOk("box_exec", { box: box.id, command: "chmod 755 .local/bin/claude .local/bin/codex" });
+    await installAgentStubs(h, box.id, [{ path: "harness.mjs", content: fixture("agent/harness.mjs") }]);
   });
   afterAll(async () => {
     await h?.close();
