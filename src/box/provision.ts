@@ -75,17 +75,20 @@ export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: Ho
   if (deps.attach?.get(box.id)) await deps.attach.installTrust(box.containerId);
   await deps.network?.apply(box);
   await engine.containers.start(box.containerId);
-  if (box.isolation === "gvisor") await preloadStatxShim(engine, box.containerId);
+  if (box.isolation === "gvisor") await preloadGvisorShim(engine, box.containerId);
 }
 
-/** Where the base image keeps the shim (images/base/statx-shim.c says why gVisor boxes need it). */
-const STATX_SHIM = "/usr/local/lib/boxd/libboxd-statx.so";
+/**
+ * Where the base image keeps the shim (images/base/gvisor-compat.c says why gVisor boxes need it); images
+ * built before it was widened carry only the statx part, under its old name.
+ */
+const GVISOR_SHIMS = ["/usr/local/lib/boxd/libboxd-gvisor.so", "/usr/local/lib/boxd/libboxd-statx.so"];
 
-/** Makes every process of a gVisor box load the statx shim; images from before the shim are left as they are. */
-async function preloadStatxShim(engine: DockerEngine, containerId: string): Promise<void> {
-  const script = `[ -f ${STATX_SHIM} ] && echo ${STATX_SHIM} > /etc/ld.so.preload || true`;
+/** Makes every process of a gVisor box load the shim; images from before any shim are left as they are. */
+async function preloadGvisorShim(engine: DockerEngine, containerId: string): Promise<void> {
+  const script = `for f in ${GVISOR_SHIMS.join(" ")}; do [ -f "$f" ] && { echo "$f" > /etc/ld.so.preload; exit 0; }; done; exit 0`;
   const r = await engine.execs.run({ containerId, cmd: ["/bin/sh", "-c", script], user: "0:0" });
-  if (r.exitCode !== 0) throw new Error(`could not set up the statx shim in the gVisor box (exit ${r.exitCode})`);
+  if (r.exitCode !== 0) throw new Error(`could not set up the gVisor shim in the box (exit ${r.exitCode})`);
 }
 
 function freeIndex(deps: ProvisionDeps, skipped: Set<number>): number {

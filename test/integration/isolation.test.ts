@@ -1,5 +1,5 @@
 // Isolation tiers (issue 20): a gVisor box runs on gVisor's kernel (not the host's), works like a runc box
-// for everyday tools (ls, stat: the statx shim), allows root only when made with root: true (apt-get
+// for everyday tools (ls, stat, blocking socket reads: the gVisor shim), allows root only when made with root: true (apt-get
 // install of a local package as root), and runc boxes refuse root every way. Snapshots move between tiers,
 // forks keep the tier, and gVisor asked of an engine without it is a coded error that leaves nothing.
 import os from "node:os";
@@ -39,12 +39,42 @@ describe("gVisor boxes", () => {
     expect((await run(runc.id, "uname -r")).stdout.trim()).toBe(os.release());
   });
 
-  it("run everyday tools: ls -l and stat work (the statx shim), files persist", async () => {
+  it("run everyday tools: ls -l and stat work (the gVisor shim), files persist", async () => {
     const r = await run(gv, "echo hi > f.txt && ls -l f.txt && stat -c '%s %a' f.txt && cp f.txt g.txt && cat g.txt");
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toMatch(/boxuser boxuser 3 .* f\.txt\n3 644\nhi\n$/);
     const read = await h.callOk<{ content: string }>("box_read_file", { box: gv, path: "/workspace/home/f.txt" });
     expect(read.content).toBe("hi\n");
+  });
+
+  it("read and write blocking sockets before data is there (the shim's EAGAIN retry)", async () => {
+    // A server in the box that answers only after a pause, and takes 20 MiB slowly: without the shim this
+    // runsc answers the client's read()/write() with EAGAIN every time (checked by hand: 200 of 200).
+    const server = [
+      "import socket, threading, time",
+      "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)",
+      "s.bind(('127.0.0.1', 7000)); s.listen(8)",
+      "def h(c):",
+      "    d = c.recv(5); time.sleep(0.3); n = len(d)",
+      "    if d == b'ping\\n': c.sendall(b'pong\\n'); c.close(); return",
+      "    while True:",
+      "        b = c.recv(65536)",
+      "        if not b: break",
+      "        n += len(b)",
+      "    open('/tmp/got', 'w').write(str(n))",
+      "while True:",
+      "    c, _ = s.accept(); threading.Thread(target=h, args=(c,)).start()",
+    ].join("\n");
+    await h.callOk("box_write_file", { box: gv, path: "/tmp/slow.py", content: server });
+    await run(gv, "setsid python3 /tmp/slow.py >/dev/null 2>&1 < /dev/null & sleep 1");
+    const read = await run(gv, "exec 3<>/dev/tcp/127.0.0.1/7000; echo ping >&3; cat <&3; echo rc=$?");
+    expect(read.stdout).toBe("pong\nrc=0\n");
+    const write = await run(
+      gv,
+      "python3 -c \"import os,socket; s=socket.create_connection(('127.0.0.1',7000)); b=memoryview(b'x'*(20<<20)); t=0\n" +
+        'while t < len(b): t += os.write(s.fileno(), b[t:])\nprint(t)"; sleep 1; cat /tmp/got',
+    );
+    expect(write.stdout).toBe(`${20 << 20}\n${20 << 20}`);
   });
 
   it("refuse root unless created with root: true", async () => {
