@@ -2,10 +2,9 @@ import { defineConfig } from "vitest/config";
 import base from "./vitest.config.js";
 
 // The gVisor leg: the suites that say a box works (create and hardening, both exec paths, lifecycle,
-// snapshots, files, the network policy, the abuse cases, git and previews) again, on gVisor boxes
-// (BOXD_ISOLATION=gvisor through the harness). Not yet here: agent.test.ts (ending an agent's process tree
-// fails in a gVisor box) and ssh.test.ts (its terminal test), open in issue 20. isolation.test.ts checks
-// what only one tier does; it runs in the main suite.
+// snapshots, files, the network policy, the abuse cases, git, previews, agent runs and SSH) again, on
+// gVisor boxes (BOXD_ISOLATION=gvisor through the harness). isolation.test.ts checks what only one tier
+// does; it runs in the main suite.
 export default defineConfig({
   test: {
     ...base.test,
@@ -20,6 +19,8 @@ export default defineConfig({
       "test/integration/abuse.test.ts",
       "test/integration/git.test.ts",
       "test/integration/preview.test.ts",
+      "test/integration/agent.test.ts",
+      "test/integration/ssh.test.ts",
     ],
     env: { BOXD_TEST_ISOLATION: "gvisor" },
   },

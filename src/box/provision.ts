@@ -64,7 +64,7 @@ export async function provisionBox(deps: ProvisionDeps, box: BoxRecord, host: Ho
     hostname: box.name.replace(/[^a-z0-9-]/g, "-").slice(0, 63),
     network: { name: networkName, ip: subnet.boxIp },
     dns: deps.network?.containerDns,
-    limits: limitsFor(box.size, host),
+    limits: limitsFor(box.size, host, box.isolation),
     runtime: box.isolation === "gvisor" ? deps.isolation.gvisorRuntime : undefined,
     rootAllowed: box.root,
   });

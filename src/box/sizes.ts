@@ -2,7 +2,7 @@
 // size clamps CPUs (the engine refuses more than it has) and memory (a box may not take the host's last
 // memory: the server and the engine need some). One function gives what a container is made with and what
 // box results report, so the two match by construction.
-import type { BoxLimits, Size } from "../model/box.js";
+import type { BoxLimits, Isolation, Size } from "../model/box.js";
 
 export interface SizeSpec {
   cpus: number;
@@ -44,8 +44,23 @@ export function diskAllowanceFor(size: Size, overrideBytes: number): number {
   return overrideBytes > 0 ? overrideBytes : SIZE_LIMITS[size].diskBytes;
 }
 
+/**
+ * Host tasks per box process in a gVisor box. Its ptrace platform backs each box process with a host stub
+ * process plus a thread per sentry thread that ran it: measured here 8-10 host tasks per idle process
+ * (38 for the sandbox itself). The pids cgroup sees host tasks, so a gVisor box gets this many per process
+ * of its size's figure, plus the sandbox's own, or an agent with a few dozen processes would end the sandbox.
+ */
+const GVISOR_TASKS_PER_PROCESS = 10;
+const GVISOR_SANDBOX_TASKS = 256;
+
 /** The container's limits (HostConfig NanoCpus, Memory, PidsLimit) for a box of this size on this host. */
-export function limitsFor(size: Size, host: HostResources): { nanoCpus: number; memoryBytes: number; pids: number } {
+export function limitsFor(
+  size: Size,
+  host: HostResources,
+  isolation: Isolation = "runc",
+): { nanoCpus: number; memoryBytes: number; pids: number } {
   const { cpus, memoryBytes } = effectiveLimits(size, host);
-  return { nanoCpus: Math.round(cpus * 1e9), memoryBytes, pids: SIZE_LIMITS[size].pids };
+  const processes = SIZE_LIMITS[size].pids;
+  const pids = isolation === "gvisor" ? processes * GVISOR_TASKS_PER_PROCESS + GVISOR_SANDBOX_TASKS : processes;
+  return { nanoCpus: Math.round(cpus * 1e9), memoryBytes, pids };
 }

@@ -203,13 +203,22 @@ export class ContainerClient {
 
   /** Removes a container with its anonymous volumes; absent is fine (idempotent). */
   async remove(id: string): Promise<void> {
-    try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
-      this.onRemoved(id);
-      this.log.debug("container removed", { id: id.slice(0, 12) });
-    } catch (err) {
-      if (dockerStatus(err) === 404) return this.onRemoved(id);
-      throw asBoxdError(err, `remove container ${id.slice(0, 12)}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.docker.getContainer(id).remove({ force: true, v: true });
+        this.onRemoved(id);
+        this.log.debug("container removed", { id: id.slice(0, 12) });
+        return;
+      } catch (err) {
+        if (dockerStatus(err) === 404) return this.onRemoved(id);
+        // A gVisor sandbox that just ended can sit unreaped for some seconds ("PID … is zombie and can not
+        // be killed"); the engine removes it once it is reaped.
+        if (attempt < 4 && /is zombie|Could not kill running container/.test(String(err))) {
+          await new Promise((r) => setTimeout(r, 2000 * attempt));
+          continue;
+        }
+        throw asBoxdError(err, `remove container ${id.slice(0, 12)}`);
+      }
     }
   }
 

@@ -18,6 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class ExecClient {
   /** The fast path; null when turned off (BOXD_FAST_EXEC=off). */
   readonly resident: ResidentExec | null;
+  private readonly stopWatches = new Map<string, { users: number; abort: AbortController; stopped: Promise<void> }>();
 
   constructor(
     private readonly docker: Docker,
@@ -81,6 +82,15 @@ export class ExecClient {
 
   private async dockerExec(req: ExecRequest): Promise<ExecResult> {
     const short = req.containerId.slice(0, 12);
+    const watch = this.watchStop(req.containerId);
+    try {
+      return await this.dockerExecWatched(req, short, watch.stopped);
+    } finally {
+      watch.release();
+    }
+  }
+
+  private async dockerExecWatched(req: ExecRequest, short: string, stopped: Promise<void>): Promise<ExecResult> {
     const { exec, raw } = await this.startExec(req, short);
 
     const stdout = new PassThrough();
@@ -115,11 +125,53 @@ export class ExecClient {
     };
     if (req.signal?.aborted) onAbort();
     else req.signal?.addEventListener("abort", onAbort, { once: true });
+    // gVisor's runtime sometimes never closes an exec's stream when the container stops under it (1 in 5
+    // kills of its main process here): the stop ends the exec instead, as the resident path does.
+    let containerStopped = false;
+    void stopped.then(() => {
+      containerStopped = true;
+      (raw as unknown as { destroy?: () => void }).destroy?.();
+      finish();
+    });
 
     await bothEnded;
     req.signal?.removeEventListener("abort", onAbort);
-    if (streamError && !aborted) throw asBoxdError(streamError, `read output of exec in ${short}`);
+    if (streamError && !aborted && !containerStopped) throw asBoxdError(streamError, `read output of exec in ${short}`);
+    // The engine forgets the execs of a stopped container: no exit code to read then.
+    if (containerStopped) return { exitCode: await this.exitCode(exec, short, 1).catch(() => null), aborted };
     return { exitCode: await this.exitCode(exec, short, aborted ? 1 : 40), aborted };
+  }
+
+  /**
+   * Resolves when the container stops (never on an error: the exec's own stream says those). One engine
+   * wait per container with Docker execs in flight, ended when the last of them is done.
+   */
+  private watchStop(containerId: string): { stopped: Promise<void>; release: () => void } {
+    let w = this.stopWatches.get(containerId);
+    if (!w) {
+      const abort = new AbortController();
+      const entry = { users: 0, abort, stopped: Promise.resolve() };
+      entry.stopped = this.docker
+        .getContainer(containerId)
+        .wait({ condition: "not-running", abortSignal: abort.signal })
+        .then(
+          () => {
+            // A later exec (after the box is started again) must not see this stop.
+            if (this.stopWatches.get(containerId) === entry) this.stopWatches.delete(containerId);
+          },
+          () => new Promise<void>(() => {}),
+        );
+      w = entry;
+      this.stopWatches.set(containerId, w);
+    }
+    const entry = w;
+    entry.users++;
+    const release = () => {
+      if (--entry.users > 0) return;
+      entry.abort.abort();
+      if (this.stopWatches.get(containerId) === entry) this.stopWatches.delete(containerId);
+    };
+    return { stopped: entry.stopped, release };
   }
 
   /** Streams stdin into the hijacked connection, then half-closes it so the process reads EOF. */

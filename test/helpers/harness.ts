@@ -1,6 +1,6 @@
 // A real boxd for tests: its own data dir (so its own instance id and Docker objects), the real engine,
 // and a real MCP Client talking to the server over the SDK's InMemoryTransport.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
@@ -65,7 +65,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...(process.env.BOXD_TEST_ISOLATION ? { BOXD_ISOLATION: process.env.BOXD_TEST_ISOLATION } : {}),
     ...opts.env,
   });
-  const log = process.env.BOXD_TEST_LOG ? createLogger("debug") : silentLogger;
+  // BOXD_TEST_LOG=<file>: the servers' debug log, appended there (vitest does not pass workers' stderr on).
+  const logFile = process.env.BOXD_TEST_LOG;
+  const log = logFile ? createLogger("debug", "boxd", (line) => appendFileSync(logFile, line)) : silentLogger;
   const app = await createApp(config, log);
   // Recorded for the suite's final leak check (data dirs are removed on close).
   mkdirSync(path.join(testRoot(), "instances"), { recursive: true });

@@ -107,7 +107,8 @@ describe("boxes", () => {
     expect(state?.hostConfig.securityOpt.join(",")).toContain("no-new-privileges");
     expect(state?.hostConfig.memory).toBe(got.limits.memoryBytes);
     expect(state?.hostConfig.nanoCpus).toBe(got.limits.cpus * 1e9);
-    expect(state?.hostConfig.pidsLimit).toBe(512);
+    // gVisor: 10 host tasks per box process plus the sandbox's own (src/box/sizes.ts says why).
+    expect(state?.hostConfig.pidsLimit).toBe(gvisor ? 512 * 10 + 256 : 512);
   });
 
   it("answers bad input with coded errors and keeps serving", async () => {

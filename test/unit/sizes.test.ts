@@ -30,6 +30,9 @@ describe("sizes", () => {
       20 * GiB,
     ]);
     expect(limitsFor("large", big)).toEqual({ nanoCpus: 8e9, memoryBytes: 16 * GiB, pids: 2048 });
+    // A gVisor box's pids cgroup counts the sandbox's host tasks, several per box process.
+    expect(limitsFor("small", big, "gvisor").pids).toBe(512 * 10 + 256);
+    expect(limitsFor("small", big, "runc").pids).toBe(512);
   });
 
   it("clamp CPUs and memory on a small host, leaving the host headroom", () => {
