@@ -7,7 +7,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config.js";
-import { createLogger, silentLogger } from "../../src/log.js";
+import { createLogger, type Logger, silentLogger } from "../../src/log.js";
 import { createServer } from "../../src/mcp/server.js";
 import type { Services } from "../../src/services.js";
 import { testRoot } from "./test-root.js";
@@ -65,9 +65,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...(process.env.BOXD_TEST_ISOLATION ? { BOXD_ISOLATION: process.env.BOXD_TEST_ISOLATION } : {}),
     ...opts.env,
   });
-  // BOXD_TEST_LOG=<file>: the servers' debug log, appended there (vitest does not pass workers' stderr on).
-  const logFile = process.env.BOXD_TEST_LOG;
-  const log = logFile ? createLogger("debug", "boxd", (line) => appendFileSync(logFile, line)) : silentLogger;
+  const log = testLogger();
   const app = await createApp(config, log);
   // Recorded for the suite's final leak check (data dirs are removed on close).
   mkdirSync(path.join(testRoot(), "instances"), { recursive: true });
@@ -137,6 +135,12 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** BOXD_TEST_LOG=<file>: the test servers' debug log, appended there (vitest does not pass workers' stderr on). */
+export function testLogger(): Logger {
+  const logFile = process.env.BOXD_TEST_LOG;
+  return logFile ? createLogger("debug", "boxd", (line) => appendFileSync(logFile, line)) : silentLogger;
 }
 
 /** Boxes of tenants other than "local" (HTTP tests), so close() removes them too. */

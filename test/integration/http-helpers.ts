@@ -8,9 +8,8 @@ import {
   type StreamableHTTPClientTransportOptions,
 } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { createLogger, silentLogger } from "../../src/log.js";
 import { type HttpServeOptions, type HttpServer, startHttpServer } from "../../src/transports/http.js";
-import { type Harness, startHarness } from "../helpers/harness.js";
+import { type Harness, startHarness, testLogger } from "../helpers/harness.js";
 
 export const TOKEN_A = "alice-token-0123456789abcdef";
 export const TOKEN_B = "bob-token-0123456789abcdef01";
@@ -26,7 +25,7 @@ export interface HttpFixture {
 /** A harness served over HTTP; `env` adds BOXD_* settings (tokens default to alice and bob). */
 export async function startHttp(env: Record<string, string> = {}, opts: HttpServeOptions = {}): Promise<HttpFixture> {
   const h = await startHarness({ env: { BOXD_TOKENS: TOKENS, BOXD_HTTP_PORT: "0", ...env } });
-  const log = process.env.BOXD_TEST_LOG ? createLogger("debug") : silentLogger;
+  const log = testLogger();
   let server: HttpServer;
   try {
     server = await startHttpServer(h.app, h.services.config, log, opts);
