@@ -19,6 +19,12 @@ export interface ExecRequest {
   signal?: AbortSignal;
   /** Large byte streams (downloads): kept on Docker exec's raw stream, never the executor's lines. */
   bulk?: boolean;
+  /**
+   * This exec is a run: `cmd` is its boxd-run wrapper. An executor that does boxd-run's work itself (v3)
+   * runs `bash -c command` as the run instead, without `unsetEnv` (the names shellSafe strips), saving
+   * the wrapper's forks; Docker exec and older executors run `cmd`.
+   */
+  run?: { id: string; cwd: string; command: string; unsetEnv: readonly string[] };
 }
 
 export interface ExecResult {

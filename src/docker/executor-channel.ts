@@ -55,6 +55,8 @@ export class Channel {
   private windowStart = Date.now();
   private windowBytes = 0;
   private helloWaiter: ((ok: boolean) => void) | null = null;
+  /** The executor's protocol version, from its hello (3 runs runs itself). */
+  private version = 0;
   private expectNonce = "";
   closed = false;
 
@@ -162,14 +164,7 @@ export class Channel {
       };
       entry.ackTimer = setTimeout(() => void this.ackOverdue(entry), ACK_TIMEOUT_MS);
       this.pending.set(id, entry);
-      const env: Record<string, string> = {};
-      for (const kv of req.env ?? []) {
-        const eq = kv.indexOf("=");
-        if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
-      }
-      this.write(
-        `${JSON.stringify({ t: "start", id, argv: req.cmd, env, cwd: req.workingDir, stdin: stdin !== undefined })}\n`,
-      );
+      this.write(`${JSON.stringify(this.startMessage(id, req, stdin !== undefined))}\n`);
       if (stdin !== undefined) {
         for (let at = 0; at < stdin.length; at += STDIN_PIECE) {
           const d = stdin.subarray(at, at + STDIN_PIECE).toString("base64");
@@ -214,6 +209,19 @@ export class Channel {
     this.socket.write(text);
   }
 
+  /** The start request: a run as the run itself where this executor can (v3), else the command as given. */
+  private startMessage(id: number, req: ExecRequest, stdin: boolean): Record<string, unknown> {
+    const env: Record<string, string> = {};
+    for (const kv of req.env ?? []) {
+      const eq = kv.indexOf("=");
+      if (eq > 0) env[kv.slice(0, eq)] = kv.slice(eq + 1);
+    }
+    const run = this.version >= 3 ? req.run : undefined;
+    if (!run) return { t: "start", id, argv: req.cmd, env, cwd: req.workingDir, stdin };
+    const unset = run.unsetEnv.length ? { unset: run.unsetEnv } : {};
+    return { t: "start", id, argv: ["bash", "-c", run.command], env, cwd: run.cwd, stdin, run: run.id, ...unset };
+  }
+
   private onLine(line: string): void {
     let m: Message;
     try {
@@ -224,11 +232,12 @@ export class Channel {
     if (m.t === "hello") {
       if (m.n !== this.expectNonce) return;
       // Only a privilege-separated executor (root, dropping to the box user) keeps box code off the channel.
-      if (m.v !== 2 || m.uid !== 0) {
+      if (typeof m.v !== "number" || m.v < 2 || m.uid !== 0) {
         this.log.warn("box executor is not privilege-separated; using docker exec", { v: m.v, uid: m.uid });
         this.helloWaiter?.(false);
         return;
       }
+      this.version = m.v;
       this.helloWaiter?.(true);
       return;
     }

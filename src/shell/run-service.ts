@@ -4,7 +4,7 @@
 // run is a RunHandle (run-handle.ts) that ends in one result; this service keeps the registry of live
 // handles, writes their records and runs a command once more when the box's process limit kept it from
 // starting.
-import { shellSafe } from "../box/env-guard.js";
+import { SHELL_STARTUP_ENV, shellSafe } from "../box/env-guard.js";
 import { newRunId } from "../box/ids.js";
 import { BoxdError, invalidArgument, notFound } from "../errors.js";
 import type { AgentExecInput, AgentRunHooks, AgentRunInfo, AgentRunStart, RunRecord, RunType } from "../model/box.js";
@@ -219,6 +219,8 @@ export class RunService {
     input: ExecInput,
     how: Pick<RunSpec, "timeoutSeconds" | "onOutput" | "onRawStdout" | "settle">,
   ): RunHandle {
+    const cwd = input.cwd ?? BOX_HOME;
+    const command = markedCommand(record.id, input.command);
     const handle = new RunHandle(this.handleDeps, {
       ...how,
       record,
@@ -227,7 +229,8 @@ export class RunService {
       request: {
         containerId,
         // boxd-run is bash: it starts without the box's shell-startup variables (SHELLOPTS, BASH_ENV, ...).
-        cmd: shellSafe(["boxd-run", record.id, input.cwd ?? BOX_HOME, markedCommand(record.id, input.command)]),
+        cmd: shellSafe(["boxd-run", record.id, cwd, command]),
+        run: { id: record.id, cwd, command, unsetEnv: SHELL_STARTUP_ENV },
         user: input.user === "root" ? "0:0" : BOX_USER,
         // The box's own env rides on every exec: a box claimed from the warm pool was made before it was known.
         env: Object.entries({

@@ -61,6 +61,23 @@ describe("shell", () => {
     expect(both.stderr.trim().split("\n").at(-1)).toBe("e300");
   });
 
+  it("a run is the executor's own child (it does boxd-run's work); over Docker exec boxd-run still wraps it", async () => {
+    // The executor starts the run's bash itself: its parent is the executor, not GNU time in boxd-run.
+    const fast = await exec({ command: "cat /proc/$PPID/comm; ls /tmp/.boxd-runs; cd /nowhere 2>/dev/null; exit 4" });
+    expect(fast).toMatchObject({ exitCode: 4, stdout: `boxd-executor\n${fast.runId}.pid\n`, stderr: "" });
+    // Its pid file (boxd-kill's) is gone once it ended: only the listing run's own is there.
+    const left = await exec({ command: "ls -A /tmp/.boxd-runs" });
+    expect(left.stdout).toBe(`${left.runId}.pid\n`);
+    const slow = await startHarness({ env: { BOXD_FAST_EXEC: "off" } });
+    try {
+      const other = await slow.createBox({ name: "shell-slow" });
+      const r = await slow.callOk<ExecResult>("box_exec", { box: other.id, command: "cat /proc/$PPID/comm; exit 4" });
+      expect(r).toMatchObject({ exitCode: 4, stdout: "time\n", stderr: "" });
+    } finally {
+      await slow.close();
+    }
+  });
+
   it("ends a command at its timeout, with its whole process tree", async () => {
     const r = await exec({ command: "sleep 300 & sleep 301; echo never", timeoutSeconds: 1 });
     expect(r.timedOut).toBe(true);
