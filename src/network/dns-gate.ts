@@ -15,6 +15,7 @@ export interface DnsGateDeps {
 }
 
 const UPSTREAM_TIMEOUT_MS = 4000;
+const UPSTREAM_RESEND_MS = 1000;
 const MAX_INFLIGHT = 256;
 const REFUSED = 5;
 
@@ -93,22 +94,28 @@ export class DnsGate {
   }
 }
 
-/** Sends the query to each resolver in turn (one fresh socket each) and returns the first answer. */
+/**
+ * Sends the query to each resolver in turn (one fresh socket each) and returns the first answer. UDP may
+ * lose the query or its answer: it is sent again every UPSTREAM_RESEND_MS until the resolver's time is up.
+ */
 async function forward(msg: Buffer, upstreams: string[]): Promise<Buffer> {
   for (const server of upstreams) {
     const answer = await new Promise<Buffer | null>((resolve) => {
       const s = dgram.createSocket("udp4");
+      const send = () => s.send(msg, 53, server, () => {});
       const done = (b: Buffer | null) => {
         clearTimeout(timer);
+        clearInterval(resend);
         s.close();
         resolve(b);
       };
       const timer = setTimeout(() => done(null), UPSTREAM_TIMEOUT_MS);
+      const resend = setInterval(send, UPSTREAM_RESEND_MS);
       s.on("error", () => done(null));
       s.on("message", (b, rinfo) => {
         if (rinfo.address === server && b.length >= 2 && b.readUInt16BE(0) === msg.readUInt16BE(0)) done(b);
       });
-      s.send(msg, 53, server);
+      send();
     });
     if (answer) return answer;
   }

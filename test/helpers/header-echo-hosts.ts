@@ -12,7 +12,7 @@ import { DockerEngine } from "../../src/docker/engine.js";
 import { LABEL_INSTANCE, LABEL_MANAGED } from "../../src/docker/labels.js";
 import { loadImageSet } from "../../src/images/definitions.js";
 import { silentLogger } from "../../src/log.js";
-import { DNS_SERVER_SCRIPT } from "./stand-in-internet.js";
+import { DNS_SERVER_SCRIPT, waitForDns } from "./stand-in-internet.js";
 import { testRoot } from "./test-root.js";
 
 const ECHO = `
@@ -123,6 +123,7 @@ export async function startEchoHosts(names: string[]): Promise<EchoHosts> {
       if (Date.now() > until) throw new Error(`stand-in host ${web} did not come up`);
       await new Promise((r) => setTimeout(r, 200));
     }
+    await waitForDns(dns, names[0] as string, until);
     return { web, dns, caFile: path.join(dir, "ca.crt"), close };
   } catch (err) {
     await close();

@@ -5,6 +5,7 @@
 //     allowed.test / *.wild.test -> web-a, other.test -> web-b, evil.test -> the private target.
 //   - "private": a network on a private range with one web server the boxes must never reach.
 import { randomBytes } from "node:crypto";
+import dgram from "node:dgram";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { DockerEngine } from "../../src/docker/engine.js";
@@ -147,9 +148,37 @@ export async function startStandInInternet(): Promise<StandInInternet> {
         await new Promise((r) => setTimeout(r, 200));
       }
     }
+    await waitForDns(hosts.dns, "allowed.test", until);
     return { ...hosts, close };
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+/** Waits until the stand-in DNS server at `ip` answers a query for `name` (it starts after the web hosts). */
+export async function waitForDns(ip: string, name: string, until: number): Promise<void> {
+  const labels = name.split(".").map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
+  const query = Buffer.concat([
+    Buffer.from([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]),
+    ...labels,
+    Buffer.from([0, 0, 1, 0, 1]),
+  ]);
+  for (;;) {
+    const answered = await new Promise<boolean>((resolve) => {
+      const s = dgram.createSocket("udp4");
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        s.close();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), 500);
+      s.on("error", () => done(false));
+      s.on("message", (b) => done(b.length >= 2 && b.readUInt16BE(0) === 0x1234));
+      s.send(query, 53, ip);
+    });
+    if (answered) return;
+    if (Date.now() > until) throw new Error(`stand-in DNS server ${ip} did not come up`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }

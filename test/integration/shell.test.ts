@@ -63,16 +63,19 @@ describe("shell", () => {
 
   it("a run is the executor's own child (it does boxd-run's work); over Docker exec boxd-run still wraps it", async () => {
     // The executor starts the run's bash itself: its parent is the executor, not GNU time in boxd-run.
-    const fast = await exec({ command: "cat /proc/$PPID/comm; ls /tmp/.boxd-runs; cd /nowhere 2>/dev/null; exit 4" });
-    expect(fast).toMatchObject({ exitCode: 4, stdout: `boxd-executor\n${fast.runId}.pid\n`, stderr: "" });
+    const parent = "tr '\\0' ' ' < /proc/$PPID/cmdline; echo";
+    const fast = await exec({ command: `${parent}; ls /tmp/.boxd-runs; exit 4` });
+    expect(fast).toMatchObject({ exitCode: 4, stderr: "" });
+    expect(fast.stdout).toMatch(new RegExp(`^\\S*python3 .*/boxd-executor \\n${fast.runId}\\.pid\\n$`));
     // Its pid file (boxd-kill's) is gone once it ended: only the listing run's own is there.
     const left = await exec({ command: "ls -A /tmp/.boxd-runs" });
     expect(left.stdout).toBe(`${left.runId}.pid\n`);
     const slow = await startHarness({ env: { BOXD_FAST_EXEC: "off" } });
     try {
       const other = await slow.createBox({ name: "shell-slow" });
-      const r = await slow.callOk<ExecResult>("box_exec", { box: other.id, command: "cat /proc/$PPID/comm; exit 4" });
-      expect(r).toMatchObject({ exitCode: 4, stdout: "time\n", stderr: "" });
+      const r = await slow.callOk<ExecResult>("box_exec", { box: other.id, command: `${parent}; exit 4` });
+      expect(r).toMatchObject({ exitCode: 4, stderr: "" });
+      expect(r.stdout).toMatch(/^\/usr\/bin\/time -q -o \S+ -f /);
     } finally {
       await slow.close();
     }
