@@ -157,38 +157,3 @@ describe("hosted harnesses through stub CLIs", () => {
     expect(err.message).toContain("node-agent");
   });
 });
-
-// The real thing, only where the test process has a key (and the internet). Never counted as a pass here.
-const realKey = process.env.ANTHROPIC_API_KEY ?? "";
-if (!realKey) {
-  process.stderr.write(
-    "[agent-hosted] skipping the real claude-code test: no ANTHROPIC_API_KEY in the test environment\n",
-  );
-}
-
-describe("real hosted harness (opt-in)", () => {
-  it.skipIf(!realKey)(
-    "claude-code against the Anthropic API (skipped without ANTHROPIC_API_KEY in the test environment)",
-    async () => {
-      await using h = await startHarness({ env: { BOXD_ANTHROPIC_API_KEY: realKey } });
-      const box = await h.createBox({ name: "agent-real", runtime: "node" });
-      const install = await h.callOk<{ exitCode: number; stderr: string }>("box_exec", {
-        box: box.id,
-        command: "npm install -g @anthropic-ai/claude-code",
-        timeoutSeconds: 600,
-      });
-      expect(install.exitCode, install.stderr).toBe(0);
-      const r = await h.callOk<AgentResult>("box_agent_run", {
-        box: box.id,
-        prompt: "Create a file named hello.txt containing exactly the word hi, then answer with that word.",
-        responseSchema: { type: "object", properties: { word: { type: "string" } }, required: ["word"] },
-        timeoutSeconds: 600,
-      });
-      expect(r.status).toBe("completed");
-      expect(r.usage.outputTokens).toBeGreaterThan(0);
-      expect(r.sessionId).toBeTruthy();
-      const cat = await h.callOk<{ stdout: string }>("box_exec", { box: box.id, command: "cat hello.txt" });
-      expect(cat.stdout.trim()).toBe("hi");
-    },
-  );
-});
