@@ -82,13 +82,14 @@ export async function startStandInInternet(): Promise<StandInInternet> {
   writeFileSync(path.join(testRoot(), "instances", instance), "stand-in internet");
   const labels = { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: instance };
   const image = loadImageSet("").runtime("python").ref;
-  const slot = 16 * (1 + ((randomBytes(1)[0] ?? 0) % 14));
+  // Random places, tried again where another suite running beside this one holds the range already.
+  let slot = 0;
+  let privOctet = 0;
   const pub = (n: number) => `198.51.100.${slot + n}`;
-  const privOctet = 100 + ((randomBytes(1)[0] ?? 0) % 100);
   const priv = (n: number) => `10.99.${privOctet}.${n}`;
   const nets = [
-    { name: `${instance}-inet`, subnet: `${pub(0)}/28`, gateway: pub(1) },
-    { name: `${instance}-private`, subnet: `${priv(0)}/28`, gateway: priv(1) },
+    { name: `${instance}-inet`, subnet: () => `${pub(0)}/28`, gateway: () => pub(1) },
+    { name: `${instance}-private`, subnet: () => `${priv(0)}/28`, gateway: () => priv(1) },
   ];
   const made: { containers: string[]; networks: string[] } = { containers: [], networks: [] };
   const close = async () => {
@@ -96,8 +97,17 @@ export async function startStandInInternet(): Promise<StandInInternet> {
     for (const n of made.networks) await engine.networks.remove(n);
   };
   try {
-    for (const n of nets) {
-      await engine.networks.create({ ...n, labels });
+    for (const [i, n] of nets.entries()) {
+      for (let attempt = 1; ; attempt++) {
+        if (i === 0) slot = 16 * (1 + ((randomBytes(1)[0] ?? 0) % 14));
+        else privOctet = 100 + ((randomBytes(1)[0] ?? 0) % 100);
+        try {
+          await engine.networks.create({ name: n.name, subnet: n.subnet(), gateway: n.gateway(), labels });
+          break;
+        } catch (err) {
+          if (attempt >= 30 || !/overlap/i.test(String(err))) throw err;
+        }
+      }
       made.networks.push(n.name);
     }
     const hosts = {
