@@ -12,7 +12,7 @@ import { DockerEngine } from "../../src/docker/engine.js";
 import { LABEL_INSTANCE, LABEL_MANAGED } from "../../src/docker/labels.js";
 import { loadImageSet } from "../../src/images/definitions.js";
 import { silentLogger } from "../../src/log.js";
-import { DNS_SERVER_SCRIPT, waitForDns } from "./stand-in-internet.js";
+import { createFreeNetwork, DNS_SERVER_SCRIPT, waitForDns } from "./stand-in-internet.js";
 import { testRoot } from "./test-root.js";
 
 const ECHO = `
@@ -78,22 +78,11 @@ export async function startEchoHosts(names: string[]): Promise<EchoHosts> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    let base = 0;
-    for (const slot of [240, 0]) {
-      try {
-        const name = `${instance}-net`;
-        const subnet = `198.51.100.${slot}/28`;
-        await engine.networks.create({ name, subnet, gateway: `198.51.100.${slot + 1}`, labels });
-        made.network = name;
-        base = slot;
-        break;
-      } catch (err) {
-        if (!/overlap/i.test(String(err))) throw err;
-      }
-    }
-    if (!made.network) throw new Error("no free /28 for the stand-in hosts in 198.51.100.0/24");
-    const web = `198.51.100.${base + 10}`;
-    const dns = `198.51.100.${base + 13}`;
+    const name = `${instance}-net`;
+    const host = await createFreeNetwork(engine, name, labels, ["198.51.100.240", "198.51.100.0"]);
+    made.network = name;
+    const web = host(10);
+    const dns = host(13);
     const run = async (name: string, ip: string, cmd: string[], env: string[]) => {
       const id = await engine.containers.create({
         name: `${instance}-${name}`,

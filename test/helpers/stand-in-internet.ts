@@ -82,34 +82,29 @@ export async function startStandInInternet(): Promise<StandInInternet> {
   writeFileSync(path.join(testRoot(), "instances", instance), "stand-in internet");
   const labels = { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: instance };
   const image = loadImageSet("").runtime("python").ref;
-  // Random places, tried again where another suite running beside this one holds the range already.
-  let slot = 0;
-  let privOctet = 0;
-  const pub = (n: number) => `198.51.100.${slot + n}`;
-  const priv = (n: number) => `10.99.${privOctet}.${n}`;
-  const nets = [
-    { name: `${instance}-inet`, subnet: () => `${pub(0)}/28`, gateway: () => pub(1) },
-    { name: `${instance}-private`, subnet: () => `${priv(0)}/28`, gateway: () => priv(1) },
-  ];
   const made: { containers: string[]; networks: string[] } = { containers: [], networks: [] };
   const close = async () => {
     for (const c of made.containers) await engine.containers.remove(c);
     for (const n of made.networks) await engine.networks.remove(n);
   };
   try {
-    for (const [i, n] of nets.entries()) {
-      for (let attempt = 1; ; attempt++) {
-        if (i === 0) slot = 16 * (1 + ((randomBytes(1)[0] ?? 0) % 14));
-        else privOctet = 100 + ((randomBytes(1)[0] ?? 0) % 100);
-        try {
-          await engine.networks.create({ name: n.name, subnet: n.subnet(), gateway: n.gateway(), labels });
-          break;
-        } catch (err) {
-          if (attempt >= 30 || !/overlap/i.test(String(err))) throw err;
-        }
-      }
-      made.networks.push(n.name);
-    }
+    // Random places (slots 16-224 of 198.51.100.0/24; header-echo-hosts.ts takes 240 and 0).
+    const inet = `${instance}-inet`;
+    const pub = await createFreeNetwork(
+      engine,
+      inet,
+      labels,
+      randomBases((r) => `198.51.100.${16 * (1 + (r % 14))}`),
+    );
+    made.networks.push(inet);
+    const privNet = `${instance}-private`;
+    const priv = await createFreeNetwork(
+      engine,
+      privNet,
+      labels,
+      randomBases((r) => `10.99.${100 + (r % 100)}.0`),
+    );
+    made.networks.push(privNet);
     const hosts = {
       webA: pub(10),
       webB: pub(11),
@@ -133,10 +128,10 @@ export async function startStandInInternet(): Promise<StandInInternet> {
       made.containers.push(id);
       await engine.containers.start(id);
     };
-    await run("web-a", nets[0]!.name, hosts.webA, ["python3", "-c", WEB, "web-a"]);
-    await run("web-b", nets[0]!.name, hosts.webB, ["python3", "-c", WEB, "web-b"]);
-    await run("web-private", nets[1]!.name, hosts.privateWeb, ["python3", "-c", WEB, "web-private"]);
-    await run("dns", nets[0]!.name, hosts.dns, [
+    await run("web-a", inet, hosts.webA, ["python3", "-c", WEB, "web-a"]);
+    await run("web-b", inet, hosts.webB, ["python3", "-c", WEB, "web-b"]);
+    await run("web-private", privNet, hosts.privateWeb, ["python3", "-c", WEB, "web-private"]);
+    await run("dns", inet, hosts.dns, [
       "python3",
       "-c",
       DNS_SERVER_SCRIPT,
@@ -164,6 +159,38 @@ export async function startStandInInternet(): Promise<StandInInternet> {
     await close();
     throw err;
   }
+}
+
+/** Host `n` of a /28 whose network address is `base` ("a.b.c.d"). */
+export type HostOf = (n: number) => string;
+
+/** Endless random candidates for a network's address, from one random byte each. */
+function* randomBases(pick: (r: number) => string): Generator<string> {
+  for (;;) yield pick(randomBytes(1)[0] ?? 0);
+}
+
+/**
+ * Creates a /28 network (gateway .1) at the first of `bases` that no other network holds: a suite running
+ * beside this one may hold a range already. Gives up after 30 taken candidates.
+ */
+export async function createFreeNetwork(
+  engine: DockerEngine,
+  name: string,
+  labels: Record<string, string>,
+  bases: Iterable<string>,
+): Promise<HostOf> {
+  let tried = 0;
+  for (const base of bases) {
+    const [a, b, c, d] = base.split(".").map(Number);
+    const host: HostOf = (n) => `${a}.${b}.${c}.${(d ?? 0) + n}`;
+    try {
+      await engine.networks.create({ name, subnet: `${base}/28`, gateway: host(1), labels });
+      return host;
+    } catch (err) {
+      if (!/overlap/i.test(String(err)) || ++tried >= 30) throw err;
+    }
+  }
+  throw new Error(`no free /28 for network ${name}`);
 }
 
 /** Waits until the stand-in DNS server at `ip` answers a query for `name` (it starts after the web hosts). */
