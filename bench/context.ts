@@ -9,9 +9,11 @@ export interface BenchOptions {
   transferIterations: number;
   /** Unrecorded rounds before each latency figure (BENCH_WARMUP). */
   warmup: number;
-  /** Idle boxes for idle_density (BENCH_DENSITY). */
-  density: number;
-  /** Seconds of idle measurement for idle_density (BENCH_IDLE_SECONDS). */
+  /** Boxes present at each step of the growth figure; idle_density is read at the last (BENCH_GROWTH_LEVELS). */
+  growthLevels: number[];
+  /** The same for the gVisor tier (BENCH_GVISOR_LEVELS): its boxes cost several times a runc box's memory. */
+  gvisorLevels: number[];
+  /** Seconds of idle measurement at the growth figure's top level (BENCH_IDLE_SECONDS). */
   idleSeconds: number;
 }
 

@@ -1,12 +1,14 @@
-// `npm run bench:http`: 50 concurrent MCP clients, each its own Streamable HTTP session with a tenant's
-// bearer token, running box_exec over HTTP against the built server (`node dist/cli.js serve --http`, a
-// separate process, as clients meet it). Prints and writes bench/results/http.json: throughput, latency
-// percentiles under load beside one client alone, and the error count (which must be 0). Only loopback
-// traffic; every box it makes is deleted and the server stopped with SIGTERM.
+// bench_http (also `npm run bench:http` alone): 50 concurrent MCP clients, each its own Streamable HTTP
+// session with a tenant's bearer token, running box_exec over HTTP against the built server (`node
+// dist/cli.js serve --http`, a separate process, as clients meet it), beside raw dockerode exec at the same
+// concurrency. Throughput, latency percentiles under load beside one client alone, and the error count
+// (which must be 0); alone it prints them and writes bench/results/http.json. Only loopback traffic; every
+// box it makes is deleted and the server stopped with SIGTERM.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -101,14 +103,16 @@ async function rawBaseline(containers: number): Promise<{ throughput: number; la
   }
 }
 
-async function main(): Promise<void> {
+export type HttpLoad = Awaited<ReturnType<typeof httpConcurrency>>;
+
+export async function httpConcurrency(log: (message: string) => void) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "boxd-bench-http-"));
   const server = await startServer(dataDir);
   const owners: Client[] = [];
   const clients: Client[] = [];
   const boxes: { tenant: number; id: string }[] = [];
   try {
-    process.stderr.write(`[bench:http] server at ${server.url}; creating ${TENANTS * BOXES_PER_TENANT} boxes\n`);
+    log(`bench_http: server at ${server.url}; creating ${TENANTS * BOXES_PER_TENANT} boxes`);
     for (let t = 0; t < TENANTS; t++) {
       const owner = await connect(server.url, t);
       owners.push(owner);
@@ -127,7 +131,7 @@ async function main(): Promise<void> {
       if (i > 0) solo.push(r.ms);
     }
 
-    process.stderr.write(`[bench:http] ${CLIENTS} clients x ${CALLS} box_exec\n`);
+    log(`bench_http: ${CLIENTS} clients x ${CALLS} box_exec`);
     const plan = Array.from({ length: CLIENTS }, (_, i) => boxes[i % boxes.length] as { tenant: number; id: string });
     for (const p of plan) clients.push(await connect(server.url, p.tenant));
     await Promise.all(clients.map((c, i) => exec(c, (plan[i] as { id: string }).id))); // warm-up
@@ -146,7 +150,7 @@ async function main(): Promise<void> {
     const wallMs = performance.now() - t0;
     const loaded = percentiles(latencies);
     const alone = percentiles(solo);
-    process.stderr.write("[bench:http] raw dockerode baseline at the same concurrency\n");
+    log("bench_http: raw dockerode baseline at the same concurrency");
     const raw = await rawBaseline(boxes.length);
     const result = {
       machine: `${os.cpus().length} x ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB`,
@@ -166,22 +170,7 @@ async function main(): Promise<void> {
       raw_docker_exec: { throughput_calls_per_s: raw.throughput, latency_ms: raw.latency },
       throughput_ratio_to_raw: round(((latencies.length / wallMs) * 1000) / raw.throughput, 2),
     };
-    const dir = path.resolve(import.meta.dirname, "results");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "http.json"), `${JSON.stringify(result, null, 2)}\n`);
-    process.stdout.write(
-      [
-        `box_exec over HTTP: ${CLIENTS} clients (${TENANTS} tenants, ${boxes.length} boxes), ${latencies.length} calls in ${result.wall_s} s`,
-        `  throughput ${result.throughput_calls_per_s} calls/s; errors ${errors}`,
-        `  latency under load p50 ${loaded.p50} ms, p95 ${loaded.p95} ms, p99 ${loaded.p99} ms`,
-        `  one client alone   p50 ${alone.p50} ms, p95 ${alone.p95} ms, p99 ${alone.p99} ms`,
-        `  raw dockerode exec at the same concurrency: ${raw.throughput} calls/s, p50 ${raw.latency.p50} ms (boxd reaches ${result.throughput_ratio_to_raw}x its throughput)`,
-        "  written to bench/results/http.json",
-        "",
-      ].join("\n"),
-    );
-    for (const [text, n] of errorKinds) process.stdout.write(`  error x${n}: ${text}\n`);
-    if (errors > 0) process.exitCode = 1;
+    return { ...result, error_kinds: Object.fromEntries(errorKinds) };
   } finally {
     for (const c of clients) await c.close().catch(() => {});
     for (const b of boxes) {
@@ -194,7 +183,31 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`[bench:http] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+/** One line per figure, as `npm run bench:http` prints them. */
+export function describeHttpLoad(r: HttpLoad): string[] {
+  const { latency_ms: loaded, single_client_latency_ms: alone, raw_docker_exec: raw } = r;
+  return [
+    `box_exec over HTTP: ${r.clients} clients (${r.tenants} tenants, ${r.boxes} boxes), ${r.calls} calls in ${r.wall_s} s`,
+    `  throughput ${r.throughput_calls_per_s} calls/s; errors ${r.errors}`,
+    `  latency under load p50 ${loaded.p50} ms, p95 ${loaded.p95} ms, p99 ${loaded.p99} ms`,
+    `  one client alone   p50 ${alone.p50} ms, p95 ${alone.p95} ms, p99 ${alone.p99} ms`,
+    `  raw dockerode exec at the same concurrency: ${raw.throughput_calls_per_s} calls/s, p50 ${raw.latency_ms.p50} ms (boxd reaches ${r.throughput_ratio_to_raw}x its throughput)`,
+    ...Object.entries(r.error_kinds).map(([text, n]) => `  error x${n}: ${text}`),
+  ];
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  httpConcurrency((m) => process.stderr.write(`[bench:http] ${m}\n`)).then(
+    (result) => {
+      const dir = path.resolve(import.meta.dirname, "results");
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, "http.json"), `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${describeHttpLoad(result).join("\n")}\n  written to bench/results/http.json\n`);
+      if (result.errors > 0) process.exitCode = 1;
+    },
+    (err) => {
+      process.stderr.write(`[bench:http] failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

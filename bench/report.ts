@@ -1,26 +1,21 @@
-// bench/results/latest.json and latest.md: the machine, the date, every figure, and the goals of issue 8
-// (time to interactive p50 <= 50 ms; exec round trip within 1.15x raw Docker) with whether they are met.
+// bench/results/latest.json and latest.md: the machine, the date, every figure, and the goals of issue 21
+// (bench/goals.ts) with whether they are met.
 import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import type Docker from "dockerode";
-import type { Figure, IdleDensity, Percentiles } from "./stats.js";
+import type { Figures, Goal } from "./goals.js";
+import { describeHttpLoad, type HttpLoad } from "./http-concurrency.js";
+import type { Figure, Growth, IdleDensity, Percentiles } from "./stats.js";
 
 export interface Results {
   machine: string;
   date: string;
-  figures: Record<string, Figure | IdleDensity>;
+  figures: Figures;
   settings: Record<string, number | string>;
   goals: Goal[];
   errors?: Record<string, string>;
   /** The gVisor tier's figures (bench/tiers.ts), or why it was not measured. */
-  gvisor?: { figures: Record<string, Figure | IdleDensity>; errors: Record<string, string> } | { skipped: string };
-}
-
-export interface Goal {
-  figure: string;
-  goal: string;
-  met: boolean | null;
-  measured: string;
+  gvisor?: { figures: Figures; errors: Record<string, string> } | { skipped: string };
 }
 
 export async function machine(docker: Docker): Promise<string> {
@@ -38,34 +33,7 @@ export async function machine(docker: Docker): Promise<string> {
   return `${cpus.length} x ${model}, ${mem} GiB RAM, ${distro}, kernel ${os.release()}, ${engine}, Node ${process.version}`;
 }
 
-const isFigure = (f: Figure | IdleDensity): f is Figure => "ratio_p50" in f;
-
-export function goals(figures: Results["figures"]): Goal[] {
-  const tti = figures.time_to_interactive;
-  const pooled = figures.time_to_interactive_pooled;
-  const exec = figures.exec_round_trip;
-  return [
-    {
-      figure: "time_to_interactive",
-      goal: "p50 <= 50 ms",
-      met: tti && isFigure(tti) ? tti.boxd.p50 <= 50 : null,
-      measured: tti && isFigure(tti) ? `p50 ${tti.boxd.p50} ms` : "not measured",
-    },
-    {
-      figure: "time_to_interactive_pooled",
-      goal: "p50 <= 50 ms (with the warm pool)",
-      met: pooled && isFigure(pooled) ? pooled.boxd.p50 <= 50 : null,
-      measured: pooled && isFigure(pooled) ? `p50 ${pooled.boxd.p50} ms` : "not measured",
-    },
-    {
-      figure: "exec_round_trip",
-      goal: "p50 within 1.15x raw docker exec",
-      met: exec && isFigure(exec) ? exec.ratio_p50 <= 1.15 : null,
-      measured:
-        exec && isFigure(exec) ? `${exec.ratio_p50}x (p50 ${exec.boxd.p50} ms vs ${exec.raw.p50} ms)` : "not measured",
-    },
-  ];
-}
+const isFigure = (f: unknown): f is Figure => typeof f === "object" && f !== null && "ratio_p50" in f;
 
 const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : "-");
 
@@ -106,11 +74,9 @@ export function markdown(r: Results): string {
     }
   }
   const d = r.figures.idle_density as IdleDensity | undefined;
-  if (d) {
-    notes.push(
-      `- idle_density: ${d.boxes} idle boxes; server RSS ${fmt(d.server_rss_mb)} MiB (${fmt(Number(d.server_rss_baseline_mb))} MiB before them); server CPU ${d.idle_cpu_pct}% of a core over ${d.idle_seconds} s idle; each idle box's container uses ${fmt(Number(d.box_memory_mb_avg))} MiB`,
-    );
-  }
+  if (d) notes.push(densityLine(d));
+  const http = r.figures.bench_http as HttpLoad | undefined;
+  if (http) notes.push("- bench_http:", ...describeHttpLoad(http).map((l) => `  - ${l.trim()}`));
   const goalLines = r.goals.map(
     (g) =>
       `- ${g.figure} ${g.goal}: ${g.met === null ? "not measured" : `${g.met ? "met" : "**not met yet**"} (${g.measured})`}`,
@@ -130,13 +96,39 @@ export function markdown(r: Results): string {
     "",
     ...notes,
     "",
-    "Goals (issue 8):",
+    ...growthSection(r.figures.growth as Growth | undefined),
+    "Goals (issue 21):",
     "",
     ...goalLines,
     ...(errors.length ? ["", "Errors:", "", ...errors] : []),
     "",
     ...tierSection(r),
   ].join("\n");
+}
+
+function densityLine(d: IdleDensity): string {
+  const ws =
+    d.box_working_set_mb_avg === undefined ? "" : `, ${fmt(Number(d.box_working_set_mb_avg))} MiB less page cache`;
+  return `- idle_density: ${d.boxes} idle boxes; server RSS ${fmt(d.server_rss_mb)} MiB (${fmt(Number(d.server_rss_baseline_mb))} MiB before them); server CPU ${d.idle_cpu_pct}% of a core over ${d.idle_seconds} s idle; each idle box's container uses ${fmt(Number(d.box_memory_mb_avg))} MiB${ws}`;
+}
+
+/** Latency p50 (ms) by boxes present, and the top level over the first. */
+function growthSection(g: Growth | undefined): string[] {
+  if (!g?.levels?.length) return [];
+  const rows = g.levels.map(
+    (l) =>
+      `| ${l.boxes} | ${fmt(l.box_create.p50)} | ${fmt(l.exec.p50)} | ${fmt(l.policy_change.p50)} | ${fmt(l.raw_create_own_network.p50)} | ${fmt(l.raw_exec.p50)} | ${fmt(l.server_rss_mb)} | ${l.idle_cpu_pct} |`,
+  );
+  const r = g.ratio_top_to_first;
+  return [
+    "Growth: p50 in ms with this many boxes present (raw: the same engine at the same moment; RSS in MiB and CPU in % of a core while they sat idle):",
+    "",
+    "| boxes | box_create | box_exec | box_set_network_policy | raw create + own network | raw exec | server RSS | server CPU % |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ...rows,
+    `| last / first | ${r.box_create}x | ${r.exec}x | ${r.policy_change}x | ${r.raw_create_own_network}x | ${r.raw_exec}x | | |`,
+    "",
+  ];
 }
 
 /** The gVisor tier: its own table against raw runsc, and boxd's p50 in both tiers side by side. */
@@ -160,6 +152,7 @@ function tierSection(r: Results): string[] {
   }
   const d = g.figures.idle_density as IdleDensity | undefined;
   const dr = r.figures.idle_density as IdleDensity | undefined;
+  const notes = d ? [densityLine(d), ""] : [];
   if (d && dr) {
     const a = Number(dr.box_memory_mb_avg);
     const b = Number(d.box_memory_mb_avg);
@@ -175,6 +168,8 @@ function tierSection(r: Results): string[] {
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ...rows,
     "",
+    ...notes,
+    ...growthSection(g.figures.growth as Growth | undefined),
     "boxd p50 in both tiers (ms unless said):",
     "",
     "| figure | runc | gVisor | gVisor / runc |",

@@ -3,7 +3,9 @@
 //
 // Settings (env): BENCH_ITERATIONS (15) samples per side of the latency figures (exec: twice that),
 // BENCH_TRANSFER_ITERATIONS (3) for the 100 MiB transfers, BENCH_WARMUP (1) unrecorded rounds per latency
-// figure, BENCH_DENSITY (20) idle boxes, BENCH_IDLE_SECONDS (5), BENCH_ONLY (comma-separated figure names);
+// figure, BENCH_GROWTH_LEVELS (1,50,100,200) boxes present for the growth figure and idle_density (the
+// last), BENCH_GVISOR_LEVELS (1,20) the same in the gVisor tier, BENCH_IDLE_SECONDS (35) idle at the top
+// level, BENCH_ONLY (comma-separated figure names);
 // BOXD_* settings are passed to the boxd under test (e.g. BOXD_POOL=node:small:2). A BENCH_ONLY run prints
 // its figures but leaves bench/results/latest.* alone.
 // Everything it creates (boxes, snapshots, raw containers and images, data and scratch dirs) is removed at
@@ -15,16 +17,18 @@ import Docker from "dockerode";
 import { loadImageSet } from "../src/images/definitions.js";
 import { BoxdBench, sweepInstance } from "./boxd-client.js";
 import type { BenchContext, BenchOptions } from "./context.js";
-import { idleDensity } from "./figures/density.js";
 import { execRoundTrip } from "./figures/exec.js";
+import { growth } from "./figures/growth.js";
 import { pooledTimeToInteractive, timeToInteractive } from "./figures/interactive.js";
 import { previewRequest } from "./figures/preview.js";
 import { resumeFrozen, resumeStopped } from "./figures/resume.js";
 import { smallFileRw } from "./figures/small-file.js";
 import { snapshot } from "./figures/snapshot.js";
 import { transfers } from "./figures/transfer.js";
+import { goals } from "./goals.js";
+import { httpConcurrency } from "./http-concurrency.js";
 import { RawDocker } from "./raw-docker.js";
-import { goals, machine, markdown, type Results, write } from "./report.js";
+import { machine, markdown, type Results, write } from "./report.js";
 import { type Produces, runSteps, type Step } from "./steps.js";
 import { gvisorTier, type TierResult } from "./tiers.js";
 
@@ -39,7 +43,8 @@ const STEPS: Step[] = [
   { names: ["resume_stopped"], run: resumeStopped },
   { names: ["snapshot"], run: snapshot },
   { names: ["preview_request"], run: previewRequest },
-  { names: ["idle_density"], run: async (ctx) => ({ idle_density: await idleDensity(ctx) }) },
+  { names: ["growth", "idle_density"], run: growth },
+  { names: ["bench_http"], run: async (ctx) => ({ bench_http: await httpConcurrency(ctx.log) }) },
 ];
 
 function intEnv(name: string, fallback: number, min: number): number {
@@ -50,13 +55,24 @@ function intEnv(name: string, fallback: number, min: number): number {
   return n;
 }
 
+function levelsEnv(name: string, fallback: number[]): number[] {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const levels = raw.split(",").map((s) => Number(s.trim()));
+  if (!levels.length || levels.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error(`${name} must be comma-separated integers >= 1 (boxes present), got "${raw}"`);
+  }
+  return levels;
+}
+
 function options(): BenchOptions {
   return {
     iterations: intEnv("BENCH_ITERATIONS", 15, 1),
     transferIterations: intEnv("BENCH_TRANSFER_ITERATIONS", 3, 1),
     warmup: intEnv("BENCH_WARMUP", 1, 0),
-    density: intEnv("BENCH_DENSITY", 20, 1),
-    idleSeconds: intEnv("BENCH_IDLE_SECONDS", 5, 1),
+    growthLevels: levelsEnv("BENCH_GROWTH_LEVELS", [1, 50, 100, 200]),
+    gvisorLevels: levelsEnv("BENCH_GVISOR_LEVELS", [1, 20]),
+    idleSeconds: intEnv("BENCH_IDLE_SECONDS", 35, 1),
   };
 }
 
@@ -131,7 +147,9 @@ async function main(): Promise<number> {
         exec_iterations: opts.iterations * 2,
         transfer_iterations: opts.transferIterations,
         warmup: opts.warmup,
-        density: opts.density,
+        growth_levels: opts.growthLevels.join("/"),
+        gvisor_levels: opts.gvisorLevels.join("/"),
+        idle_seconds: opts.idleSeconds,
         boxd_env:
           Object.entries(boxdEnv)
             .map(([k, v]) => `${k}=${v}`)

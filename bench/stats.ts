@@ -56,6 +56,25 @@ export interface IdleDensity {
   [extra: string]: unknown;
 }
 
+export interface GrowthLevel {
+  boxes: number;
+  box_create: Percentiles;
+  exec: Percentiles;
+  policy_change: Percentiles;
+  raw_create_own_network: Percentiles;
+  raw_exec: Percentiles;
+  server_rss_mb: number;
+  idle_cpu_pct: number;
+}
+
+/** Latency as boxes accumulate (bench/figures/growth.ts). */
+export interface Growth {
+  levels: GrowthLevel[];
+  /** Top level's p50 / first level's p50, per operation. */
+  ratio_top_to_first: Record<"box_create" | "exec" | "policy_change" | "raw_create_own_network" | "raw_exec", number>;
+  [extra: string]: unknown;
+}
+
 /** Milliseconds since `t0` (a performance.now() reading). */
 export const since = (t0: number): number => performance.now() - t0;
 

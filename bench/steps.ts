@@ -1,8 +1,8 @@
 // Running a list of bench steps against one context: each step's figures, or its error (the run goes on).
 import type { BenchContext } from "./context.js";
-import type { Figure, IdleDensity } from "./stats.js";
+import type { Figures } from "./goals.js";
 
-export type Produces = Record<string, Figure | IdleDensity>;
+export type Produces = Figures;
 
 export interface Step {
   names: string[];

@@ -15,6 +15,7 @@ export const TIER_FIGURES = [
   "resume_stopped",
   "snapshot",
   "idle_density",
+  "growth",
 ];
 
 export type TierResult = { figures: Produces; errors: Record<string, string> } | { skipped: string };
@@ -33,7 +34,15 @@ export async function gvisorTier(base: BenchContext, steps: Step[]): Promise<Tie
   // Same run id: the run's final sweep and leak check cover these containers too.
   const raw = new RawDocker(base.raw.image, base.raw.runId, os.cpus().length, "runsc");
   try {
-    return await runSteps({ ...base, boxd, raw, boxdEnv, log: (m) => base.log(`[gvisor] ${m}`) }, tierSteps);
+    const ctx = {
+      ...base,
+      boxd,
+      raw,
+      boxdEnv,
+      growthLevels: base.gvisorLevels,
+      log: (m: string) => base.log(`[gvisor] ${m}`),
+    };
+    return await runSteps(ctx, tierSteps);
   } finally {
     base.problems.push(...(await boxd.close().catch((err) => [`close gVisor boxd: ${String(err)}`])));
     base.problems.push(...(await raw.sweep().catch((err) => [`sweep gVisor raw: ${String(err)}`])));
