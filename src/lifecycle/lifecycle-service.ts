@@ -130,18 +130,10 @@ export class LifecycleService {
     if (this.ticking) return;
     this.ticking = true;
     try {
-      const now = Date.now();
-      for (const box of this.deps.boxes.listAll()) {
+      for (const box of this.deps.boxStore.dueForIdleTimers(new Date(), this.deps.stopAfterPausedSeconds)) {
         try {
-          if (box.status === "idle" && !box.keepAlive && !this.deps.hasLiveRun(box.id)) {
-            if (now - Date.parse(box.lastActiveAt) >= box.idleTimeoutSeconds * 1000) {
-              await this.deps.lock.run(box.id, () => this.freeze(box.id, "idle"));
-            }
-          } else if (box.status === "paused" && box.pauseKind === "frozen" && box.pausedAt) {
-            if (now - Date.parse(box.pausedAt) >= this.deps.stopAfterPausedSeconds * 1000) {
-              await this.deps.lock.run(box.id, () => this.deepen(box.id));
-            }
-          }
+          if (box.due === "deepen") await this.deps.lock.run(box.id, () => this.deepen(box.id));
+          else if (!this.deps.hasLiveRun(box.id)) await this.deps.lock.run(box.id, () => this.freeze(box.id, "idle"));
         } catch (err) {
           this.deps.log.warn("idle timer could not act on a box", { box: box.id, error: String(err) });
         }

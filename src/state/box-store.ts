@@ -145,6 +145,8 @@ type StoreUpdatable =
   | "expiresAt";
 
 export class BoxStore {
+  private dueStatement: ReturnType<Db["prepare"]> | null = null;
+
   constructor(private readonly db: Db) {}
 
   insert(box: BoxRecord): void {
@@ -206,6 +208,26 @@ export class BoxStore {
     if (!filter.includeDeleted) where.push("status != 'deleted'");
     const sql = `SELECT * FROM boxes ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at`;
     return (this.db.prepare(sql).all(...args) as BoxRow[]).map(fromRow);
+  }
+
+  /**
+   * The boxes whose idle timer is due at `now`: idle ones (not keepAlive) idle for their idleTimeoutSeconds,
+   * and frozen ones paused for `stopAfterPausedSeconds`. Decided in SQL, so that the timer's tick each
+   * second costs no record per box however many there are; the caller re-checks each under its lock.
+   */
+  dueForIdleTimers(now: Date, stopAfterPausedSeconds: number): { id: string; due: "freeze" | "deepen" }[] {
+    // In whole milliseconds: julianday's float alone puts a boundary a few µs short.
+    const ms = (column: string) => `ROUND((julianday(@now) - julianday(${column})) * 86400000.0)`;
+    this.dueStatement ??= this.db.prepare(
+      `SELECT id, CASE status WHEN 'idle' THEN 'freeze' ELSE 'deepen' END AS due FROM boxes
+       WHERE (status = 'idle' AND keep_alive = 0 AND ${ms("last_active_at")} >= idle_timeout_seconds * 1000)
+          OR (status = 'paused' AND pause_kind = 'frozen' AND paused_at IS NOT NULL AND ${ms("paused_at")} >= @stop * 1000)
+       ORDER BY created_at`,
+    );
+    return this.dueStatement.all({ now: now.toISOString(), stop: stopAfterPausedSeconds }) as {
+      id: string;
+      due: "freeze" | "deepen";
+    }[];
   }
 
   /**

@@ -99,6 +99,33 @@ describe("usage from the box's cgroup", () => {
     expect(Math.abs((remote?.cpuNs ?? 0) - (local?.cpuNs ?? 0))).toBeLessThan(100_000_000);
     expect(remote?.memoryPeakBytes).toBeGreaterThan(0);
   });
+
+  it("asks the engine once per container lifetime, and again once the container was started anew", async () => {
+    const box = await h.createBox({ name: "lifetimes", idleTimeoutSeconds: 3600 });
+    const containerId = h.services.boxes.mustGet(box.id).containerId as string;
+    const containers = h.services.engine.containers;
+    let inspects = 0;
+    const counting = Object.create(containers) as typeof containers;
+    counting.inspect = (id: string) => {
+      inspects += 1;
+      return containers.inspect(id);
+    };
+    const accounting = new AccountingClient(counting);
+    const first = await accounting.read(containerId);
+    await h.callOk("box_exec", { box: box.id, command: burn(0.3) });
+    const second = await accounting.read(containerId);
+    expect(inspects).toBe(1);
+    expect(second?.startedAt).toBe(first?.startedAt);
+    expect(second?.cpuNs).toBeGreaterThan((first?.cpuNs ?? 0) + 150_000_000);
+    // A new lifetime: the same container stopped and started again has a new init process.
+    await containers.stop(containerId, 0);
+    expect(await accounting.read(containerId)).toBeNull();
+    await h.services.engine.containers.start(containerId);
+    const third = await accounting.read(containerId);
+    expect(inspects).toBe(3);
+    expect(third?.startedAt).not.toBe(first?.startedAt);
+    expect(third?.cpuNs).toBeLessThan(second?.cpuNs ?? 0);
+  });
 });
 
 describe("usage across a stopped pause and a server restart", () => {

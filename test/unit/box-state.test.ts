@@ -186,3 +186,33 @@ describe("box state machine", () => {
     }
   });
 });
+
+describe("idle timers due (decided in SQL)", () => {
+  const at = (iso: string) => new Date(iso);
+  const set = (id: string, sql: string, ...args: unknown[]) =>
+    db.prepare(`UPDATE boxes SET ${sql} WHERE id = ?`).run(...args, id);
+
+  it("an idle box is due to freeze once idle for its own timeout, to the second; keepAlive never", () => {
+    const box = seed("idle");
+    set(box.id, "last_active_at = ?, idle_timeout_seconds = 60", "2030-01-01T00:00:00.000Z");
+    const keep = seed("idle");
+    set(keep.id, "last_active_at = ?, keep_alive = 1", "2020-01-01T00:00:00.000Z");
+    const due = (now: string) => store.dueForIdleTimers(at(now), 3600).filter((d) => [box.id, keep.id].includes(d.id));
+    expect(due("2030-01-01T00:00:59.500Z")).toEqual([]);
+    expect(due("2030-01-01T00:01:00.000Z")).toEqual([{ id: box.id, due: "freeze" }]);
+    set(box.id, "last_active_at = ?", "2030-01-01T00:00:30.000Z"); // activity restarts the timer
+    expect(due("2030-01-01T00:01:00.000Z")).toEqual([]);
+  });
+
+  it("a frozen box is due to stop after stopAfterPausedSeconds; a stopped or deleted one never", () => {
+    const frozen = seed("paused", "frozen");
+    set(frozen.id, "paused_at = ?", "2030-01-02T00:00:00.000Z");
+    const stopped = seed("paused", "stopped");
+    const gone = seed("deleted");
+    const ids = [frozen.id, stopped.id, gone.id];
+    const due = (now: string) => store.dueForIdleTimers(at(now), 600).filter((d) => ids.includes(d.id));
+    expect(due("2030-01-02T00:09:59.000Z")).toEqual([]);
+    expect(due("2030-01-02T00:10:00.000Z")).toEqual([{ id: frozen.id, due: "deepen" }]);
+    expect(due("2040-01-01T00:00:00.000Z")).toEqual([{ id: frozen.id, due: "deepen" }]);
+  });
+});

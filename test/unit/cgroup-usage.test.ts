@@ -11,6 +11,7 @@ import {
   parseCounter,
   parseCpuStat,
   parseProcCgroup,
+  processStart,
   readCgroupUsage,
 } from "../../src/docker/cgroup-usage.js";
 
@@ -148,5 +149,15 @@ describe("readCgroupUsage", () => {
     });
     expect(await readCgroupUsage(ID, PID, h)).toBeNull();
     expect(await readCgroupUsage(ID, PID, host({}))).toBeNull();
+  });
+});
+
+describe("processStart", () => {
+  it("reads field 22 of /proc/<pid>/stat, whatever the command name holds; null when the process is gone", () => {
+    const stat = `${PID} (a) (b c) S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615\n`;
+    const h = host({ [`proc/${PID}/stat`]: stat });
+    expect(processStart(PID, h)).toBe("987654");
+    expect(processStart(PID + 1, h)).toBeNull();
+    expect(processStart(0, h)).toBeNull();
   });
 });
