@@ -34,10 +34,11 @@ export interface FeatureDeps {
 export function subscribeFeatures(events: BoxEventBus, { clients, core, jobs }: FeatureDeps): void {
   const { engine, boxLog } = clients;
   const { runs, snapshots, diskAllowance, lifecycle } = core;
-  // A fresh process tree: open the fast exec path now (its first command does not wait for it). Pooled
-  // boxes are frozen right after their start: theirs opens when they are claimed.
+  // A fresh process tree: open the fast exec path now (its first command does not wait for it). The warm
+  // pool opens its boxes' own before it freezes them (a frozen executor cannot answer the hello); a claim
+  // finds it open (this call then reopens one that was lost meanwhile).
   const prepareExec = ({ box }: { box: { containerId: string | null; tenant: string } }) => {
-    if (box.containerId && box.tenant !== POOL_TENANT) engine.execs.prepare(box.containerId);
+    if (box.containerId && box.tenant !== POOL_TENANT) void engine.execs.prepare(box.containerId);
   };
   events.on("started", prepareExec);
   events.on("claimed", prepareExec);

@@ -1,5 +1,6 @@
-// The warm pool: boxes made ahead of time (network, firewall rules, started container) and frozen, so that
-// box_create claims one instead of starting a container. Refilled one box at a time in the background
+// The warm pool: boxes made ahead of time (network, firewall rules, started container, the executor's
+// connection open), so that box_create claims one instead of starting a container. They are left running,
+// not frozen: nothing runs in them but the idle executor (no CPU), and a thaw would cost a claim ~15 ms. Refilled one box at a time in the background
 // (never competing with itself for the CPU); entries older than the max age are replaced; every pooled box
 // is removed on shutdown and on start (reconciliation), so they never outlive their server. A tenant's
 // box_create claims a pooled box here (BoxService.create asks through BoxPool).
@@ -118,12 +119,9 @@ export class WarmPool implements BoxPool {
         };
         this.state.claimFromPool(box.id, claim);
         const claimed = this.deps.boxes.mustGet(box.id);
-        // Both at once: nothing of the tenant's runs in the box before the claim returns, and the pooled
-        // box's own rules stay in force until the new ones replace them.
-        await Promise.all([
-          this.deps.network?.apply(claimed),
-          this.deps.engine.containers.unpause(current.containerId),
-        ]);
+        // Nothing of the tenant's runs in the box before the claim returns, so the pooled box's own rules
+        // stay in force until these replace them (no work at all when the policy is the pooled default).
+        await this.deps.network?.apply(claimed);
         this.refillSoon();
         return claimed;
       } catch (err) {
@@ -181,7 +179,8 @@ export class WarmPool implements BoxPool {
             keepAlive: true,
           });
           const containerId = this.deps.boxes.requireContainer(this.deps.boxes.mustGet(box.id));
-          await this.deps.engine.containers.pause(containerId);
+          // Its fast exec path open now: the claimed box's first command finds it.
+          await this.deps.engine.execs.prepare(containerId);
           this.state.markPooled(box.id);
         } catch (err) {
           this.deps.log.warn("could not add a box to the warm pool", { spec, error: String(err) });

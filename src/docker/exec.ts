@@ -40,9 +40,12 @@ export class ExecClient {
     return startSessionExec(this.docker, req);
   }
 
-  /** Opens the fast path to a container ahead of its first command (no effect without an executor). */
-  prepare(containerId: string): void {
-    this.resident?.prepare(containerId);
+  /**
+   * Opens the fast path to a container ahead of its first command (no effect without an executor);
+   * settles once it is open or known not to be, never rejects.
+   */
+  prepare(containerId: string): Promise<void> {
+    return this.resident?.prepare(containerId) ?? Promise.resolve();
   }
 
   /** Forgets a removed container. */

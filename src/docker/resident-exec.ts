@@ -56,11 +56,14 @@ export class ResidentExec {
     return channel && !channel.closed ? channel.run(req) : null;
   }
 
-  /** Opens the container's connection ahead of its first command (after a create or a claim). */
-  prepare(containerId: string): void {
-    this.supportOf(containerId)
+  /** Opens the container's connection ahead of its first command (after a create, before a pooled box's freeze). */
+  prepare(containerId: string): Promise<void> {
+    return this.supportOf(containerId)
       .then((s) => (s?.executor ? this.channel(containerId) : null))
-      .catch(() => {});
+      .then(
+        () => {},
+        () => {},
+      );
   }
 
   /** Drops what is known about a container (it was removed). */

@@ -3,7 +3,7 @@
 export const BOX_STATUSES = ["creating", "idle", "running", "paused", "error", "deleted"] as const;
 export type BoxStatus = (typeof BOX_STATUSES)[number];
 /** What the store keeps; `running` is derived from live runs, never stored. */
-/** `pooled`: a warm, frozen box no tenant owns yet (the warm pool); never shown to clients. */
+/** `pooled`: a warm, running box no tenant owns yet (the warm pool); never shown to clients. */
 export type StoredStatus = Exclude<BoxStatus, "running"> | "pooled";
 
 export const SIZES = ["small", "medium", "large"] as const;

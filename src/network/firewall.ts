@@ -34,7 +34,8 @@ export const bridgeName = (boxId: string) => `bx${shortBox(boxId)}`;
 
 export class Firewall {
   private readonly parents: { f: string; i: string; n: string };
-  private readonly installed = new Set<string>();
+  /** Each box's installed rules (its own chains' lines): the same rules again are not installed again. */
+  private readonly installed = new Map<string, string>();
 
   constructor(
     private readonly instanceId: string,
@@ -86,7 +87,7 @@ export class Firewall {
     for (const b of boxes) this.boxLines(b, ports, lines, true);
     await restore(lines);
     this.installed.clear();
-    for (const b of boxes) this.installed.add(b.boxId);
+    for (const b of boxes) this.installed.set(b.boxId, this.ownLines(b, ports));
     this.log.debug("firewall ready", { boxes: boxes.length });
   }
 
@@ -116,10 +117,19 @@ export class Firewall {
 
   /** Installs or replaces one box's rules, atomically. */
   async apply(box: BoxRules, ports: ProxyPorts): Promise<void> {
+    const own = this.ownLines(box, ports);
+    // Unchanged (a claimed pooled box keeping the default policy, a policy set to what it was): nothing to do.
+    if (this.installed.get(box.boxId) === own) return;
     const lines = { filter: [] as string[], nat: [] as string[] };
     this.boxLines(box, ports, lines, !this.installed.has(box.boxId));
     await restore(lines);
-    this.installed.add(box.boxId);
+    this.installed.set(box.boxId, own);
+  }
+
+  private ownLines(box: BoxRules, ports: ProxyPorts): string {
+    const lines = { filter: [] as string[], nat: [] as string[] };
+    this.boxLines(box, ports, lines, false);
+    return [...lines.filter, ...lines.nat].join("\n");
   }
 
   /** Removes one box's rules; absent rules are fine. */

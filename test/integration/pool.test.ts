@@ -1,5 +1,5 @@
-// The warm pool: box_create claims a pre-made frozen box, personalised exactly like a fresh one; the pool
-// refills itself and leaves nothing behind.
+// The warm pool: box_create claims a pre-made running box (its executor's connection already open),
+// personalised exactly like a fresh one; the pool refills itself and leaves nothing behind.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Harness, startHarness } from "../helpers/harness.js";
 
@@ -19,11 +19,31 @@ describe("warm pool", () => {
     await h?.close();
   });
 
-  it("keeps frozen boxes ready, hidden from clients", async () => {
+  it("keeps running boxes ready, hidden from clients, their executors idle", async () => {
     expect(pooled()).toHaveLength(2);
     for (const b of pooled()) {
       const state = await h.services.engine.containers.inspect(b.containerId as string);
-      expect(state?.paused).toBe(true);
+      expect(state).toMatchObject({ running: true, paused: false });
+      // Nothing runs in a pooled box: every process but this probe's own sleeps.
+      let out = "";
+      await h.services.engine.execs.run({
+        containerId: b.containerId as string,
+        cmd: ["sh", "-c", "cat /proc/[0-9]*/stat"],
+        user: "0:0",
+        onStdout: (c) => {
+          out += c.toString();
+        },
+      });
+      const states = out
+        .trim()
+        .split("\n")
+        .filter((l) => !/ \((cat|sh)\) /.test(l))
+        .map((l) => l.slice(l.lastIndexOf(")") + 2, l.lastIndexOf(")") + 3));
+      expect(states.length, out).toBeGreaterThan(0);
+      expect(
+        states.every((st) => st === "S"),
+        out,
+      ).toBe(true);
     }
     expect((await h.callOk<{ boxes: unknown[] }>("box_list", {})).boxes).toHaveLength(0);
   });
