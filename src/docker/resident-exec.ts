@@ -125,7 +125,7 @@ export class ResidentExec {
     if (open) return open;
     if ((this.retryAt.get(containerId) ?? 0) > Date.now()) return Promise.resolve(null);
     const opening = this.open(containerId).then((ch) => {
-      if (ch === "frozen") {
+      if (ch === "asleep") {
         this.channels.delete(containerId); // it answers once thawed: the next call tries again
         return null;
       }
@@ -139,7 +139,7 @@ export class ResidentExec {
     return opening;
   }
 
-  private async open(containerId: string): Promise<Channel | "frozen" | null> {
+  private async open(containerId: string): Promise<Channel | "asleep" | null> {
     const short = containerId.slice(0, 12);
     const isFrozen = async () => (await this.docker.getContainer(containerId).inspect()).State.Paused;
     let socket: NodeJS.ReadWriteStream & { destroy?: () => void };
@@ -180,7 +180,14 @@ export class ResidentExec {
     socket.on("error", close);
     if (await channel.hello()) return channel;
     channel.close();
-    if (await isFrozen().catch(() => false)) return "frozen";
+    // Frozen or stopped while the hello waited (a box paused right after its create, then stopped): its
+    // executor was not at fault, so the next command tries again at once rather than after RETRY_AFTER_MS.
+    const asleep = await this.docker
+      .getContainer(containerId)
+      .inspect()
+      .then((i) => i.State.Paused || !i.State.Running)
+      .catch(() => false);
+    if (asleep) return "asleep";
     this.log.warn("box executor did not answer; using docker exec for now", { container: short });
     return null;
   }

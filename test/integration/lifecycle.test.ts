@@ -200,6 +200,27 @@ describe("deep pause and restarts", () => {
     }
   });
 
+  it("serves the first command after a wake through the executor, also when the box was paused at once after its create", async () => {
+    const h = await startHarness({ env: { BOXD_LIFECYCLE_TICK_MS: "100", BOXD_STOP_AFTER_PAUSED_SECONDS: "1" } });
+    try {
+      // Paused before its executor had answered boxd's hello, then stopped while that hello waited.
+      const box = await h.createBox({ name: "paused-at-once", idleTimeoutSeconds: 3600 });
+      await h.callOk("box_pause", { box: box.id });
+      await waitFor(
+        "deep pause",
+        () => h.callOk<Box>("box_get", { box: box.id }),
+        (b) => b.pauseKind === "stopped",
+      );
+      // Its parent is the executor (not GNU time in boxd-run, as on the Docker exec path).
+      const parent = "tr '\\0' ' ' < /proc/$PPID/cmdline";
+      const r = await h.callOk<{ stdout: string; resumed: boolean }>("box_exec", { box: box.id, command: parent });
+      expect(r.resumed).toBe(true);
+      expect(r.stdout).toMatch(/python3 .*\/boxd-executor/);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("keeps pause state and timers across a restart, pausing boxes whose time ran out while it was down", async () => {
     const first = await startHarness({ keepData: true, keepBoxes: true, env: { BOXD_LIFECYCLE_TICK_MS: "100" } });
     const dataDir = first.dataDir;
