@@ -13,7 +13,12 @@ export interface ExecRequest {
   env?: string[];
   workingDir?: string;
   stdin?: Readable | Buffer;
-  onStdout?: (chunk: Buffer) => void;
+  /**
+   * Each stdout chunk. A promise returned holds reading back until it settles (a download whose disk is
+   * slower than the engine): on Docker exec's raw stream, so the box's writer waits rather than the
+   * server buffering. The executor's metered lines (bulk is false) do not wait.
+   */
+  onStdout?: (chunk: Buffer) => void | Promise<void>;
   onStderr?: (chunk: Buffer) => void;
   /** Aborting stops reading output and returns; the process itself is not killed (see boxd-kill). */
   signal?: AbortSignal;

@@ -5,6 +5,7 @@
 import { PassThrough, type Readable } from "node:stream";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
+import { demuxStream } from "./demux.js";
 import { asBoxdError } from "./docker-errors.js";
 import type { ExecRequest, ExecResult } from "./exec-types.js";
 import { ResidentExec } from "./resident-exec.js";
@@ -93,12 +94,26 @@ export class ExecClient {
     }
   }
 
+  /** Pauses the raw stream while any promise the consumer returned is unsettled. */
+  private withBackpressure(raw: NodeJS.ReadWriteStream, consume: NonNullable<ExecRequest["onStdout"]>) {
+    let waiting = 0;
+    const settled = () => {
+      if (--waiting === 0) raw.resume();
+    };
+    return (chunk: Buffer) => {
+      const wait = consume(chunk);
+      if (!(wait instanceof Promise)) return;
+      if (waiting++ === 0) raw.pause();
+      wait.then(settled, settled);
+    };
+  }
+
   private async dockerExecWatched(req: ExecRequest, short: string, stopped: Promise<void>): Promise<ExecResult> {
     const { exec, raw } = await this.startExec(req, short);
 
     const stdout = new PassThrough();
     const stderr = new PassThrough();
-    if (req.onStdout) stdout.on("data", req.onStdout);
+    if (req.onStdout) stdout.on("data", this.withBackpressure(raw, req.onStdout));
     else stdout.resume();
     if (req.onStderr) stderr.on("data", req.onStderr);
     else stderr.resume();
@@ -116,7 +131,7 @@ export class ExecClient {
       streamError = err;
       finish();
     });
-    this.docker.modem.demuxStream(raw, stdout, stderr);
+    demuxStream(raw, stdout, stderr);
 
     if (req.stdin !== undefined) this.feedStdin(raw, req.stdin);
 

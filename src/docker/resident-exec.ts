@@ -11,6 +11,7 @@ import { PassThrough } from "node:stream";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
 import { BOX_USER } from "../model/box-user.js";
+import { demuxStream } from "./demux.js";
 import { asBoxdError, dockerStatus } from "./docker-errors.js";
 import type { ExecRequest, ExecResult } from "./exec-types.js";
 import { Channel, type Pending } from "./executor-channel.js";
@@ -173,7 +174,7 @@ export class ResidentExec {
     stderr.on("data", (chunk: Buffer) =>
       this.log.warn("box executor says", { container: short, text: chunk.toString("utf8").slice(0, 500) }),
     );
-    this.docker.modem.demuxStream(socket, stdout, stderr);
+    demuxStream(socket, stdout, stderr);
     const close = () => channel.close();
     socket.on("end", close);
     socket.on("close", close);

@@ -63,8 +63,8 @@ export interface ShellResult {
 
 export interface ShellOptions {
   stdin?: Readable | Buffer;
-  /** Receives stdout instead of collecting it. */
-  onStdout?: (chunk: Buffer) => void;
+  /** Receives stdout instead of collecting it; a promise returned holds reading back until it settles. */
+  onStdout?: (chunk: Buffer) => void | Promise<void>;
   /** Stop reading (and report overflow) once this much stdout was collected. */
   maxStdout?: number;
 }

@@ -149,21 +149,18 @@ class HeaderSplit {
   private pending = Buffer.alloc(0);
   constructor(
     private readonly onHeader: (type: string) => void,
-    private readonly onBody: (chunk: Buffer) => void,
+    private readonly onBody: (chunk: Buffer) => Promise<void> | undefined,
   ) {}
-  push = (chunk: Buffer): void => {
-    if (this.header !== null) {
-      this.onBody(chunk);
-      return;
-    }
+  push = (chunk: Buffer): Promise<void> | undefined => {
+    if (this.header !== null) return this.onBody(chunk);
     this.pending = Buffer.concat([this.pending, chunk]);
     const nl = this.pending.indexOf(0x0a);
-    if (nl < 0) return;
+    if (nl < 0) return undefined;
     this.header = this.pending.subarray(0, nl).toString("ascii");
     this.onHeader(this.header);
     const rest = this.pending.subarray(nl + 1);
     this.pending = Buffer.alloc(0);
-    if (rest.length > 0) this.onBody(rest);
+    return rest.length > 0 ? this.onBody(rest) : undefined;
   };
 }
 
@@ -198,7 +195,8 @@ export async function download(
 
 /** Where box data goes on the host: one file, or a safe extraction of a tar stream. */
 interface HostSink {
-  write(chunk: Buffer): void;
+  /** A promise when the sink is full: reading from the box waits for it (no unbounded buffering). */
+  write(chunk: Buffer): Promise<void> | undefined;
   /** Flushes; the result is committed only if the box side succeeded. */
   finish(): Promise<{ files: number; bytes: number; skipped: number }>;
   commit(): Promise<void>;
@@ -208,10 +206,7 @@ interface HostSink {
 function fileSink(target: string, root: string): HostSink {
   const writer = new HostFileWriter(target, 0o644, root);
   return {
-    // No backpressure reaches the engine here; WriteStream's batched writes keep the backlog small.
-    write: (chunk) => {
-      writer.write(chunk);
-    },
+    write: (chunk) => (writer.write(chunk) ? undefined : writer.drained()),
     finish: async () => {
       await writer.finish();
       return { files: 1, bytes: writer.bytes, skipped: 0 };
@@ -243,7 +238,16 @@ function folderSink(hostPath: string, existing: Stats | null, root: string): Hos
   extracted.catch(() => body.destroy());
   return {
     write: (chunk) => {
-      if (!body.destroyed) body.write(chunk);
+      if (body.destroyed || body.write(chunk)) return undefined;
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          body.off("drain", done);
+          body.off("close", done);
+          resolve();
+        };
+        body.on("drain", done);
+        body.on("close", done);
+      });
     },
     finish: () => {
       if (!body.destroyed) body.end();

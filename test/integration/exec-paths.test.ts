@@ -33,7 +33,9 @@ describe("exec paths: resident executor and docker exec", () => {
       containerId,
       user: BOX_USER,
       ...req,
-      onStdout: (c) => out.push(c),
+      onStdout: (c) => {
+        out.push(c);
+      },
       onStderr: (c) => {
         stderr += c.toString("utf8");
       },
@@ -176,7 +178,9 @@ describe("exec paths: resident executor and docker exec", () => {
         containerId,
         user: BOX_USER,
         cmd: ["/bin/bash", "-c", "for i in 1 2 3; do echo $i; sleep 0.3; done"],
-        onStdout: () => seen.push(Date.now() - started),
+        onStdout: () => {
+          seen.push(Date.now() - started);
+        },
       });
       expect(res.exitCode).toBe(0);
       expect(seen.length).toBeGreaterThanOrEqual(2); // not one lump at the end
@@ -243,6 +247,36 @@ describe("exec paths: resident executor and docker exec", () => {
       await fast.execs.resident?.tryRun({ containerId, user: BOX_USER, cmd: ["cat"], stdin: Readable.from(["x"]) }),
     ).toBeNull();
     expect(await fast.execs.resident?.tryRun({ containerId, user: BOX_USER, cmd: ["true"], bulk: true })).toBeNull();
+  });
+
+  it("a bulk stream waits while its consumer is full: the box's writer blocks instead of the server buffering", async () => {
+    const total = 64 * 1024 * 1024;
+    let received = 0;
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let holding = true;
+    const running = slow.execs.run({
+      containerId,
+      user: BOX_USER,
+      cmd: ["/bin/bash", "-c", `head -c ${total} /dev/zero; echo done >&2`],
+      bulk: true,
+      onStdout: (c) => {
+        received += c.length;
+        return holding ? held : undefined;
+      },
+      onStderr: () => {},
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    // Socket and pipe buffers hold a few MiB at most; without the wait all 64 MiB arrive in well under this.
+    const whileHeld = received;
+    expect(whileHeld).toBeLessThan(16 * 1024 * 1024);
+    holding = false;
+    release();
+    const res = await running;
+    expect(res.exitCode).toBe(0);
+    expect(received).toBe(total);
   });
 
   it("reconnects after the box restarts, and a command cut off by the stop ends without an exit code", async () => {
