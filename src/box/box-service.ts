@@ -325,7 +325,7 @@ export class BoxService {
   admitRun<S extends string>(boxId: string, source: S, live: Iterable<{ record: { boxId: string } }>): S {
     if (source === "system") return source;
     const tenant = this.mustGet(boxId).tenant;
-    const running = countRunsOf(tenant, live, (id) => this.mustGet(id).tenant);
+    const running = countRunsOf(tenant, live, (id) => this.deps.boxStore.tenantOf(id) ?? "");
     this.limits.assertCanStartRun(tenant, running);
     return source;
   }

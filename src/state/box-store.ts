@@ -145,8 +145,6 @@ type StoreUpdatable =
   | "expiresAt";
 
 export class BoxStore {
-  private dueStatement: ReturnType<Db["prepare"]> | null = null;
-
   constructor(private readonly db: Db) {}
 
   insert(box: BoxRecord): void {
@@ -190,6 +188,12 @@ export class BoxStore {
     return row ? fromRow(row) : null;
   }
 
+  /** The box's tenant alone (every run admission asks it of each box with runs live). */
+  tenantOf(id: string): string | null {
+    const row = this.db.prepare("SELECT tenant FROM boxes WHERE id = ?").get(id) as { tenant: string } | undefined;
+    return row?.tenant ?? null;
+  }
+
   /** A live (not deleted) box of the tenant by name. */
   getByName(tenant: string, name: string): BoxRecord | null {
     const row = this.db
@@ -218,13 +222,14 @@ export class BoxStore {
   dueForIdleTimers(now: Date, stopAfterPausedSeconds: number): { id: string; due: "freeze" | "deepen" }[] {
     // In whole milliseconds: julianday's float alone puts a boundary a few µs short.
     const ms = (column: string) => `ROUND((julianday(@now) - julianday(${column})) * 86400000.0)`;
-    this.dueStatement ??= this.db.prepare(
-      `SELECT id, CASE status WHEN 'idle' THEN 'freeze' ELSE 'deepen' END AS due FROM boxes
+    return this.db
+      .prepare(
+        `SELECT id, CASE status WHEN 'idle' THEN 'freeze' ELSE 'deepen' END AS due FROM boxes
        WHERE (status = 'idle' AND keep_alive = 0 AND ${ms("last_active_at")} >= idle_timeout_seconds * 1000)
           OR (status = 'paused' AND pause_kind = 'frozen' AND paused_at IS NOT NULL AND ${ms("paused_at")} >= @stop * 1000)
        ORDER BY created_at`,
-    );
-    return this.dueStatement.all({ now: now.toISOString(), stop: stopAfterPausedSeconds }) as {
+      )
+      .all({ now: now.toISOString(), stop: stopAfterPausedSeconds }) as {
       id: string;
       due: "freeze" | "deepen";
     }[];

@@ -34,6 +34,13 @@ describe("layering", () => {
     expect(offenders.map(rel)).toEqual([]);
   });
 
+  it("no store changes a statement's mode or iterates one (src/state/db.ts shares prepared statements)", () => {
+    const offenders = files.filter(
+      (f) => rel(f).startsWith("state/") && /\.(iterate|pluck|raw|expand)\(/.test(readFileSync(f, "utf8")),
+    );
+    expect(offenders.map(rel)).toEqual([]);
+  });
+
   it("nothing below the MCP layer imports it", () => {
     const below = files.filter((f) =>
       /^(box|shell|fs|state|docker|images|git|agent|network|lifecycle|logs|events|model|usage)\//.test(rel(f)),
