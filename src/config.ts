@@ -63,7 +63,7 @@ export const SETTINGS = {
     env: "BOXD_POOL",
     flag: "--pool <specs>",
     description:
-      'Warm pool: pre-made, frozen boxes that box_create claims, as "runtime:size:count" entries (comma separated), e.g. "node:small:2". Empty: no pool.',
+      'Warm pool: pre-made boxes (running, idle) that box_create claims, as "runtime:size:count" entries (comma separated), e.g. "node:small:2". Empty: no pool.',
     schema: z
       .string()
       .transform((s) => splitCommas(s))
