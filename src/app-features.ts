@@ -37,11 +37,15 @@ export function subscribeFeatures(events: BoxEventBus, { clients, core, jobs }: 
   // A fresh process tree: open the fast exec path now (its first command does not wait for it). The warm
   // pool opens its boxes' own before it freezes them (a frozen executor cannot answer the hello); a claim
   // finds it open (this call then reopens one that was lost meanwhile).
-  const prepareExec = ({ box }: { box: { containerId: string | null; tenant: string } }) => {
-    if (box.containerId && box.tenant !== POOL_TENANT) void engine.execs.prepare(box.containerId);
-  };
-  events.on("started", prepareExec);
-  events.on("claimed", prepareExec);
+  const prepareExec =
+    (fresh: boolean) =>
+    ({ box }: { box: { containerId: string | null; tenant: string } }) => {
+      if (box.containerId && box.tenant !== POOL_TENANT) void engine.execs.prepare(box.containerId, fresh);
+    };
+  // A start is a new lifetime: nothing known of the last one (an open still waiting on a hello the stop cut
+  // off) may answer for it.
+  events.on("started", prepareExec(true));
+  events.on("claimed", prepareExec(false));
   // initCommand runs in the background at every start of the box's container (create, restart, wake from a
   // stopped pause) and when a pooled box is claimed (its container started before it had one).
   const runInit = ({ box }: { box: { id: string; initCommand: string | null } }) => {

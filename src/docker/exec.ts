@@ -43,10 +43,10 @@ export class ExecClient {
 
   /**
    * Opens the fast path to a container ahead of its first command (no effect without an executor);
-   * settles once it is open or known not to be, never rejects.
+   * settles once it is open or known not to be, never rejects. `fresh` after a start: a new lifetime.
    */
-  prepare(containerId: string): Promise<void> {
-    return this.resident?.prepare(containerId) ?? Promise.resolve();
+  prepare(containerId: string, fresh = false): Promise<void> {
+    return this.resident?.prepare(containerId, fresh) ?? Promise.resolve();
   }
 
   /** Forgets a removed container. */

@@ -57,8 +57,18 @@ export class ResidentExec {
     return channel && !channel.closed ? channel.run(req) : null;
   }
 
-  /** Opens the container's connection ahead of its first command (after a create, before a pooled box's freeze). */
-  prepare(containerId: string): Promise<void> {
+  /**
+   * Opens the container's connection ahead of its first command (after a create or a start, before a
+   * pooled box is pooled). `fresh`: the container was just started, so whatever was known of its last
+   * lifetime (a connection, an open still waiting for an answer, a retry delay) is dropped first.
+   */
+  prepare(containerId: string, fresh = false): Promise<void> {
+    if (fresh) {
+      const old = this.channels.get(containerId);
+      this.channels.delete(containerId);
+      this.retryAt.delete(containerId);
+      old?.then((c) => c?.close()).catch(() => {});
+    }
     return this.supportOf(containerId)
       .then((s) => (s?.executor ? this.channel(containerId) : null))
       .then(
@@ -180,14 +190,19 @@ export class ResidentExec {
     socket.on("close", close);
     socket.on("error", close);
     if (await channel.hello()) return channel;
+    // The stream ended under the hello (the container stopped: a box paused right after its create, then
+    // stopped), or the hello timed out in a frozen or stopped container: its executor was not at fault,
+    // so the next command tries again at once rather than after RETRY_AFTER_MS. (Checking the state alone
+    // raced with a wake that had started the container again by the time the inspect answered.)
+    const ended = channel.closed;
     channel.close();
-    // Frozen or stopped while the hello waited (a box paused right after its create, then stopped): its
-    // executor was not at fault, so the next command tries again at once rather than after RETRY_AFTER_MS.
-    const asleep = await this.docker
-      .getContainer(containerId)
-      .inspect()
-      .then((i) => i.State.Paused || !i.State.Running)
-      .catch(() => false);
+    const asleep =
+      ended ||
+      (await this.docker
+        .getContainer(containerId)
+        .inspect()
+        .then((i) => i.State.Paused || !i.State.Running)
+        .catch(() => false));
     if (asleep) return "asleep";
     this.log.warn("box executor did not answer; using docker exec for now", { container: short });
     return null;
