@@ -1,7 +1,7 @@
 // The goals of issue 21 (performance round two), each judged from the figures of one run: met, not met
 // (with the figure measured), or not measured when its figure was left out (BENCH_ONLY) or failed.
 import type { HttpLoad } from "./http-concurrency.js";
-import type { Figure, Growth, IdleDensity, Percentiles } from "./stats.js";
+import { type Figure, type Growth, type IdleDensity, isFigure, type Percentiles } from "./stats.js";
 
 export interface Goal {
   figure: string;
@@ -12,7 +12,6 @@ export interface Goal {
 
 export type Figures = Record<string, Figure | IdleDensity | Growth | HttpLoad>;
 
-const isFigure = (f: unknown): f is Figure => typeof f === "object" && f !== null && "ratio_p50" in f;
 const unmeasured = (figure: string, goal: string): Goal => ({ figure, goal, met: null, measured: "not measured" });
 
 function latency(figures: Figures, name: string, goal: string, limitMs: number): Goal {

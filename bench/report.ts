@@ -5,7 +5,7 @@ import os from "node:os";
 import type Docker from "dockerode";
 import type { Figures, Goal } from "./goals.js";
 import { describeHttpLoad, type HttpLoad } from "./http-concurrency.js";
-import type { Figure, Growth, IdleDensity, Percentiles } from "./stats.js";
+import { type Growth, type IdleDensity, isFigure, type Percentiles } from "./stats.js";
 
 export interface Results {
   machine: string;
@@ -32,8 +32,6 @@ export async function machine(docker: Docker): Promise<string> {
   const mem = (os.totalmem() / 1024 ** 3).toFixed(0);
   return `${cpus.length} x ${model}, ${mem} GiB RAM, ${distro}, kernel ${os.release()}, ${engine}, Node ${process.version}`;
 }
-
-const isFigure = (f: unknown): f is Figure => typeof f === "object" && f !== null && "ratio_p50" in f;
 
 const fmt = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : "-");
 

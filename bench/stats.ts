@@ -31,6 +31,9 @@ export interface Figure {
   [extra: string]: unknown;
 }
 
+/** A boxd-vs-raw figure (not idle density, growth or the HTTP load). */
+export const isFigure = (f: unknown): f is Figure => typeof f === "object" && f !== null && "ratio_p50" in f;
+
 export interface Samples {
   boxd: number[];
   raw: number[];

@@ -1,9 +1,10 @@
 // The warm pool: boxes made ahead of time (network, firewall rules, started container, the executor's
 // connection open), so that box_create claims one instead of starting a container. They are left running,
-// not frozen: nothing runs in them but the idle executor (no CPU), and a thaw would cost a claim ~15 ms. Refilled one box at a time in the background
-// (never competing with itself for the CPU); entries older than the max age are replaced; every pooled box
-// is removed on shutdown and on start (reconciliation), so they never outlive their server. A tenant's
-// box_create claims a pooled box here (BoxService.create asks through BoxPool).
+// not frozen: nothing runs in them but the idle executor (no CPU), and a thaw would cost a claim ~15 ms.
+// Refilled one box at a time in the background (never competing with itself for the CPU); entries older
+// than the max age are replaced; every pooled box is removed on shutdown and on start (reconciliation), so
+// they never outlive their server. A tenant's box_create claims a pooled box here (BoxService.create asks
+// through BoxPool).
 import type { DockerEngine } from "../docker/engine.js";
 import type { Logger } from "../log.js";
 import type { BoxRecord, Size } from "../model/box.js";

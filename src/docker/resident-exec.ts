@@ -63,12 +63,7 @@ export class ResidentExec {
    * lifetime (a connection, an open still waiting for an answer, a retry delay) is dropped first.
    */
   prepare(containerId: string, fresh = false): Promise<void> {
-    if (fresh) {
-      const old = this.channels.get(containerId);
-      this.channels.delete(containerId);
-      this.retryAt.delete(containerId);
-      old?.then((c) => c?.close()).catch(() => {});
-    }
+    if (fresh) this.dropChannel(containerId);
     return this.supportOf(containerId)
       .then((s) => (s?.executor ? this.channel(containerId) : null))
       .then(
@@ -80,6 +75,11 @@ export class ResidentExec {
   /** Drops what is known about a container (it was removed). */
   forget(containerId: string): void {
     this.support.delete(containerId);
+    this.dropChannel(containerId);
+  }
+
+  /** Closes the container's connection (or open) and forgets it and any retry delay. */
+  private dropChannel(containerId: string): void {
     this.retryAt.delete(containerId);
     const ch = this.channels.get(containerId);
     this.channels.delete(containerId);

@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import fsCb, { createWriteStream, constants as fsc, type WriteStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
+import type { Writable } from "node:stream";
 import { confineFd } from "./host-paths.js";
 
 const HIGH_WATER = 8 * 1024 * 1024;
@@ -64,15 +65,7 @@ export class HostFileWriter {
 
   drained(): Promise<void> {
     if (this.failure || !this.out.writableNeedDrain) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.out.off("drain", done);
-        this.out.off("close", done);
-        resolve();
-      };
-      this.out.on("drain", done);
-      this.out.on("close", done);
-    });
+    return drainedOrClosed(this.out);
   }
 
   /** Flushes and closes the temp file; throws the first write error. */
@@ -101,4 +94,17 @@ export class HostFileWriter {
     await this.closed;
     await fs.rm(this.tmp, { force: true });
   }
+}
+
+/** Settles once the stream has room again (drain) or will never take more (close). */
+export function drainedOrClosed(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
 }

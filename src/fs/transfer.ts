@@ -9,7 +9,7 @@ import { PassThrough } from "node:stream";
 import { BoxdError, forbidden, invalidArgument, limitExceeded, notFound, toBoxdError } from "../errors.js";
 import { type BoxShell, failure, type ShellResult } from "./box-shell.js";
 import type { HostTarget } from "./host-paths.js";
-import { HostFileWriter } from "./host-writer.js";
+import { drainedOrClosed, HostFileWriter } from "./host-writer.js";
 import { ensureDirs, safeExtract } from "./safe-extract.js";
 import { checkArchive, type Producer, packFiles, packHostPath, repackArchive } from "./tar-sources.js";
 
@@ -239,15 +239,7 @@ function folderSink(hostPath: string, existing: Stats | null, root: string): Hos
   return {
     write: (chunk) => {
       if (body.destroyed || body.write(chunk)) return undefined;
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          body.off("drain", done);
-          body.off("close", done);
-          resolve();
-        };
-        body.on("drain", done);
-        body.on("close", done);
-      });
+      return drainedOrClosed(body);
     },
     finish: () => {
       if (!body.destroyed) body.end();

@@ -84,10 +84,15 @@ export class Firewall {
       ],
       nat: [`:${n} - [0:0]`],
     };
-    for (const b of boxes) this.boxLines(b, ports, lines, true);
+    const installing = new Map<string, string>();
+    for (const b of boxes) {
+      const own = this.boxLines(b, ports);
+      addLines(lines, own, this.jumpLines(b));
+      installing.set(b.boxId, keyOf(own));
+    }
     await restore(lines);
     this.installed.clear();
-    for (const b of boxes) this.installed.set(b.boxId, this.ownLines(b, ports));
+    for (const [boxId, key] of installing) this.installed.set(boxId, key);
     this.log.debug("firewall ready", { boxes: boxes.length });
   }
 
@@ -117,19 +122,14 @@ export class Firewall {
 
   /** Installs or replaces one box's rules, atomically. */
   async apply(box: BoxRules, ports: ProxyPorts): Promise<void> {
-    const own = this.ownLines(box, ports);
+    const own = this.boxLines(box, ports);
+    const key = keyOf(own);
     // Unchanged (a claimed pooled box keeping the default policy, a policy set to what it was): nothing to do.
-    if (this.installed.get(box.boxId) === own) return;
+    if (this.installed.get(box.boxId) === key) return;
     const lines = { filter: [] as string[], nat: [] as string[] };
-    this.boxLines(box, ports, lines, !this.installed.has(box.boxId));
+    addLines(lines, own, this.installed.has(box.boxId) ? { filter: [], nat: [] } : this.jumpLines(box));
     await restore(lines);
-    this.installed.set(box.boxId, own);
-  }
-
-  private ownLines(box: BoxRules, ports: ProxyPorts): string {
-    const lines = { filter: [] as string[], nat: [] as string[] };
-    this.boxLines(box, ports, lines, false);
-    return [...lines.filter, ...lines.nat].join("\n");
+    this.installed.set(box.boxId, key);
   }
 
   /** Removes one box's rules; absent rules are fine. */
@@ -192,9 +192,19 @@ export class Firewall {
     for (const boxId of orphans) await this.remove(boxId);
   }
 
-  private boxLines(b: BoxRules, ports: ProxyPorts, out: { filter: string[]; nat: string[] }, addJumps: boolean): void {
+  /** A new box's jumps from this instance's parent chains into its own (traffic entering on its bridge). */
+  private jumpLines(b: BoxRules): Lines {
     const c = this.chains(b.boxId);
-    const br = b.bridge;
+    const { f, i, n } = this.parents;
+    return {
+      filter: [`-A ${f} -i ${b.bridge} -j ${c.f}`, `-A ${i} -i ${b.bridge} -j ${c.i}`],
+      nat: [`-A ${n} -i ${b.bridge} -j ${c.n}`],
+    };
+  }
+
+  /** The box's own chains, (re)declared (emptied) and filled. */
+  private boxLines(b: BoxRules, ports: ProxyPorts): Lines {
+    const c = this.chains(b.boxId);
     const p = b.policy;
     const reject = (match: string) => [
       `-A ${c.f} ${match} -p tcp -j REJECT --reject-with tcp-reset`,
@@ -245,14 +255,25 @@ export class Firewall {
         `-A ${c.n} -p tcp --dport 443 -j REDIRECT --to-ports ${ports.tls}`,
       );
     }
-    if (addJumps) {
-      f.push(`-A ${this.parents.f} -i ${br} -j ${c.f}`, `-A ${this.parents.i} -i ${br} -j ${c.i}`);
-      n.push(`-A ${this.parents.n} -i ${br} -j ${c.n}`);
-    }
-    out.filter.push(...f);
-    out.nat.push(...n);
+    return { filter: f, nat: n };
   }
 }
+
+interface Lines {
+  filter: string[];
+  nat: string[];
+}
+
+/** Appends each part's lines to `out`, table by table, in order. */
+function addLines(out: Lines, ...parts: Lines[]): void {
+  for (const p of parts) {
+    out.filter.push(...p.filter);
+    out.nat.push(...p.nat);
+  }
+}
+
+/** What the firewall remembers of a box's installed rules. */
+const keyOf = (own: Lines) => [...own.filter, "*nat", ...own.nat].join("\n");
 
 async function ipt(args: string[]): Promise<void> {
   await run("iptables", ["-w", "5", ...args]);
