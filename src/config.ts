@@ -175,8 +175,8 @@ export const SETTINGS = {
     env: "BOXD_FIREWALL",
     flag: "--firewall <mode>",
     description:
-      "iptables (default): enforce each box's network policy with host firewall rules (needs root on the engine's host); off: no enforcement (unsafe; only allow-all policies are accepted).",
-    schema: z.enum(["iptables", "off"]).default("iptables"),
+      "helper (default; `iptables` is its old name): enforce each box's network policy with the network helper, a container boxd starts in the engine host's network namespace (firewall rules, egress proxy, DNS gate), so any engine works and the server needs no root; off: no enforcement (unsafe; only allow-all policies are accepted).",
+    schema: z.enum(["helper", "iptables", "off"]).default("helper"),
   },
   dnsServers: {
     env: "BOXD_DNS_SERVERS",
@@ -189,8 +189,11 @@ export const SETTINGS = {
     env: "BOXD_BASE_IMAGE",
     flag: "--base-image <ref>",
     description:
-      "Registry image to base box images on (e.g. debian:trixie-slim). Empty: build the base with debootstrap (no registry needed).",
-    schema: z.string().default(""),
+      "Where box images' root filesystem comes from: auto (the official debian:trixie-slim where the engine can pull it, else debootstrap), debootstrap (never a registry), or a registry image ref to pull (e.g. a mirror's debian:trixie-slim). The same packages are installed either way and image tags do not change.",
+    schema: z
+      .string()
+      .default("auto")
+      .transform((v) => v.trim() || "auto"),
   },
   debianMirror: {
     env: "BOXD_DEBIAN_MIRROR",

@@ -23,23 +23,29 @@ export async function imagesBuild(
     log,
   );
   const started = Date.now();
+  const progress = (step: string, line: string) => process.stderr.write(`[images:${step}] ${line}\n`);
   for (const runtime of wanted as Runtime[]) {
     const t0 = Date.now();
-    await builder.ensure([runtime], (step, line) => process.stderr.write(`[images:${step}] ${line}\n`));
+    await builder.ensure([runtime], progress);
     process.stderr.write(
       `[images] ${runtime} ready: ${set.runtime(runtime).ref} (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`,
     );
   }
+  // The network helper's image, whatever runtimes were asked for (the server starts it in every mode but off).
+  process.stderr.write(`[images] netd ready: ${await builder.ensureNetd(progress)}\n`);
+  process.stderr.write(
+    `[images] rootfs: ${builder.rootfsPath ?? "not needed (everything built on it is up to date)"}\n`,
+  );
   process.stderr.write(`[images] done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 export async function imagesList(config: Config, log: Logger): Promise<void> {
   const engine = new DockerEngine(log);
   const set = loadImageSet(config.baseImage);
-  for (const runtime of [...RUNTIMES, ...RUNTIMES.map((r) => `${r}-alpine` as Runtime)]) {
-    const def = set.runtime(runtime as Runtime);
+  const runtimes = [...RUNTIMES, ...RUNTIMES.map((r) => `${r}-alpine` as Runtime)];
+  for (const [name, def] of [...runtimes.map((r) => [r, set.runtime(r)] as const), ["netd", set.netd] as const]) {
     const info = await engine.images.inspect(def.ref);
     const state = info ? `present (${(info.sizeBytes / 1e6).toFixed(0)} MB)` : "missing";
-    process.stdout.write(`${runtime.padEnd(15)} ${def.ref.padEnd(32)} ${state}\n`);
+    process.stdout.write(`${name.padEnd(15)} ${def.ref.padEnd(32)} ${state}\n`);
   }
 }

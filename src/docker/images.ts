@@ -1,4 +1,4 @@
-// Image operations: inspect, build from a tar context, import a root filesystem, pull, commit, remove.
+// Image operations: inspect, build from a tar context, import a root filesystem, pull, push, commit, remove.
 import type { Readable } from "node:stream";
 import type Docker from "dockerode";
 import type { Logger } from "../log.js";
@@ -96,7 +96,22 @@ export class ImageClient {
       const stream = await this.docker.pull(ref);
       await this.follow(stream, onProgress);
     } catch (err) {
-      throw asBoxdError(err, `pull image ${ref}`);
+      throw asBoxdError(withEngineReason(err), `pull image ${ref}`);
+    }
+  }
+
+  /**
+   * Pushes `ref` (`registry/repo:tag`, tag `latest` when none) to its registry, anonymously: only for
+   * registries without authentication (the tests' local one).
+   */
+  async push(ref: string, onProgress: ProgressFn): Promise<void> {
+    const colon = ref.lastIndexOf(":");
+    const [repo, tag] = colon > ref.lastIndexOf("/") ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, "latest"];
+    try {
+      const stream = (await this.docker.getImage(repo).push({ tag, authconfig: {} })) as NodeJS.ReadableStream;
+      await this.follow(stream, onProgress);
+    } catch (err) {
+      throw asBoxdError(withEngineReason(err), `push image ${ref}`);
     }
   }
 
@@ -170,4 +185,15 @@ export class ImageClient {
       );
     });
   }
+}
+
+/**
+ * A pull or push the engine refused before streaming comes with no JSON body: its reason ("dial tcp ...:
+ * connection refused") is only in the message, after dockerode's "(HTTP code 500) server error - ".
+ */
+function withEngineReason(err: unknown): unknown {
+  const e = err as { json?: unknown; message?: unknown; statusCode?: number } | null;
+  if (!e || e.json !== null || typeof e.message !== "string") return err;
+  const reason = e.message.replace(/^\(HTTP code \d+\) [^-]*- /, "").trim();
+  return reason ? Object.assign(err as object, { json: { message: reason } }) : err;
 }

@@ -1,9 +1,6 @@
-// Builds box images locally: rootfs (debootstrap + import, or a configured registry base) -> base (user,
-// helpers) -> one image per runtime. Each step is skipped when its content-hash tag already exists.
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import os from "node:os";
-import path from "node:path";
+// Builds box images locally: rootfs (a registry image or debootstrap, see rootfs.ts) -> base (user, helpers)
+// and netd (the network helper) -> one image per runtime. Each step is skipped when its content-hash tag
+// already exists; the rootfs is only looked for (and a registry only asked) when something must be built on it.
 import { Readable } from "node:stream";
 import { pack } from "tar-stream";
 import type { DockerEngine } from "../docker/engine.js";
@@ -15,16 +12,29 @@ import {
   LABEL_RUNTIME_VERSION,
   RUNTIME_VERSION_FILE,
 } from "../docker/labels.js";
-import { BoxdError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { type ImageDefinition, type ImageSet, needsRegistry, type Runtime, VARIANT_PARENTS } from "./definitions.js";
+import {
+  buildContext,
+  buildRegistryRootfs,
+  chooseRootfs,
+  describeRootfs,
+  importDebootstrap,
+  officialImage,
+  parseRootfsSetting,
+  type RootfsSetting,
+  type RootfsSource,
+} from "./rootfs.js";
 
 export type BuildProgress = (step: string, line: string) => void;
 
 export interface BuildOptions {
+  /** BOXD_BASE_IMAGE: auto (or ""), debootstrap, or a registry image ref (rootfs.ts). */
   baseImage: string;
   debianMirror: string;
   force?: boolean;
+  /** The image `auto` tries; debian:<suite>-slim unless a test points it elsewhere. */
+  autoImage?: string;
 }
 
 export function imageLabels(def: ImageDefinition): Record<string, string> {
@@ -44,13 +54,18 @@ export class ImageBuilder {
     private readonly log: Logger,
   ) {}
 
-  /** Ensures the images of `runtimes` exist; returns their refs. */
+  /** The rootfs's ref once made or found (one decision per builder). */
+  private rootfsRef?: Promise<string>;
+  /** Which path gave the rootfs ("from registry image debian:trixie-slim", "debootstrap (...)"); unset until needed. */
+  rootfsPath?: string;
+
+  /** Ensures the images of `runtimes` exist (and netd with any Debian one); returns the runtimes' refs. */
   async ensure(runtimes: readonly Runtime[], progress: BuildProgress): Promise<string[]> {
     const refs: string[] = [];
     const debian = runtimes.filter((r) => !needsRegistry(r));
     if (debian.length > 0) {
-      const rootfsRef = await this.ensureRootfs(progress);
-      await this.ensureBuilt(this.images.base, { ROOTFS: rootfsRef }, progress);
+      await this.ensureBuilt(this.images.base, async () => ({ ROOTFS: await this.rootfs(progress) }), progress);
+      await this.ensureNetd(progress);
     }
     for (const runtime of runtimes) {
       const def = this.images.runtime(runtime);
@@ -72,115 +87,90 @@ export class ImageBuilder {
     return refs;
   }
 
+  /** Ensures the network helper's image (images/netd, on the rootfs) exists; returns its ref. */
+  async ensureNetd(progress: BuildProgress): Promise<string> {
+    const def = this.images.netd;
+    await this.ensureBuilt(def, async () => ({ ROOTFS: await this.rootfs(progress) }), progress);
+    await this.pruneOlder(def);
+    return def.ref;
+  }
+
   private async exists(ref: string): Promise<boolean> {
     return (await this.engine.images.inspect(ref)) !== null;
   }
 
-  private async ensureRootfs(progress: BuildProgress): Promise<string> {
-    if (this.opts.baseImage) {
-      if (!(await this.exists(this.opts.baseImage))) {
-        progress("rootfs", `pulling ${this.opts.baseImage}`);
-        await this.engine.images.pull(this.opts.baseImage, (l) => progress("rootfs", l));
-      }
-      return this.opts.baseImage;
+  private rootfs(progress: BuildProgress): Promise<string> {
+    this.rootfsRef ??= this.makeRootfs((line) => progress("rootfs", line));
+    return this.rootfsRef;
+  }
+
+  /** Finds or makes the rootfs by the path BOXD_BASE_IMAGE asks for, saying which path it took. */
+  private async makeRootfs(progress: (line: string) => void): Promise<string> {
+    const setting = parseRootfsSetting(this.opts.baseImage);
+    const autoImage = this.opts.autoImage ?? officialImage(this.images.debootstrap);
+    const found = await this.presentRootfs(setting, autoImage);
+    if (found) {
+      this.rootfsPath = `${describeRootfs(found.source)}, ${found.ref}`;
+      progress(`${describeRootfs(found.source)}: ${found.ref} is up to date`);
+      return found.ref;
+    }
+    const source = await chooseRootfs(this.engine.images, setting, autoImage, progress);
+    this.rootfsPath = describeRootfs(source);
+    progress(this.rootfsPath);
+    if (source.path === "registry") {
+      const def = this.images.registryRootfs(source.image);
+      await buildRegistryRootfs(this.engine, def, source.image, this.opts.debianMirror, progress);
+      this.log.info("image built", { ref: def.ref, from: source.image });
+      return def.ref;
     }
     const def = this.images.rootfs;
-    if (!this.opts.force && (await this.exists(def.ref))) {
-      progress("rootfs", `${def.ref} is up to date`);
-      return def.ref;
-    }
-    const dir = await mkdtemp(path.join(os.tmpdir(), "boxd-rootfs-"));
-    try {
-      await this.debootstrap(dir, progress);
-      progress("rootfs", `importing ${def.ref}`);
-      const tar = spawn("tar", ["-C", dir, "--numeric-owner", "--exclude=./var/cache/apt/archives/*.deb", "-c", "."], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      const tarFailed = new Promise<never>((_, reject) => {
-        tar.on("error", reject);
-        tar.on("exit", (code) => {
-          if (code !== 0) reject(new Error(`tar exited with ${code}`));
-        });
-      });
-      await Promise.race([
-        this.engine.images.importRootfs(
-          tar.stdout,
-          def.repo,
-          def.hash,
-          [`LABEL ${LABEL_MANAGED}=true`, `LABEL ${LABEL_KIND}=image`, `LABEL ${LABEL_IMAGE_HASH}=${def.hash}`],
-          (l) => progress("rootfs", l),
-        ),
-        tarFailed,
-      ]);
-      return def.ref;
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    await importDebootstrap(this.engine, def, this.images.debootstrap, this.opts.debianMirror, progress);
+    this.log.info("image built", { ref: def.ref, from: "debootstrap" });
+    return def.ref;
   }
 
-  private debootstrap(dir: string, progress: BuildProgress): Promise<void> {
-    const spec = this.images.debootstrap;
-    const args = [
-      `--variant=${spec.variant}`,
-      `--include=${spec.include.join(",")}`,
-      ...(spec.exclude.length ? [`--exclude=${spec.exclude.join(",")}`] : []),
-      spec.suite,
-      dir,
-      this.opts.debianMirror,
-    ];
-    progress("rootfs", `debootstrap ${args.join(" ")} (about a minute)`);
-    return new Promise((resolve, reject) => {
-      const child = spawn("debootstrap", args, { stdio: ["ignore", "pipe", "pipe"] });
-      let tail = "";
-      const onData = (b: Buffer) => {
-        const text = b.toString();
-        tail = (tail + text).slice(-4000);
-        for (const line of text.split("\n")) {
-          // Only debootstrap's own step lines: the rest is per-package noise.
-          if (/^[IWE]: (Retrieving|Validating|Extracting|Installing|Configuring|Base system)/.test(line)) {
-            if (!/^I: (Retrieving|Validating|Extracting|Unpacking|Configuring) [a-z0-9]/.test(line)) {
-              progress("rootfs", line);
-            }
-          }
-        }
-      };
-      child.stdout.on("data", onData);
-      child.stderr.on("data", onData);
-      child.on("error", (err: NodeJS.ErrnoException) => {
-        reject(
-          err.code === "ENOENT"
-            ? new BoxdError(
-                "NOT_FOUND",
-                "debootstrap is not installed: `apt-get install debootstrap` (tools/provision-engine.sh does it), or set BOXD_BASE_IMAGE=debian:trixie-slim where a registry is reachable",
-              )
-            : err,
-        );
-      });
-      child.on("exit", (code) => {
-        if (code === 0) resolve();
-        else reject(new Error(`debootstrap failed (exit ${code}):\n${tail}`));
-      });
+  /**
+   * A rootfs already made by a path the setting allows (none with --force): auto takes the official image's
+   * one, else the debootstrap one, without asking a registry.
+   */
+  private async presentRootfs(
+    setting: RootfsSetting,
+    autoImage: string,
+  ): Promise<{ ref: string; source: RootfsSource } | null> {
+    if (this.opts.force) return null;
+    const fromRegistry = (image: string) => ({
+      ref: this.images.registryRootfs(image).ref,
+      source: { path: "registry", image } as const,
     });
+    const fromDebootstrap = {
+      ref: this.images.rootfs.ref,
+      source: { path: "debootstrap", why: "made earlier" } as const,
+    };
+    const candidates =
+      setting.mode === "debootstrap"
+        ? [fromDebootstrap]
+        : setting.mode === "image"
+          ? [fromRegistry(setting.ref)]
+          : [fromRegistry(autoImage), fromDebootstrap];
+    for (const c of candidates) if (await this.exists(c.ref)) return c;
+    return null;
   }
 
+  /** Builds `def` unless its tag exists; `buildArgs` as a function is only called when it must be built. */
   private async ensureBuilt(
     def: ImageDefinition,
-    buildArgs: Record<string, string>,
+    buildArgs: Record<string, string> | (() => Promise<Record<string, string>>),
     progress: BuildProgress,
   ): Promise<void> {
     if (!this.opts.force && (await this.exists(def.ref))) {
       progress(def.kind, `${def.ref} is up to date`);
       return;
     }
+    const args = typeof buildArgs === "function" ? await buildArgs() : buildArgs;
     progress(def.kind, `building ${def.ref}`);
-    const context = pack();
-    for (const f of def.files) {
-      context.entry({ name: f.name, mode: f.name.startsWith("boxd-") ? 0o755 : 0o644 }, f.content);
-    }
-    context.finalize();
     await this.engine.images.build(
-      Readable.from(context),
-      { tag: def.ref, buildArgs, labels: imageLabels(def) },
+      buildContext(def.files),
+      { tag: def.ref, buildArgs: args, labels: imageLabels(def) },
       (line) => {
         if (line.startsWith("Step ") || line.startsWith("Successfully") || /^E: /.test(line)) {
           progress(def.kind, line);
