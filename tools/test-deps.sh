@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# python3: test/helpers/pty-drive.py drives ssh on a real pseudo-terminal.
-packages=(openssh-client python3 openssl)
+# python3: test/helpers/pty-drive.py drives ssh on a real pseudo-terminal. docker-registry (the Docker
+# Distribution registry): test/integration/images-registry.test.ts runs its own on a free loopback port.
+packages=(openssh-client python3 openssl docker-registry)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,6 +20,15 @@ if ((${#missing[@]})); then
   fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ " ${missing[*]} " == *" docker-registry "* ]]; then
+    # The package's own service (on :5000, for the whole host) is not wanted: the test starts its own.
+    if [ -d /run/systemd/system ]; then
+      systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+    else
+      invoke-rc.d docker-registry stop >/dev/null 2>&1 || true
+      update-rc.d docker-registry disable >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 echo "[test-deps] ready: ${packages[*]}"
 
