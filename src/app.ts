@@ -29,7 +29,9 @@ import { LifecycleService } from "./lifecycle/lifecycle-service.js";
 import { SnapshotService, SnapshotSources } from "./lifecycle/snapshot-service.js";
 import { BoxExpiry } from "./lifetime/box-expiry.js";
 import type { Logger } from "./log.js";
+import { NETD_DIR } from "./netd/protocol.js";
 import { EgressCa } from "./network/egress-ca.js";
+import { netdCode } from "./network/netd-code.js";
 import { NetworkService } from "./network/network-service.js";
 import { createPreviews } from "./preview/previews.js";
 import { createSchedules } from "./schedules/create-schedules.js";
@@ -125,6 +127,7 @@ function engineClients(sections: ConfigSections, stores: Stores, log: Logger) {
   const engine = new DockerEngine(log, { fastExec: sections.engine.fastExec });
   const ca = new EgressCa(sections.network.dataDir, stores.id); // signs for the proxy; made at network start
   const attach = new BoxAttachments({ ...stores, archives: engine.archives, ca, ...sections.secrets });
+  const helperImage = loadImageSet(sections.boxes.baseImage).netd.ref;
   const network = new NetworkService({
     instanceId: stores.id,
     ...sections.network,
@@ -132,6 +135,13 @@ function engineClients(sections: ConfigSections, stores: Stores, log: Logger) {
     boxLog: stores.boxLog,
     ca,
     attachments: attach,
+    launch: async () =>
+      engine.netd.launch({
+        instanceId: stores.id,
+        image: helperImage,
+        files: await netdCode(),
+        cmd: ["node", `${NETD_DIR}/netd/main.js`],
+      }),
   });
   return { engine, network, attach, secrets: stores.secrets, boxLog: stores.boxLog };
 }

@@ -13,7 +13,8 @@ export interface ConfigSections {
   /** The network service (src/network/). */
   network: {
     networkPool: string;
-    mode: Config["firewall"];
+    /** "iptables" (the old name) is the helper too. */
+    mode: "helper" | "off";
     dnsServers: string[];
     dataDir: string;
     upstreamCaFile: string;
@@ -97,7 +98,7 @@ export function configSections(c: Config): ConfigSections {
     engine: { fastExec: c.fastExec === "on" },
     network: {
       networkPool: c.networkPool,
-      mode: c.firewall,
+      mode: c.firewall === "off" ? "off" : "helper",
       dnsServers: c.dnsServers,
       dataDir: c.dataDir,
       upstreamCaFile: c.egressUpstreamCaFile,

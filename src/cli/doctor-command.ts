@@ -45,6 +45,7 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
             },
       );
     }
+    checks.push(await enforcementCheck(engine, set.netd.ref, config));
   }
   try {
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -71,6 +72,46 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
   const failed = checks.filter((c) => !c.ok && !c.optional).length;
   process.stdout.write(failed ? `\n${failed} problem(s) found\n` : "\nall good\n");
   return failed ? 1 : 0;
+}
+
+/**
+ * Which path enforces network policies, proved by running the helper's image in the engine host's network
+ * namespace (not the server's own helper: that belongs to a running server) and reading its firewall.
+ */
+async function enforcementCheck(engine: DockerEngine, image: string, config: Config): Promise<Check> {
+  const who = process.getuid?.() === 0 ? "as root" : `as uid ${process.getuid?.()} (no root needed)`;
+  if (config.firewall === "off") {
+    return {
+      ok: false,
+      optional: true,
+      what: "network policy: NOT enforced (BOXD_FIREWALL=off): boxes get allow-all only",
+      fix: "unset BOXD_FIREWALL to enforce policies with the network helper",
+    };
+  }
+  if (!(await engine.images.inspect(image))) {
+    return { ok: false, what: `network helper image ${image} is not built`, fix: "boxd images build" };
+  }
+  try {
+    const count = "for b in nft legacy; do echo $b $(iptables-$b-save 2>/dev/null | grep -c '^:DOCKER'); done";
+    const out = await engine.netd.probe(image, ["sh", "-c", count], "doctor");
+    const counts = Object.fromEntries(
+      out
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ") as [string, string]),
+    );
+    const backend = Number(counts.legacy ?? 0) > Number(counts.nft ?? 0) ? "legacy" : "nft";
+    return {
+      ok: true,
+      what: `network policy: enforced by the network helper (a ${image} container in the engine host's network namespace: iptables-${backend}, egress proxy, DNS gate); server ${who}`,
+    };
+  } catch (err) {
+    return {
+      ok: false,
+      what: `network helper cannot run in the engine host's network namespace: ${(err as Error).message.split("\n")[0]}`,
+      fix: 'the engine must allow --network host with NET_ADMIN (rootless Docker cannot: see README, "Any Docker engine"); or BOXD_FIREWALL=off (unsafe)',
+    };
+  }
 }
 
 /** Whether gVisor boxes can be made: a problem only when BOXD_ISOLATION asks for them by default. */

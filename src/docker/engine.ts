@@ -8,6 +8,7 @@ import { ContainerClient } from "./containers.js";
 import { asBoxdError } from "./docker-errors.js";
 import { ExecClient } from "./exec.js";
 import { ImageClient } from "./images.js";
+import { NetdContainerClient } from "./netd-container.js";
 import { NetworkClient } from "./networks.js";
 
 export interface EngineInfo {
@@ -30,6 +31,8 @@ export class DockerEngine {
   readonly execs: ExecClient;
   readonly images: ImageClient;
   readonly networks: NetworkClient;
+  /** The network helper's container (firewall, egress proxy and DNS gate in the engine host's namespace). */
+  readonly netd: NetdContainerClient;
   private readonly docker: Docker;
 
   constructor(log: Logger, opts: { docker?: Docker; fastExec?: boolean } = {}) {
@@ -41,6 +44,7 @@ export class DockerEngine {
     this.archives = new ArchiveClient(this.docker, dlog);
     this.images = new ImageClient(this.docker, dlog);
     this.networks = new NetworkClient(this.docker, dlog);
+    this.netd = new NetdContainerClient(this.docker, this.archives, dlog);
   }
 
   /** Engine facts; throws ENGINE_UNAVAILABLE when the engine cannot be reached. */

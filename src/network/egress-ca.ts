@@ -78,6 +78,15 @@ export class EgressCa {
     this.certPem = readFileSync(cert, "utf8");
   }
 
+  /** The CA's files, for the network helper, which signs leaf certificates where the boxes' traffic is. */
+  files(): { cert: string; key: string; leafKey: string } {
+    return {
+      cert: this.certPem,
+      key: readFileSync(this.file("ca.key"), "utf8"),
+      leafKey: readFileSync(this.file("leaf.key"), "utf8"),
+    };
+  }
+
   /** A TLS context presenting a certificate for `host` signed by this CA (null for a name that is no DNS name). */
   contextFor(host: string): Promise<tls.SecureContext> | null {
     if (!DNS_NAME.test(host)) return null;

@@ -23,7 +23,7 @@ export interface ProxyDeps {
   log: Logger;
   onDenied?: (sourceIp: string, host: string, why: string) => void;
   /** The headers the box at this address attaches to requests for `host`, or null (spliced as it is). */
-  interceptFor?: (sourceIp: string, host: string) => Interception | null;
+  interceptFor?: (sourceIp: string, host: string) => Promise<Interception | null>;
   /** Signs the certificates intercepted hosts are presented with. */
   ca?: EgressCa;
   /** PEM certificates an intercepted host's real certificate must chain to (system store + operator's). */
@@ -104,9 +104,9 @@ export class EgressProxy {
       client.pause();
       clearTimeout(timer);
       if (host === null) return this.deny(client, "tls", source, "(none)", "no host name in the request");
-      const interception = this.deps.interceptFor?.(source, host) ?? null;
-      if (interception) return void this.intercepted(client, source, policy, host, head, interception);
-      void this.open(host, policy, 443).then((up) => {
+      void this.interception(source, host).then(async (interception) => {
+        if (interception) return this.intercepted(client, source, policy, host, head, interception);
+        const up = await this.open(host, policy, 443);
         if ("why" in up) return this.deny(client, "tls", source, host, up.why);
         up.socket.write(head);
         client.pipe(up.socket);
@@ -117,6 +117,11 @@ export class EgressProxy {
       });
     };
     client.on("data", onData);
+  }
+
+  /** The box's attachHeaders for `host` (asked for when the connection opens), or null: spliced as it is. */
+  private async interception(source: string, host: string): Promise<Interception | null> {
+    return (await this.deps.interceptFor?.(source, host).catch(() => null)) ?? null;
   }
 
   /** TLS to a host with attachHeaders: policy first, then the box talks to us, and we to the host. */
@@ -147,7 +152,11 @@ export class EgressProxy {
 
   /** Plain HTTP: checked request by request (http-connection.ts). */
   private http(client: net.Socket, source: string, policy: CompiledPolicy): void {
+    let interception: Interception | null = null;
     new HttpConnection(client, {
+      prepare: async (host) => {
+        interception = await this.interception(source, host);
+      },
       open: async (host) => {
         const up = await this.open(host, policy, 80);
         if ("why" in up) {
@@ -159,7 +168,8 @@ export class EgressProxy {
       },
       onRefused: (host, why) => this.noteDenied(source, host, why),
       denyFirst: (host, why) => this.deny(client, "http", source, host, why),
-      rewriteHead: (host, head) => this.deps.interceptFor?.(source, host)?.rewrite(head) ?? head,
+      // Called for the connection's own host only (HttpConnection refuses any other).
+      rewriteHead: (_host, head) => interception?.rewrite(head) ?? head,
     });
   }
 

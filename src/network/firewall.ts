@@ -13,6 +13,8 @@ import { ALWAYS_BLOCKED } from "./cidr.js";
 import type { CompiledPolicy } from "./policy.js";
 
 const run = promisify(execFile);
+/** The iptables tool of the chosen backend (set by the Firewall; one backend per process). */
+let tool = (name: string) => name;
 
 export interface BoxRules {
   boxId: string;
@@ -41,7 +43,10 @@ export class Firewall {
     private readonly instanceId: string,
     private readonly dnsServers: string[],
     private readonly log: Logger,
+    /** Which iptables the engine's host uses ("nft", "legacy"; "" for plain `iptables`): the engine's rules are there. */
+    backend = "",
   ) {
+    tool = (name) => (backend ? name.replace(/^(ip6?tables)/, `$1-${backend}`) : name);
     this.parents = { f: `BOXD-F-${instanceId}`, i: `BOXD-I-${instanceId}`, n: `BOXD-N-${instanceId}` };
   }
 
@@ -172,8 +177,8 @@ export class Firewall {
 
   /** Every rule line of this instance (tests and doctor use it to prove nothing is left). */
   async instanceRules(): Promise<string[]> {
-    const { stdout } = await run("iptables-save", [], { maxBuffer: 64 * 1024 * 1024 });
-    const v6 = await run("ip6tables-save", [], { maxBuffer: 64 * 1024 * 1024 }).then(
+    const { stdout } = await run(tool("iptables-save"), [], { maxBuffer: 64 * 1024 * 1024 });
+    const v6 = await run(tool("ip6tables-save"), [], { maxBuffer: 64 * 1024 * 1024 }).then(
       (r) => r.stdout,
       () => "",
     );
@@ -182,7 +187,7 @@ export class Firewall {
 
   /** Removes per-box chains of this instance whose box is not in `keep` (a crash mid-delete). */
   private async removeOrphans(keep: Set<string>): Promise<void> {
-    const { stdout } = await run("iptables-save", [], { maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(tool("iptables-save"), [], { maxBuffer: 64 * 1024 * 1024 });
     const re = new RegExp(`^:B[FIN]${this.instanceId}([0-9a-z]{12}) `);
     const orphans = new Set<string>();
     for (const line of stdout.split("\n")) {
@@ -276,11 +281,11 @@ function addLines(out: Lines, ...parts: Lines[]): void {
 const keyOf = (own: Lines) => [...own.filter, "*nat", ...own.nat].join("\n");
 
 async function ipt(args: string[]): Promise<void> {
-  await run("iptables", ["-w", "5", ...args]);
+  await run(tool("iptables"), ["-w", "5", ...args]);
 }
 
 async function ip6t(args: string[]): Promise<void> {
-  await run("ip6tables", ["-w", "5", ...args]);
+  await run(tool("ip6tables"), ["-w", "5", ...args]);
 }
 
 /** One iptables-restore for both tables (each table commits atomically). */
@@ -291,7 +296,7 @@ function restore(lines: { filter: string[]; nat: string[] }): Promise<void> {
     "",
   ].join("\n");
   return new Promise((resolve, reject) => {
-    const child = spawn("iptables-restore", ["-w", "5", "--noflush"], { stdio: ["pipe", "ignore", "pipe"] });
+    const child = spawn(tool("iptables-restore"), ["-w", "5", "--noflush"], { stdio: ["pipe", "ignore", "pipe"] });
     let err = "";
     child.stderr.on("data", (d: Buffer) => {
       err += d.toString();

@@ -14,6 +14,8 @@ export interface HttpConnectionDeps {
   denyFirst: (host: string, why: string) => void;
   /** Rewrites each checked request head before it is sent (attachHeaders); a string refuses the request. */
   rewriteHead?: (host: string, head: Buffer) => Buffer | string;
+  /** Awaited once the first request's host is known, before that request is checked (attachHeaders are asked for). */
+  prepare?: (host: string) => Promise<void>;
 }
 
 const HEAD_TIMEOUT_MS = 10_000;
@@ -32,13 +34,16 @@ export class HttpConnection {
   private readonly queue: Buffer[] = [];
   private refused: { host: string; why: string } | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Pieces read while `prepare` runs, checked in order once it is done. */
+  private held: RequestPiece[] | null = null;
+  private prepared = false;
 
   constructor(
     private readonly client: net.Socket,
     private readonly deps: HttpConnectionDeps,
   ) {
     client.on("data", (chunk: Buffer) => {
-      for (const p of this.requests.push(chunk)) if (!this.onPiece(p)) return;
+      for (const p of this.requests.push(chunk)) if (!this.take(p)) return;
       this.armHeadTimer();
     });
     client.on("end", () => this.upstream?.end());
@@ -57,6 +62,27 @@ export class HttpConnection {
       clearTimeout(this.timer);
       this.timer = null;
     }
+  }
+
+  /** Holds pieces while the first request's host is prepared for; checks them otherwise. */
+  private take(p: RequestPiece): boolean {
+    if (this.held) {
+      this.held.push(p);
+      return true;
+    }
+    const prepare = this.deps.prepare;
+    if (!prepare || this.prepared || p.kind !== "head") return this.onPiece(p);
+    this.prepared = true;
+    this.held = [p];
+    this.client.pause();
+    const replay = () => {
+      const held = this.held ?? [];
+      this.held = null;
+      // The first of them pins the connection, which resumes reading once its upstream is open.
+      for (const q of held) if (!this.onPiece(q)) return;
+    };
+    prepare(p.host).then(replay, replay);
+    return true;
   }
 
   private onPiece(piece: RequestPiece): boolean {

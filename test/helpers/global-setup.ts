@@ -1,11 +1,10 @@
 // Runs once around the whole suite: fail loudly when there is no engine or no images (never skip), and
 // at the end check that no container, network or image of any test instance is left on the engine.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import { DockerEngine } from "../../src/docker/engine.js";
 import { LABEL_INSTANCE, LABEL_MANAGED } from "../../src/docker/labels.js";
-import { loadImageSet, RUNTIMES } from "../../src/images/definitions.js";
+import { loadImageSet, RUNTIMES, type Runtime } from "../../src/images/definitions.js";
 import { silentLogger } from "../../src/log.js";
 import { abuseSummary } from "./abuse-tally.js";
 import { testRoot } from "./test-root.js";
@@ -20,11 +19,20 @@ export async function setup(): Promise<void> {
     );
   }
   const set = loadImageSet("");
+  // A leg against another engine loads only the images its suites use (BOXD_TEST_RUNTIMES=node,python).
+  const wanted = process.env.BOXD_TEST_RUNTIMES?.split(",") ?? RUNTIMES;
   const missing: string[] = [];
-  for (const r of RUNTIMES) if (!(await engine.images.inspect(set.runtime(r).ref))) missing.push(r);
+  for (const r of wanted) if (!(await engine.images.inspect(set.runtime(r as Runtime).ref))) missing.push(r);
+  if (!(await engine.images.inspect(set.netd.ref))) missing.push("the network helper (netd)");
   if (missing.length) {
     throw new Error(`box images missing for ${missing.join(", ")}: run \`npm run setup\` (boxd images build) first`);
   }
+}
+
+/** Every iptables and ip6tables line on the engine's host, both backends. */
+export function engineFirewall(engine: DockerEngine): Promise<string> {
+  const save = "for t in iptables ip6tables; do for b in nft legacy; do $t-$b-save 2>/dev/null; done; done; true";
+  return engine.netd.probe(loadImageSet("").netd.ref, ["sh", "-c", save], "leak-check");
 }
 
 export async function teardown(): Promise<void> {
@@ -33,6 +41,9 @@ export async function teardown(): Promise<void> {
   mkdirSync(path.join(root, "instances"), { recursive: true });
   const ids = readdirSync(path.join(root, "instances"));
   const leaks: string[] = [];
+  // The engine host's firewall, read where the network helper writes it (the engine may be another
+  // machine's, and this process need not be root).
+  const firewall = ids.length ? await engineFirewall(engine) : "";
   for (const id of ids) {
     const labels = { [LABEL_MANAGED]: "true", [LABEL_INSTANCE]: id };
     for (const c of await engine.containers.list(labels)) {
@@ -43,9 +54,7 @@ export async function teardown(): Promise<void> {
       leaks.push(`network ${n.name}`);
       await engine.networks.remove(n.id);
     }
-    const rules = execFileSync("iptables-save", { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
-      .split("\n")
-      .filter((l) => l.includes(id));
+    const rules = firewall.split("\n").filter((l) => l.includes(id));
     if (rules.length) leaks.push(`${rules.length} firewall rule lines of instance ${id}`);
     for (const i of await engine.images.list(labels)) {
       leaks.push(`image ${i.tags.join(",") || i.id}`);

@@ -263,7 +263,7 @@ describe("network security: the host itself, the proxy's per-request checks, DNS
 
   it("the proxy serves boxes only", async () => {
     await attack(FILE, "proxy: a connection from the host (not a box) is served", async () => {
-      const port = h.services.network.ports().http;
+      const port = (await h.services.network.ports()).http;
       const got = await new Promise<string>((resolve) => {
         const s = net.connect({ host: "127.0.0.1", port }, () =>
           s.write(`GET / HTTP/1.1\r\nHost: ${inet.webA}\r\n\r\n`),
