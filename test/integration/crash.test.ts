@@ -6,6 +6,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
+import { DockerEngine } from "../../src/docker/engine.js";
+import { silentLogger } from "../../src/log.js";
 import { startHarness } from "../helpers/harness.js";
 import { testRoot } from "../helpers/test-root.js";
 
@@ -29,13 +31,13 @@ async function spawnServer(dataDir: string) {
   const kill9 = () => {
     process.kill(transport.pid as number, "SIGKILL");
   };
-  return { client, kill9 };
+  return { client, kill9, instance };
 }
 
 describe("kill -9 of the server", () => {
   it("keeps boxes, files and timers; interrupted runs and snapshots end in a clear state", async () => {
     const dataDir = mkdtempSync(path.join(testRoot(), "crash-"));
-    const { client, kill9 } = await spawnServer(dataDir);
+    const { client, kill9, instance } = await spawnServer(dataDir);
     const call = async (name: string, args: Record<string, unknown>) => {
       const r = await client.callTool({ name, arguments: args });
       if (r.isError) throw new Error(JSON.stringify(r.content));
@@ -53,6 +55,11 @@ describe("kill -9 of the server", () => {
     await new Promise((r) => setTimeout(r, 30));
     kill9();
     await snapshotCall;
+    // Its network helper goes too: the engine ends the helper's stdin when the dead server's attach goes.
+    const engine = new DockerEngine(silentLogger);
+    const helperLeft = () => engine.containers.list({ "boxd.instance": instance, "boxd.kind": "netd" });
+    for (let i = 0; i < 100 && (await helperLeft()).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await helperLeft()).toEqual([]);
 
     const h = await startHarness({ dataDir });
     try {
