@@ -131,6 +131,8 @@ async function removeOrphans(
   const graceMs = deps.config.orphanGraceSeconds * 1000;
   const live = new Set(deps.boxStore.list().map((b) => b.id));
   for (const c of containers) {
+    // The network helper is no box's (src/netd/): the network service starts and replaces it.
+    if (c.labels[LABEL_KIND]?.startsWith("netd")) continue;
     const boxId = c.labels[LABEL_BOX_ID] ?? "";
     if (live.has(boxId)) continue;
     if (!known.has(boxId) && Date.now() - c.created * 1000 < graceMs) continue;

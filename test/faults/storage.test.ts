@@ -32,7 +32,10 @@ describe("storage faults", () => {
         other.exec("ROLLBACK");
         other.close();
       }
-      const containers = await h.services.engine.containers.list({ "boxd.instance": h.app.instanceId });
+      const containers = await h.services.engine.containers.list({
+        "boxd.instance": h.app.instanceId,
+        "boxd.kind": "box",
+      });
       expect(containers).toHaveLength(1);
       expect((await h.callOk<{ stdout: string }>("box_exec", { box: box.id, command: "echo fine" })).stdout).toBe(
         "fine\n",
@@ -58,7 +61,10 @@ describe("storage faults", () => {
       }
       const err = await h.callErr("box_create", { name: "no-room" });
       expect(["LIMIT_EXCEEDED", "INTERNAL"]).toContain(err.code);
-      const containers = await h.services.engine.containers.list({ "boxd.instance": h.app.instanceId });
+      const containers = await h.services.engine.containers.list({
+        "boxd.instance": h.app.instanceId,
+        "boxd.kind": "box",
+      });
       expect(containers).toHaveLength(1);
       writeFileSync(filler, "");
       rmSync(filler);

@@ -111,7 +111,7 @@ export async function startStandInInternet(): Promise<StandInInternet> {
       dns: pub(13),
       privateWeb: priv(10),
     };
-    const run = async (name: string, net: string, ip: string, cmd: string[]) => {
+    const run = async (name: string, net: string, ip: string, cmd: string[]): Promise<string> => {
       const id = await engine.containers.create({
         name: `${instance}-${name}`,
         image,
@@ -127,11 +127,14 @@ export async function startStandInInternet(): Promise<StandInInternet> {
       });
       made.containers.push(id);
       await engine.containers.start(id);
+      return id;
     };
-    await run("web-a", inet, hosts.webA, ["python3", "-c", WEB, "web-a"]);
-    await run("web-b", inet, hosts.webB, ["python3", "-c", WEB, "web-b"]);
-    await run("web-private", privNet, hosts.privateWeb, ["python3", "-c", WEB, "web-private"]);
-    await run("dns", inet, hosts.dns, [
+    const webs = [
+      await run("web-a", inet, hosts.webA, ["python3", "-c", WEB, "web-a"]),
+      await run("web-b", inet, hosts.webB, ["python3", "-c", WEB, "web-b"]),
+      await run("web-private", privNet, hosts.privateWeb, ["python3", "-c", WEB, "web-private"]),
+    ];
+    const dns = await run("dns", inet, hosts.dns, [
       "python3",
       "-c",
       DNS_SERVER_SCRIPT,
@@ -140,25 +143,39 @@ export async function startStandInInternet(): Promise<StandInInternet> {
       `other.test=${hosts.webB}`,
       `evil.test=${hosts.privateWeb}`,
     ]);
-    // Wait until the web servers answer (openssl makes a key first).
-    const until = Date.now() + 30_000;
-    for (const ip of [hosts.webA, hosts.webB, hosts.privateWeb]) {
-      for (;;) {
-        const ok = await fetch(`http://${ip}/`, { signal: AbortSignal.timeout(1000) }).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (ok) break;
-        if (Date.now() > until) throw new Error(`stand-in host ${ip} did not come up`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    await waitForDns(hosts.dns, "allowed.test", until);
+    // Wait until the web servers answer (openssl makes a key first) and the DNS server does: asked inside
+    // each container, since the engine may be another machine's, whose container addresses this process
+    // cannot reach.
+    for (const id of webs) await ready(engine, id, "web");
+    await ready(engine, dns, "dns");
     return { ...hosts, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+const READY = String.raw`
+import socket, sys, time, urllib.request
+deadline = time.time() + 30
+while True:
+    try:
+        if sys.argv[1] == "web":
+            urllib.request.urlopen("http://127.0.0.1/", timeout=1).read()
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
+            s.sendto(bytes.fromhex("123401000001000000000000") + b"\x07allowed\x04test\x00\x00\x01\x00\x01", ("127.0.0.1", 53))
+            s.recv(512)
+        break
+    except Exception:
+        if time.time() > deadline: sys.exit(1)
+        time.sleep(0.2)
+`;
+
+/** Waits (30 s at most) until the stand-in server in this container answers, asked from inside it. */
+async function ready(engine: DockerEngine, containerId: string, kind: "web" | "dns"): Promise<void> {
+  const r = await engine.execs.run({ containerId, cmd: ["python3", "-c", READY, kind], user: "0:0", bulk: true });
+  if (r.exitCode !== 0) throw new Error(`stand-in ${kind} server in ${containerId.slice(0, 12)} did not come up`);
 }
 
 /** Host `n` of a /28 whose network address is `base` ("a.b.c.d"). */

@@ -116,7 +116,10 @@ describe("kill -9 mid-operation", () => {
           const boxes = await h.callOk<{ boxes: { name: string; status: string }[] }>("box_list", {});
           for (const b of boxes.boxes) expect(["idle", "paused"]).toContain(b.status);
           // Nothing orphaned: every container of this instance belongs to a listed box.
-          const containers = await h.services.engine.containers.list({ "boxd.instance": h.app.instanceId });
+          const containers = await h.services.engine.containers.list({
+            "boxd.instance": h.app.instanceId,
+            "boxd.kind": "box",
+          });
           expect(containers.length).toBe(boxes.boxes.length);
           // The file is either the old one or the whole new one, never torn.
           const read = await h.callOk<{ bytes: number }>("box_read_file", {
