@@ -135,7 +135,12 @@ export class NetdContainerClient {
   async removeAll(instanceId: string): Promise<void> {
     const filters = labelFilter(instanceLabels(instanceId, { [LABEL_KIND]: KIND }));
     const found = await this.docker.listContainers({ all: true, filters });
-    for (const c of found) await this.remove(c.Id);
+    for (const c of found) {
+      await this.remove(c.Id);
+      // A helper whose server just died may be mid-removal (AutoRemove): its name is free only once it is gone.
+      const gone = this.docker.getContainer(c.Id).wait({ condition: "removed" }).catch(() => {});
+      await Promise.race([gone, new Promise((r) => setTimeout(r, GONE_TIMEOUT_MS).unref())]);
+    }
   }
 
   private async remove(id: string): Promise<void> {
