@@ -1,11 +1,16 @@
 // The network helper (netd): one container per instance in the engine host's network namespace, as
 // confined as its job allows, the only channel its attached stdio; a helper that dies is replaced at the
 // next change with every box's rules, the rules hold meanwhile, and none outlives its server.
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { netdName } from "../../src/docker/netd-container.js";
 import { type Harness, startHarness } from "../helpers/harness.js";
 import { type StandInInternet, startStandInInternet } from "../helpers/stand-in-internet.js";
+import { testRoot } from "../helpers/test-root.js";
+
+const CLI = path.resolve(import.meta.dirname, "../../dist/cli.js");
 
 interface Exec {
   exitCode: number;
@@ -44,6 +49,22 @@ describe("network helper", () => {
     const facts = await h.services.network.enforcement();
     expect(facts).toMatchObject({ path: "network helper", backend: expect.stringMatching(/^(nft|legacy)$/) });
     expect(facts.node).toMatch(/^v2\d\./);
+  });
+
+  it("boxd doctor says which path enforces policies, proved on the engine's host, and when none does", () => {
+    const doctor = (env: Record<string, string>) =>
+      spawnSync(process.execPath, [CLI, "doctor"], {
+        env: { ...process.env, BOXD_DATA_DIR: mkdtempSync(path.join(testRoot(), "doctor-")), ...env },
+        encoding: "utf8",
+        timeout: 120_000,
+      }).stdout;
+    const out = doctor({});
+    const who = process.getuid?.() === 0 ? "as root" : "(no root needed)";
+    expect(out).toMatch(
+      /ok {3}network policy: enforced by the network helper \(a boxd\/netd:\w+ container in the engine host's network namespace: iptables-(nft|legacy)/,
+    );
+    expect(out).toContain(who);
+    expect(doctor({ BOXD_FIREWALL: "off" })).toContain("off  network policy: NOT enforced (BOXD_FIREWALL=off)");
   });
 
   it("a killed helper is replaced at the next change, with every box's rules and the proxy working", async () => {
