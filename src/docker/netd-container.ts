@@ -138,9 +138,17 @@ export class NetdContainerClient {
     for (const c of found) {
       await this.remove(c.Id);
       // A helper whose server just died may be mid-removal (AutoRemove): its name is free only once it is gone.
-      const gone = this.docker.getContainer(c.Id).wait({ condition: "removed" }).catch(() => {});
-      await Promise.race([gone, new Promise((r) => setTimeout(r, GONE_TIMEOUT_MS).unref())]);
+      await this.untilRemoved(c.Id);
     }
+  }
+
+  /** Waits (GONE_TIMEOUT_MS at most) until the engine has deleted the container. */
+  private async untilRemoved(id: string): Promise<void> {
+    const gone = this.docker
+      .getContainer(id)
+      .wait({ condition: "removed" })
+      .catch(() => {});
+    await Promise.race([gone, new Promise((r) => setTimeout(r, GONE_TIMEOUT_MS).unref())]);
   }
 
   private async remove(id: string): Promise<void> {
@@ -178,8 +186,7 @@ export class NetdContainerClient {
     const close = async () => {
       socket.end();
       // The helper exits on stdin's end and AutoRemove deletes it; waited for, then made sure of.
-      const gone = container.wait({ condition: "removed" }).catch(() => {});
-      await Promise.race([gone, new Promise((r) => setTimeout(r, GONE_TIMEOUT_MS).unref())]);
+      await this.untilRemoved(id);
       socket.destroy?.();
       await this.remove(id);
     };
