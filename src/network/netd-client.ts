@@ -1,7 +1,8 @@
 // The server's end of the network helper's channel (protocol in src/netd/protocol.ts): starts the helper
 // through the engine, sends it the boxes, and answers what it asks (a box's rendered attachHeaders). A
-// helper that goes away (killed, the engine restarted) is started again, with every box, on the next
-// request: rules in the kernel hold meanwhile, and only connections through the proxy fail.
+// helper that goes away (killed, out of memory, the engine restarted) is started again, with every box,
+// after a short wait (growing while starts fail) or at the next request, whichever comes first: rules in
+// the kernel hold meanwhile, and only connections through the proxy fail.
 import { createInterface } from "node:readline";
 import type { NetdLink } from "../docker/netd-container.js";
 import { BoxdError } from "../errors.js";
@@ -25,6 +26,8 @@ export interface NetdHandlers {
 }
 
 const HELLO_TIMEOUT_MS = 30_000;
+const RESTART_FIRST_MS = 1000;
+const RESTART_MAX_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 60_000;
 
 interface Live {
@@ -37,6 +40,8 @@ export class NetdClient {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private closing = false;
+  private restartDelay = RESTART_FIRST_MS;
+  private restartTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly launch: () => Promise<NetdLink>,
@@ -62,6 +67,7 @@ export class NetdClient {
   /** Ends the helper (its rules stay in the kernel). */
   async close(): Promise<void> {
     this.closing = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     const live = await this.current();
     this.live = null;
     await live?.link.close();
@@ -163,8 +169,33 @@ export class NetdClient {
     void this.current().then((live) => {
       if (live?.link !== link) return;
       this.live = null;
-      if (!this.closing) this.log.warn("network helper went away; the next change starts a new one");
+      if (this.closing) return;
+      this.log.warn("network helper went away; starting a new one", { inMs: this.restartDelay });
+      this.restartSoon();
     });
+  }
+
+  /** Starts a helper after the current delay unless a request did first; a failed start doubles the delay. */
+  private restartSoon(): void {
+    if (this.restartTimer || this.closing) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.closing) return;
+      this.ensure().then(
+        () => {
+          this.restartDelay = RESTART_FIRST_MS;
+        },
+        (err: Error) => {
+          this.restartDelay = Math.min(this.restartDelay * 2, RESTART_MAX_MS);
+          this.log.warn("network helper could not start; trying again", {
+            error: err.message,
+            inMs: this.restartDelay,
+          });
+          this.restartSoon();
+        },
+      );
+    }, this.restartDelay);
+    this.restartTimer.unref();
   }
 }
 
