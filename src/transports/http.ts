@@ -16,6 +16,8 @@ import { refuse, sendJson } from "../http/replies.js";
 import { SessionRegistry } from "../http/sessions.js";
 import type { Logger } from "../log.js";
 import { createServer, SERVER_VERSION } from "../mcp/server.js";
+import { ConsoleApi } from "../web-console/console-api.js";
+import { ConsoleStatic } from "../web-console/console-static.js";
 
 export interface HttpServeOptions {
   /** `--insecure-no-auth`: serve without tokens (loopback only); every caller is tenant "local". */
@@ -94,7 +96,17 @@ export async function startHttpServer(
     retryMs: RECONNECT_MS,
     log: log.child("http"),
   });
-  const handle = router(state, tokens, endpoint);
+  const webConsole = {
+    api: new ConsoleApi({
+      services: app.services,
+      // A token's tenant; without tokens (--insecure-no-auth, loopback only) any sign-in is tenant "local".
+      checkToken: (token) => (tokens ? tokens.tenantOf(token) : "local"),
+      log: log.child("console"),
+      secureCookie: false,
+    }),
+    files: new ConsoleStatic(),
+  };
+  const handle = router(state, tokens, endpoint, webConsole);
   const server = http.createServer(
     // Bounds what one slow client can hold: its headers within 30 s, its whole request within 2 min (an SSE
     // response is not bounded by this, only the request).
@@ -120,15 +132,26 @@ interface RouteState {
   draining: boolean;
 }
 
-/** The request order for /mcp: Origin/Host (403), shutdown (503), bearer token (401), then the endpoint. */
-function router(state: RouteState, tokens: TokenTable | null, endpoint: McpEndpoint) {
+/**
+ * The request order for /mcp: Origin/Host (403), shutdown (503), bearer token (401), then the endpoint.
+ * The web console (its API under /console/api, its page everywhere else) passes the same Origin/Host check.
+ */
+function router(
+  state: RouteState,
+  tokens: TokenTable | null,
+  endpoint: McpEndpoint,
+  web: { api: ConsoleApi; files: ConsoleStatic },
+) {
   return async (req: AuthedRequest, res: ServerResponse) => {
     const path = new URL(req.url ?? "/", "http://boxd").pathname;
     if (path === "/healthz") return health(req, res, state.draining);
-    if (path !== "/mcp")
-      return refuse(res, { status: 404, code: "NOT_FOUND", message: `no ${path} here: MCP is at /mcp` });
     const rejected = checkOrigin(state.policy, req.headers);
     if (rejected) return refuse(res, { status: 403, code: "FORBIDDEN", message: rejected });
+    if (path.startsWith("/console/api/")) return web.api.handle(req, res, path);
+    if (path !== "/mcp") {
+      if (req.method === "GET" || req.method === "HEAD") return web.files.serve(res, path, req.method === "HEAD");
+      return refuse(res, { status: 404, code: "NOT_FOUND", message: `no ${req.method} ${path} here: MCP is at /mcp` });
+    }
     if (state.draining) {
       return refuse(res, {
         status: 503,
