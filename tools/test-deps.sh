@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # python3: test/helpers/pty-drive.py drives ssh on a real pseudo-terminal. docker-registry (the Docker
 # Distribution registry): test/integration/images-registry.test.ts runs its own on a free loopback port.
-packages=(openssh-client python3 openssl docker-registry)
+# chromium: the web console's browser tests drive it with playwright-core (/usr/lib/chromium/chromium).
+packages=(openssh-client python3 openssl docker-registry chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

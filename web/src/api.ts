@@ -1,0 +1,156 @@
+// The console API client: JSON over fetch with the session cookie, and EventSource streams.
+// Every write sends X-Boxd-Console: 1 and Content-Type: application/json (the server's CSRF check).
+
+export const API = "/console/api";
+
+export interface BoxLimits {
+  cpus?: number;
+  memoryBytes?: number;
+  diskBytes?: number;
+}
+
+export interface BoxUsage {
+  cpuNs?: number;
+  memoryPeakBytes?: number;
+  memoryBytes?: number;
+  runs?: number;
+  diskUsedBytes?: number;
+  prompts?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  costUsd?: number;
+}
+
+export interface NetworkPolicy {
+  mode?: string;
+  allowedDomains?: string[];
+  allowedCidrs?: string[];
+  deniedCidrs?: string[];
+}
+
+/** What the server sends for a box (src/model/box.ts BoxView); every field is read defensively. */
+export interface BoxView {
+  id: string;
+  name: string;
+  runtime?: string;
+  runtimeVersion?: string;
+  size?: string;
+  status?: string;
+  statusReason?: string;
+  keepAlive?: boolean;
+  idleTimeoutSeconds?: number;
+  networkPolicy?: NetworkPolicy;
+  image?: string;
+  createdAt?: string;
+  lastActiveAt?: string;
+  pausedAt?: string;
+  pauseKind?: string;
+  fromSnapshot?: string;
+  labels?: Record<string, string>;
+  envKeys?: string[];
+  limits?: BoxLimits | null;
+  usage?: BoxUsage;
+  expiresAt?: string | null;
+  isolation?: string;
+  root?: boolean;
+}
+
+export interface RunView {
+  id?: string;
+  runId?: string;
+  type?: string;
+  command?: string;
+  status?: string;
+  exitCode?: number | null;
+  timedOut?: boolean;
+  startedAt?: string;
+  endedAt?: string | null;
+  completedAt?: string | null;
+  durationMs?: number | null;
+  reason?: string | null;
+}
+
+export interface LogEntry {
+  seq: number;
+  ts?: string;
+  level?: string;
+  source?: string;
+  message?: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+let onUnauthorized: () => void = () => {};
+
+/** Called on any 401 (except a failed sign-in, which shows its own message). */
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler;
+}
+
+type Method = "GET" | "POST" | "DELETE";
+
+async function request<T>(method: Method, path: string, body?: unknown, opts: { signIn?: boolean } = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  const init: RequestInit = { method, headers, credentials: "same-origin", cache: "no-store" };
+  if (method !== "GET") {
+    headers["X-Boxd-Console"] = "1";
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body ?? {});
+  }
+  let res: Response;
+  try {
+    res = await fetch(API + path, init);
+  } catch {
+    throw new ApiError(0, "network", "Could not reach the boxd server.");
+  }
+  let data: unknown = null;
+  const text = await res.text().catch(() => "");
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const err = (data as { error?: { code?: unknown; message?: unknown } } | null)?.error;
+    const message =
+      typeof err?.message === "string" && err.message ? err.message : `Request failed (HTTP ${res.status}).`;
+    const code = typeof err?.code === "string" ? err.code : `http_${res.status}`;
+    if (res.status === 401 && !opts.signIn) onUnauthorized();
+    throw new ApiError(res.status, code, message);
+  }
+  return data as T;
+}
+
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+export const api = {
+  session: () => request<{ tenant?: string }>("GET", "/session"),
+  signIn: (token: string) => request<{ tenant?: string }>("POST", "/session", { token }, { signIn: true }),
+  signOut: () => request<unknown>("DELETE", "/session"),
+  boxes: () => request<{ boxes?: BoxView[] }>("GET", "/boxes"),
+  box: (id: string) => request<{ box: BoxView; runs?: RunView[] }>("GET", `/boxes/${encodeURIComponent(id)}`),
+  pause: (id: string) => request<unknown>("POST", `/boxes/${encodeURIComponent(id)}/pause`, {}),
+  resume: (id: string) => request<unknown>("POST", `/boxes/${encodeURIComponent(id)}/resume`, {}),
+  snapshot: (id: string, name?: string) =>
+    request<Record<string, unknown> | null>("POST", `/boxes/${encodeURIComponent(id)}/snapshot`, name ? { name } : {}),
+  deleteBox: (id: string) => request<unknown>("DELETE", `/boxes/${encodeURIComponent(id)}`),
+};
+
+export const streams = {
+  events: () => `${API}/events`,
+  log: (id: string) => `${API}/boxes/${encodeURIComponent(id)}/log`,
+};
