@@ -113,6 +113,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     boxLog,
     network,
     liveBox,
+    holdAwake: (boxId) => core.liveRuns.hold(boxId),
     agents,
     runEvents,
     schedules: jobs.schedules.service,

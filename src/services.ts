@@ -65,6 +65,8 @@ export interface ToolServices {
 
 export interface Services extends ToolServices {
   config: Config;
+  /** Keeps a box from being paused while something outside a run uses it (a console terminal); call the result to let go. */
+  holdAwake: (boxId: string) => () => void;
   engine: DockerEngine;
   boxes: BoxService;
   runs: RunService;
