@@ -4,6 +4,7 @@
 // and the event store live in src/http/, one concept per file.
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { type App, createApp } from "../app.js";
 import type { Config } from "../config.js";
 import { configSections } from "../config-sections.js";
@@ -18,6 +19,7 @@ import type { Logger } from "../log.js";
 import { createServer, SERVER_VERSION } from "../mcp/server.js";
 import { ConsoleApi } from "../web-console/console-api.js";
 import { ConsoleStatic } from "../web-console/console-static.js";
+import { ConsoleTerminals } from "../web-console/console-terminal.js";
 
 export interface HttpServeOptions {
   /** `--insecure-no-auth`: serve without tokens (loopback only); every caller is tenant "local". */
@@ -96,16 +98,15 @@ export async function startHttpServer(
     retryMs: RECONNECT_MS,
     log: log.child("http"),
   });
-  const webConsole = {
-    api: new ConsoleApi({
-      services: app.services,
-      // A token's tenant; without tokens (--insecure-no-auth, loopback only) any sign-in is tenant "local".
-      checkToken: (token) => (tokens ? tokens.tenantOf(token) : "local"),
-      log: log.child("console"),
-      secureCookie: false,
-    }),
-    files: new ConsoleStatic(),
-  };
+  const api = new ConsoleApi({
+    services: app.services,
+    // A token's tenant; without tokens (--insecure-no-auth, loopback only) any sign-in is tenant "local".
+    checkToken: (token) => (tokens ? tokens.tenantOf(token) : "local"),
+    log: log.child("console"),
+    secureCookie: false,
+  });
+  const terminals = new ConsoleTerminals({ services: app.services, sessions: api.sessions, log: log.child("console") });
+  const webConsole = { api, files: new ConsoleStatic() };
   const handle = router(state, tokens, endpoint, webConsole);
   const server = http.createServer(
     // Bounds what one slow client can hold: its headers within 30 s, its whole request within 2 min (an SSE
@@ -118,10 +119,28 @@ export async function startHttpServer(
       });
     },
   );
+  // WebSockets: only the console's terminal, after the same Origin/Host check as every request.
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? "/", "http://boxd").pathname;
+    const refused = checkOrigin(state.policy, req.headers)
+      ? "403 Forbidden"
+      : state.draining
+        ? "503 Service Unavailable"
+        : null;
+    if (refused || !terminals.handles(path)) {
+      socket.end(`HTTP/1.1 ${refused ?? "404 Not Found"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
+    terminals.upgrade(req, socket, head);
+  });
   const port = await listen(server, settings.port, settings.host);
   state.policy = policyFor(port);
   sessions.start();
-  const close = drainer(server, sessions, state, log, settings.shutdownGraceMs);
+  const drain = drainer(server, sessions, state, log, settings.shutdownGraceMs);
+  const close = (graceMs?: number) => {
+    terminals.close(); // upgraded sockets are not the HTTP server's to close
+    return drain(graceMs);
+  };
   const shownHost = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
   return { url: `http://${shownHost}:${port}/mcp`, port, sessions, events, close };
 }

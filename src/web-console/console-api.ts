@@ -9,6 +9,7 @@ import { BoxdError, type ErrorCode } from "../errors.js";
 import { readJsonBody } from "../http/body.js";
 import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
+import { fileViews } from "./console-files.js";
 import { ConsoleSessions, clearedCookie, sessionCookie } from "./console-sessions.js";
 import { SECURITY_HEADERS } from "./console-static.js";
 import { streamBoxList, streamBoxLog } from "./console-streams.js";
@@ -84,7 +85,12 @@ export class ConsoleApi {
     const action = m[2] ?? "";
     if (method === "GET" && action === "") {
       const runs = s.runs.page(tenant, box.id, { limit: RUNS_SHOWN }).items;
-      return ok({ box: s.boxes.view(box), runs });
+      const snapshots = s.snapshots.list(tenant, box.id);
+      return ok({ box: s.boxes.view(box), runs, snapshots, exposures: s.previews.list(tenant, box.id).exposed });
+    }
+    if (method === "GET") {
+      const files = await fileViews(s, tenant, box.id, action, req, res);
+      if (files) return files.status === 0 ? null : files;
     }
     if (method === "GET" && action === "log") {
       streamBoxLog(req, res, SECURITY_HEADERS, s.boxLog, box.id);
