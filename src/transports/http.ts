@@ -17,9 +17,9 @@ import { refuse, sendJson } from "../http/replies.js";
 import { SessionRegistry } from "../http/sessions.js";
 import type { Logger } from "../log.js";
 import { createServer, SERVER_VERSION } from "../mcp/server.js";
-import { ConsoleApi } from "../web-console/console-api.js";
-import { ConsoleStatic } from "../web-console/console-static.js";
-import { ConsoleTerminals } from "../web-console/console-terminal.js";
+import type { ConsoleApi } from "../web-console/console-api.js";
+import type { ConsoleStatic } from "../web-console/console-static.js";
+import { createWebConsole, type WebConsole } from "../web-console/web-console.js";
 
 export interface HttpServeOptions {
   /** `--insecure-no-auth`: serve without tokens (loopback only); every caller is tenant "local". */
@@ -98,16 +98,33 @@ export async function startHttpServer(
     retryMs: RECONNECT_MS,
     log: log.child("http"),
   });
-  const api = new ConsoleApi({
+  const webConsole = createWebConsole({
     services: app.services,
     // A token's tenant; without tokens (--insecure-no-auth, loopback only) any sign-in is tenant "local".
     checkToken: (token) => (tokens ? tokens.tenantOf(token) : "local"),
     log: log.child("console"),
-    secureCookie: false,
   });
-  const terminals = new ConsoleTerminals({ services: app.services, sessions: api.sessions, log: log.child("console") });
-  const webConsole = { api, files: new ConsoleStatic() };
   const handle = router(state, tokens, endpoint, webConsole);
+  const server = nodeServer(handle, webConsole, state, log);
+  const port = await listen(server, settings.port, settings.host);
+  state.policy = policyFor(port);
+  sessions.start();
+  const drain = drainer(server, sessions, state, log, settings.shutdownGraceMs);
+  const close = (graceMs?: number) => {
+    webConsole.close();
+    return drain(graceMs);
+  };
+  const shownHost = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
+  return { url: `http://${shownHost}:${port}/mcp`, port, sessions, events, close };
+}
+
+/** The node:http server: requests through `handle`; WebSocket upgrades to the console after the same Origin/Host check. */
+function nodeServer(
+  handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  webConsole: WebConsole,
+  state: RouteState,
+  log: Logger,
+): http.Server {
   const server = http.createServer(
     // Bounds what one slow client can hold: its headers within 30 s, its whole request within 2 min (an SSE
     // response is not bounded by this, only the request).
@@ -121,28 +138,14 @@ export async function startHttpServer(
   );
   // WebSockets: only the console's terminal, after the same Origin/Host check as every request.
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const path = new URL(req.url ?? "/", "http://boxd").pathname;
     const refused = checkOrigin(state.policy, req.headers)
       ? "403 Forbidden"
       : state.draining
         ? "503 Service Unavailable"
         : null;
-    if (refused || !terminals.handles(path)) {
-      socket.end(`HTTP/1.1 ${refused ?? "404 Not Found"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-      return;
-    }
-    terminals.upgrade(req, socket, head);
+    webConsole.upgrade(req, socket, head, refused);
   });
-  const port = await listen(server, settings.port, settings.host);
-  state.policy = policyFor(port);
-  sessions.start();
-  const drain = drainer(server, sessions, state, log, settings.shutdownGraceMs);
-  const close = (graceMs?: number) => {
-    terminals.close(); // upgraded sockets are not the HTTP server's to close
-    return drain(graceMs);
-  };
-  const shownHost = settings.host.includes(":") ? `[${settings.host}]` : settings.host;
-  return { url: `http://${shownHost}:${port}/mcp`, port, sessions, events, close };
+  return server;
 }
 
 /** What the request order reads and shutdown changes: the Origin/Host policy (it names the bound port). */
