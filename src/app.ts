@@ -114,6 +114,7 @@ function servicesOf(config: Config, log: Logger, clients: Clients, core: Core, j
     network,
     liveBox,
     holdAwake: (boxId) => core.liveRuns.hold(boxId),
+    usageHistory: (boxId) => core.usage.history(boxId),
     agents,
     runEvents,
     schedules: jobs.schedules.service,

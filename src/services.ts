@@ -20,6 +20,7 @@ import type { PreviewService } from "./preview/preview-service.js";
 import type { ScheduleService } from "./schedules/schedule-service.js";
 import type { SecretService } from "./secrets/secret-service.js";
 import type { RunService } from "./shell/run-service.js";
+import type { UsageSample } from "./state/usage-store.js";
 
 /** A box of the tenant, awake and ready to run commands. */
 export interface LiveBox {
@@ -67,6 +68,8 @@ export interface Services extends ToolServices {
   config: Config;
   /** Keeps a box from being paused while something outside a run uses it (a console terminal); call the result to let go. */
   holdAwake: (boxId: string) => () => void;
+  /** A box's usage over the last day: its total CPU time and memory in use at each usage meter pass. */
+  usageHistory: (boxId: string) => UsageSample[];
   engine: DockerEngine;
   boxes: BoxService;
   runs: RunService;

@@ -9,6 +9,8 @@ export interface ContainerAccounting {
   cpuNs: number;
   /** Its memory high-water mark since `startedAt` (a current figure where the kernel keeps no peak). */
   memoryPeakBytes: number;
+  /** Its memory in use at this reading. */
+  memoryBytes: number;
   /** The engine's StartedAt: a new value means new counters (the container was stopped and started). */
   startedAt: string;
   source: "cgroup-v1" | "cgroup-v2" | "engine-stats";
@@ -56,7 +58,13 @@ export class AccountingClient {
     if (!stats) return null;
     // cgroup v1 engines report a peak; v2 ones only the current use (the meter keeps the highest seen).
     const memoryPeakBytes = Math.max(stats.memoryPeakBytes, stats.memoryBytes);
-    return { cpuNs: stats.cpuNs, memoryPeakBytes, startedAt: state.startedAt, source: "engine-stats" };
+    return {
+      cpuNs: stats.cpuNs,
+      memoryPeakBytes,
+      memoryBytes: stats.memoryBytes,
+      startedAt: state.startedAt,
+      source: "engine-stats",
+    };
   }
 
   private remember(key: string, id: string, pid: number, startedAt: string): void {

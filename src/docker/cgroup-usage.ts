@@ -11,6 +11,8 @@ export interface CgroupReading {
   cpuNs: number;
   /** The cgroup's memory high-water mark (v2 before kernel 5.19: its current use at this reading). */
   memoryPeakBytes: number;
+  /** Its memory in use now (the usage history's figure). */
+  memoryBytes: number;
   source: "cgroup-v1" | "cgroup-v2";
 }
 
@@ -107,7 +109,8 @@ async function readV1(containerId: string, procs: ProcCgroups, root: string): Pr
       if (cpuNs === null) continue;
       const memPath = memory?.path.includes(containerId) ? memory.path : p;
       const peak = await readCounter(root, "memory", memPath, "memory.max_usage_in_bytes");
-      return { cpuNs, memoryPeakBytes: peak ?? 0, source: "cgroup-v1" };
+      const now = await readCounter(root, "memory", memPath, "memory.usage_in_bytes");
+      return { cpuNs, memoryPeakBytes: peak ?? 0, memoryBytes: now ?? 0, source: "cgroup-v1" };
     }
   }
   return null;
@@ -118,8 +121,9 @@ async function readV2(containerId: string, fromProc: string | null, root: string
     const cpuNs = parseCpuStat((await readText(path.join(root, p, "cpu.stat"))) ?? "");
     if (cpuNs === null) continue;
     // memory.peak needs kernel 5.19; before it the current use is the best a sample can say.
-    const peak = (await readCounter(root, p, "memory.peak")) ?? (await readCounter(root, p, "memory.current"));
-    return { cpuNs, memoryPeakBytes: peak ?? 0, source: "cgroup-v2" };
+    const now = await readCounter(root, p, "memory.current");
+    const peak = (await readCounter(root, p, "memory.peak")) ?? now;
+    return { cpuNs, memoryPeakBytes: peak ?? 0, memoryBytes: now ?? 0, source: "cgroup-v2" };
   }
   return null;
 }

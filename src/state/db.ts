@@ -170,6 +170,15 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (tenant, name)
    );
    CREATE TABLE IF NOT EXISTS box_attach_headers (box_id TEXT PRIMARY KEY, headers TEXT NOT NULL);`,
+  // The web console's usage chart: each usage meter pass's reading of a box that is up (its whole CPU time
+  // so far and its memory in use then), kept for a day.
+  `CREATE TABLE IF NOT EXISTS usage_samples (
+     box_id TEXT NOT NULL,
+     at TEXT NOT NULL,
+     cpu_ns INTEGER NOT NULL,
+     memory_bytes INTEGER NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS usage_samples_box ON usage_samples(box_id, at);`,
 ];
 
 /** Distinct SQL texts kept prepared (the stores build a bounded few hundred at most from column names). */

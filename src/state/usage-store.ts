@@ -45,4 +45,33 @@ export class UsageStore {
       )
       .run({ boxId, ...ledger, sampledAt, source });
   }
+
+  /** One point of the box's usage history: its total CPU time so far and its memory in use at `at`. */
+  addSample(boxId: string, at: string, cpuNs: number, memoryBytes: number): void {
+    this.db
+      .prepare("INSERT INTO usage_samples (box_id, at, cpu_ns, memory_bytes) VALUES (?, ?, ?, ?)")
+      .run(boxId, at, cpuNs, memoryBytes);
+  }
+
+  /** The box's history since `since` (ISO), oldest first. */
+  samples(boxId: string, since: string): UsageSample[] {
+    return this.db
+      .prepare(
+        "SELECT at, cpu_ns AS cpuNs, memory_bytes AS memoryBytes FROM usage_samples WHERE box_id = ? AND at >= ? ORDER BY at",
+      )
+      .all(boxId, since) as UsageSample[];
+  }
+
+  /** Drops points older than `before` (ISO), and every point of boxes that are gone. */
+  prune(before: string): void {
+    this.db
+      .prepare("DELETE FROM usage_samples WHERE at < ? OR box_id IN (SELECT id FROM boxes WHERE status = 'deleted')")
+      .run(before);
+  }
+}
+
+export interface UsageSample {
+  at: string;
+  cpuNs: number;
+  memoryBytes: number;
 }

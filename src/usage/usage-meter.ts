@@ -6,18 +6,21 @@
 import type { BackgroundService } from "../background.js";
 import type { Logger } from "../log.js";
 import type { BoxRecord } from "../model/box.js";
-import type { UsageStore } from "../state/usage-store.js";
+import type { UsageSample, UsageStore } from "../state/usage-store.js";
 import { fold, type LifetimeReading, newLedger, totalOf, type UsageTotal } from "./usage-ledger.js";
 
 export interface UsageMeterDeps {
   /** The container's counters for its current lifetime; null when it is stopped or gone. */
-  read: (containerId: string) => Promise<(LifetimeReading & { source: string }) | null>;
+  read: (containerId: string) => Promise<(LifetimeReading & { source: string; memoryBytes?: number }) | null>;
   store: UsageStore;
   /** Every box that is not deleted (the periodic pass picks the ones that are up). */
   boxes: () => BoxRecord[];
   log: Logger;
   intervalMs: number;
 }
+
+/** How much usage history is kept (the console's chart). */
+const HISTORY_MS = 24 * 3600 * 1000;
 
 export class UsageMeter implements BackgroundService {
   private timer: NodeJS.Timeout | null = null;
@@ -27,17 +30,20 @@ export class UsageMeter implements BackgroundService {
   constructor(private readonly deps: UsageMeterDeps) {}
 
   /**
-   * Reads the box's container and folds the reading into its ledger. Never throws: usage must not stop a
+   * Reads the box's container and folds the reading into its ledger (`record`: and into its usage history,
+   * which the periodic pass keeps, HISTORY_MS of it). Never throws: usage must not stop a
    * pause, a delete or a box_get; a reading that fails is taken at the next chance.
    */
-  async sample(box: Pick<BoxRecord, "id" | "containerId" | "usage">): Promise<void> {
+  async sample(box: Pick<BoxRecord, "id" | "containerId" | "usage">, record = false): Promise<void> {
     if (!box.containerId) return;
     try {
       const reading = await this.deps.read(box.containerId);
       if (!reading) return;
       // Read, fold and write with no await between: concurrent samples of one box cannot undo each other.
-      const ledger = this.deps.store.get(box.id) ?? newLedger(box.usage);
-      this.deps.store.put(box.id, fold(ledger, reading), new Date().toISOString(), reading.source);
+      const ledger = fold(this.deps.store.get(box.id) ?? newLedger(box.usage), reading);
+      const at = new Date().toISOString();
+      this.deps.store.put(box.id, ledger, at, reading.source);
+      if (record) this.deps.store.addSample(box.id, at, totalOf(ledger).cpuNs, reading.memoryBytes ?? 0);
     } catch (err) {
       this.deps.log.debug("could not read a box's usage", { box: box.id, error: String(err) });
     }
@@ -71,7 +77,13 @@ export class UsageMeter implements BackgroundService {
   async sampleAll(): Promise<void> {
     for (const box of this.deps.boxes()) {
       if (this.stopped) return; // the server is closing: the database goes next
-      if (box.status === "idle") await this.sample(box);
+      if (box.status === "idle") await this.sample(box, true);
     }
+    this.deps.store.prune(new Date(Date.now() - HISTORY_MS).toISOString());
+  }
+
+  /** The box's usage history (one point per pass while it was up), oldest first. */
+  history(boxId: string): UsageSample[] {
+    return this.deps.store.samples(boxId, new Date(Date.now() - HISTORY_MS).toISOString());
   }
 }

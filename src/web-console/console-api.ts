@@ -92,6 +92,7 @@ export class ConsoleApi {
       const files = await fileViews(s, tenant, box.id, action, req, res);
       if (files) return files.status === 0 ? null : files;
     }
+    if (method === "GET" && action === "usage") return ok({ samples: s.usageHistory(box.id) });
     if (method === "GET" && action === "log") {
       streamBoxLog(req, res, SECURITY_HEADERS, s.boxLog, box.id);
       return null;

@@ -54,7 +54,8 @@ describe("web console terminal and files", () => {
   }
 
   beforeAll(async () => {
-    fx = await startHttp();
+    // Usage read every second: the usage history gets points within the test.
+    fx = await startHttp({ BOXD_USAGE_SAMPLE_SECONDS: "1" });
     base = fx.url.replace(/\/mcp$/, "");
     alice = await connectHttp(fx.url, TOKEN_A);
     boxId = (await alice.callOk<{ id: string }>("box_create", { name: "term-box" })).id;
@@ -117,7 +118,9 @@ describe("web console terminal and files", () => {
     };
     expect(list.entries.map((e) => e.name).sort()).toEqual(["<img src=x onerror=alert(1)>.txt", "blob.bin"]);
     const text = (await (
-      await get(`/console/api/boxes/${boxId}/file?path=${encodeURIComponent(`${home}/<img src=x onerror=alert(1)>.txt`)}`)
+      await get(
+        `/console/api/boxes/${boxId}/file?path=${encodeURIComponent(`${home}/<img src=x onerror=alert(1)>.txt`)}`,
+      )
     ).json()) as { text: string; binary: boolean };
     expect(text).toMatchObject({ binary: false, text: "<script>alert(1)</script>\n" });
     const bin = (await (await get(`/console/api/boxes/${boxId}/file?path=${home}/blob.bin`)).json()) as Record<
@@ -132,5 +135,29 @@ describe("web console terminal and files", () => {
     expect((await dl.arrayBuffer()).byteLength).toBe(4096);
     expect((await get(`/console/api/boxes/${boxId}/files?path=${home}`, bobCookie)).status).toBe(404);
     expect((await get(`/console/api/boxes/${boxId}/files`)).status).toBe(400);
+  });
+
+  it("keeps a box's usage over time: CPU time growing with the work done, memory in use", async () => {
+    const get = async () =>
+      (await (await fetch(`${base}/console/api/boxes/${boxId}/usage`, { headers: { cookie } })).json()) as {
+        samples: { at: string; cpuNs: number; memoryBytes: number }[];
+      };
+    await alice.callOk("box_exec", { box: boxId, command: "python3 -c 'sum(range(30000000))'" });
+    let samples = (await get()).samples;
+    for (let i = 0; i < 40 && samples.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      samples = (await get()).samples;
+    }
+    expect(samples.length).toBeGreaterThanOrEqual(3);
+    const last = samples.at(-1) as { at: string; cpuNs: number; memoryBytes: number };
+    expect(last.cpuNs).toBeGreaterThan(300_000_000); // the loop above took a good part of a second of CPU
+    expect(last.memoryBytes).toBeGreaterThan(1024 * 1024);
+    for (let i = 1; i < samples.length; i++) {
+      expect(Date.parse(samples[i]?.at ?? "")).toBeGreaterThanOrEqual(Date.parse(samples[i - 1]?.at ?? ""));
+      expect(samples[i]?.cpuNs).toBeGreaterThanOrEqual(samples[i - 1]?.cpuNs ?? 0);
+    }
+    expect((await fetch(`${base}/console/api/boxes/${boxId}/usage`, { headers: { cookie: bobCookie } })).status).toBe(
+      404,
+    );
   });
 });

@@ -90,10 +90,12 @@ describe("readCgroupUsage", () => {
       "cg/cpuacct/cpuacct.usage": "999999999\n",
       [`cg/cpuacct/docker/${ID}/cpuacct.usage`]: "35260658\n",
       [`cg/memory/docker/${ID}/memory.max_usage_in_bytes`]: "3567616\n",
+      [`cg/memory/docker/${ID}/memory.usage_in_bytes`]: "2097152\n",
     });
     expect(await readCgroupUsage(ID, PID, h)).toEqual({
       cpuNs: 35_260_658,
       memoryPeakBytes: 3_567_616,
+      memoryBytes: 2_097_152,
       source: "cgroup-v1",
     });
   });
@@ -104,7 +106,12 @@ describe("readCgroupUsage", () => {
       [`cg/cpu,cpuacct/system.slice/docker-${ID}.scope/cpuacct.usage`]: "500\n",
       [`cg/memory/system.slice/docker-${ID}.scope/memory.max_usage_in_bytes`]: "4096\n",
     });
-    expect(await readCgroupUsage(ID, PID, h)).toEqual({ cpuNs: 500, memoryPeakBytes: 4096, source: "cgroup-v1" });
+    expect(await readCgroupUsage(ID, PID, h)).toEqual({
+      cpuNs: 500,
+      memoryPeakBytes: 4096,
+      memoryBytes: 0,
+      source: "cgroup-v1",
+    });
   });
 
   it("cgroup v1 without a readable /proc entry: the driver's known path", async () => {
@@ -113,7 +120,12 @@ describe("readCgroupUsage", () => {
       [`cg/cpuacct/docker/${ID}/cpuacct.usage`]: "77\n",
       [`cg/memory/docker/${ID}/memory.max_usage_in_bytes`]: "88\n",
     });
-    expect(await readCgroupUsage(ID, 0, h)).toEqual({ cpuNs: 77, memoryPeakBytes: 88, source: "cgroup-v1" });
+    expect(await readCgroupUsage(ID, 0, h)).toEqual({
+      cpuNs: 77,
+      memoryPeakBytes: 88,
+      memoryBytes: 0,
+      source: "cgroup-v1",
+    });
   });
 
   it("cgroup v2, systemd driver: usage_usec in ns and memory.peak", async () => {
@@ -128,6 +140,7 @@ describe("readCgroupUsage", () => {
     expect(await readCgroupUsage(ID, PID, h)).toEqual({
       cpuNs: 1_234_567_000,
       memoryPeakBytes: 8192,
+      memoryBytes: 4096,
       source: "cgroup-v2",
     });
   });
@@ -138,7 +151,12 @@ describe("readCgroupUsage", () => {
       [`cg/docker/${ID}/cpu.stat`]: "usage_usec 10\n",
       [`cg/docker/${ID}/memory.current`]: "2048\n",
     });
-    expect(await readCgroupUsage(ID, 0, h)).toEqual({ cpuNs: 10_000, memoryPeakBytes: 2048, source: "cgroup-v2" });
+    expect(await readCgroupUsage(ID, 0, h)).toEqual({
+      cpuNs: 10_000,
+      memoryPeakBytes: 2048,
+      memoryBytes: 2048,
+      source: "cgroup-v2",
+    });
   });
 
   it("null where the container's files are not (a remote engine; another container's pid)", async () => {
