@@ -70,6 +70,53 @@ export interface RunView {
   reason?: string | null;
 }
 
+export interface SnapshotView {
+  id: string;
+  name?: string;
+  status?: string;
+  sizeBytes?: number;
+  createdAt?: string;
+  reason?: string;
+}
+
+/** An exposed port (its token or password, if the server sends one, is never shown). */
+export interface ExposureView {
+  port: number;
+  url?: string;
+  auth?: string;
+  createdAt?: string;
+}
+
+export interface FileEntry {
+  name: string;
+  path: string;
+  type: "file" | "directory" | "symlink" | "other" | string;
+  size?: number;
+  mode?: string;
+  modifiedAt?: string;
+}
+
+export interface Listing {
+  path: string;
+  entries?: FileEntry[];
+  truncated?: boolean;
+}
+
+export interface FileText {
+  path: string;
+  size?: number;
+  binary?: boolean;
+  truncated?: boolean;
+  text?: string;
+}
+
+export interface BoxResponse {
+  box: BoxView;
+  runs?: RunView[];
+  snapshots?: SnapshotView[];
+  exposures?: ExposureView[];
+}
+
 export interface LogEntry {
   seq: number;
   ts?: string;
@@ -142,7 +189,11 @@ export const api = {
   signIn: (token: string) => request<{ tenant?: string }>("POST", "/session", { token }, { signIn: true }),
   signOut: () => request<unknown>("DELETE", "/session"),
   boxes: () => request<{ boxes?: BoxView[] }>("GET", "/boxes"),
-  box: (id: string) => request<{ box: BoxView; runs?: RunView[] }>("GET", `/boxes/${encodeURIComponent(id)}`),
+  box: (id: string) => request<BoxResponse>("GET", `/boxes/${encodeURIComponent(id)}`),
+  files: (id: string, path: string) =>
+    request<Listing>("GET", `/boxes/${encodeURIComponent(id)}/files?path=${encodeURIComponent(path)}`),
+  file: (id: string, path: string) =>
+    request<FileText>("GET", `/boxes/${encodeURIComponent(id)}/file?path=${encodeURIComponent(path)}`),
   pause: (id: string) => request<unknown>("POST", `/boxes/${encodeURIComponent(id)}/pause`, {}),
   resume: (id: string) => request<unknown>("POST", `/boxes/${encodeURIComponent(id)}/resume`, {}),
   snapshot: (id: string, name?: string) =>
@@ -154,3 +205,14 @@ export const streams = {
   events: () => `${API}/events`,
   log: (id: string) => `${API}/boxes/${encodeURIComponent(id)}/log`,
 };
+
+/** A file as an attachment (the server sends Content-Disposition: attachment). */
+export function downloadUrl(id: string, path: string): string {
+  return `${API}/boxes/${encodeURIComponent(id)}/download?path=${encodeURIComponent(path)}`;
+}
+
+/** The box's terminal (a WebSocket on the same origin). */
+export function terminalUrl(id: string, cols: number, rows: number): string {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}${API}/boxes/${encodeURIComponent(id)}/terminal?cols=${cols}&rows=${rows}`;
+}

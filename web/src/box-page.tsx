@@ -1,7 +1,17 @@
 // A box's page (route "/boxes/<id>"): its fields, runs, live log and the pause/resume/snapshot/delete actions.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, api, type BoxView, errorMessage, type RunView, streams } from "./api";
+import {
+  ApiError,
+  api,
+  type BoxView,
+  type ExposureView,
+  errorMessage,
+  type RunView,
+  type SnapshotView,
+  streams,
+} from "./api";
 import { Labels } from "./box-list";
+import { FilesPanel } from "./files-panel";
 import {
   formatAgo,
   formatBytes,
@@ -15,12 +25,15 @@ import {
 import { LogPanel } from "./log-panel";
 import { linkClick, navigate } from "./router";
 import { useEventStream } from "./sse";
+import { TerminalPanel } from "./terminal-panel";
 
 type Action = "pause" | "resume" | "snapshot" | "delete";
 
 export function BoxPage({ id }: { id: string }) {
   const [box, setBox] = useState<BoxView | null>(null);
   const [runs, setRuns] = useState<RunView[]>([]);
+  const [snapshots, setSnapshots] = useState<SnapshotView[]>([]);
+  const [exposures, setExposures] = useState<ExposureView[]>([]);
   const [loadError, setLoadError] = useState<{ status: number; message: string } | null>(null);
   const [busy, setBusy] = useState<Action | null>(null);
   const [actionError, setActionError] = useState("");
@@ -34,6 +47,8 @@ export function BoxPage({ id }: { id: string }) {
       const r = await api.box(id);
       setBox(r.box);
       setRuns(Array.isArray(r.runs) ? r.runs : []);
+      setSnapshots(Array.isArray(r.snapshots) ? r.snapshots : []);
+      setExposures(Array.isArray(r.exposures) ? r.exposures : []);
       setLoadError(null);
     } catch (e) {
       if (deleting.current) return;
@@ -227,7 +242,10 @@ export function BoxPage({ id }: { id: string }) {
           </dialog>
 
           <BoxDetails box={box} />
+          <TerminalPanel boxId={id} />
+          <FilesPanel boxId={id} />
           <Runs runs={runs} />
+          <SnapshotsAndPorts snapshots={snapshots} exposures={exposures} />
         </>
       ) : (
         <p class="muted">Loading…</p>
@@ -280,9 +298,16 @@ function BoxDetails({ box }: { box: BoxView }) {
           <dt>Network policy</dt>
           <dd>
             <span data-testid="network-mode">{np?.mode ?? "—"}</span>
-            {np?.allowedDomains?.length ? <span class="muted"> — domains: {np.allowedDomains.join(", ")}</span> : null}
-            {np?.allowedCidrs?.length ? <span class="muted"> — allowed: {np.allowedCidrs.join(", ")}</span> : null}
-            {np?.deniedCidrs?.length ? <span class="muted"> — denied: {np.deniedCidrs.join(", ")}</span> : null}
+            {np?.mode === "custom" ||
+            np?.allowedDomains?.length ||
+            np?.allowedCidrs?.length ||
+            np?.deniedCidrs?.length ? (
+              <dl class="policy" data-testid="network-policy">
+                <PolicyList title="Allowed domains" items={np?.allowedDomains} />
+                <PolicyList title="Allowed CIDRs" items={np?.allowedCidrs} />
+                <PolicyList title="Denied CIDRs" items={np?.deniedCidrs} />
+              </dl>
+            ) : null}
           </dd>
           <dt>Labels</dt>
           <dd>
@@ -395,6 +420,116 @@ function Runs({ runs }: { runs: RunView[] }) {
           </table>
         </div>
       )}
+    </section>
+  );
+}
+
+function PolicyList({ title, items }: { title: string; items?: string[] }) {
+  const list = Array.isArray(items) ? items : [];
+  return (
+    <>
+      <dt>{title}</dt>
+      <dd>
+        {list.length === 0 ? (
+          <span class="muted">none</span>
+        ) : (
+          <ul class="policy-items">
+            {list.map((x, i) => (
+              <li class="mono" key={`${i}:${x}`}>
+                {x}
+              </li>
+            ))}
+          </ul>
+        )}
+      </dd>
+    </>
+  );
+}
+
+function SnapshotsAndPorts({ snapshots, exposures }: { snapshots: SnapshotView[]; exposures: ExposureView[] }) {
+  const snaps = [...snapshots].sort((a, b) => (b.createdAt ?? "").localeCompare(a.createdAt ?? ""));
+  const ports = [...exposures].sort((a, b) => a.port - b.port);
+  return (
+    <section class="card" aria-labelledby="snapshots-title">
+      <div class="details-grid">
+        <div>
+          <h2 id="snapshots-title">Snapshots</h2>
+          {snaps.length === 0 ? (
+            <p class="muted">None</p>
+          ) : (
+            <div class="table-wrap">
+              <table class="table" aria-labelledby="snapshots-title">
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">ID</th>
+                    <th scope="col">Status</th>
+                    <th scope="col" class="num">
+                      Size
+                    </th>
+                    <th scope="col">Created</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {snaps.map((s) => (
+                    <tr key={s.id}>
+                      <td class="name">
+                        {s.name ?? "—"}
+                        {s.reason ? <span class="reason">{s.reason}</span> : null}
+                      </td>
+                      <td class="mono">{s.id}</td>
+                      <td>
+                        <span class={statusClass(s.status)}>{s.status ?? "unknown"}</span>
+                      </td>
+                      <td class="num">{formatBytes(s.sizeBytes)}</td>
+                      <td>
+                        <time dateTime={s.createdAt}>{formatDateTime(s.createdAt)}</time>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </div>
+        <div>
+          <h2 id="ports-title">Exposed ports</h2>
+          {ports.length === 0 ? (
+            <p class="muted">None</p>
+          ) : (
+            <div class="table-wrap">
+              <table class="table" aria-labelledby="ports-title">
+                <thead>
+                  <tr>
+                    <th scope="col" class="num">
+                      Port
+                    </th>
+                    <th scope="col">URL</th>
+                    <th scope="col">Auth</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {ports.map((x) => (
+                    <tr key={x.port}>
+                      <td class="num">{x.port}</td>
+                      <td class="command">
+                        {typeof x.url === "string" && /^https?:\/\//i.test(x.url) ? (
+                          <a href={x.url} target="_blank" rel="noopener noreferrer">
+                            {x.url}
+                          </a>
+                        ) : (
+                          <span class="mono">{x.url ?? "—"}</span>
+                        )}
+                      </td>
+                      <td>{x.auth ?? "—"}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </div>
+      </div>
     </section>
   );
 }
