@@ -1,8 +1,16 @@
-// The settings of preview URLs (box_expose_port): rows of config.ts's SETTINGS table, kept here for
-// config.ts's length. Only schemas: config.ts alone reads the environment.
+// The settings of what browsers reach: preview URLs (box_expose_port) and the web console's own port for a
+// stdio server. Rows of config.ts's SETTINGS table, kept here for config.ts's length. Only schemas:
+// config.ts alone reads the environment.
 import { z } from "zod";
 
 export const PREVIEW_SETTINGS = {
+  consolePort: {
+    env: "BOXD_CONSOLE_PORT",
+    flag: "--console-port <port>",
+    description:
+      "With `boxd serve` (stdio): also serve the web console on http://127.0.0.1:<port>/ (0 picks a free port), signed in with the local token (`boxd ssh-token` prints it). `serve --http` serves the console at / of its own port; unset: no console for stdio.",
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+  },
   previewPort: {
     env: "BOXD_PREVIEW_PORT",
     flag: "--preview-port <port>",
