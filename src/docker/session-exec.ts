@@ -66,6 +66,9 @@ export async function startSessionExec(docker: Docker, req: SessionExecRequest):
   raw.on("error", finish);
   if (req.tty) {
     raw.pipe(stdout, { end: false });
+    // Ended and drained here: a stream's end is only seen once it is read, and a caller with nothing to
+    // read from a terminal's empty stderr would otherwise never see the process exit.
+    stderr.resume();
     stderr.end();
   } else {
     docker.modem.demuxStream(raw, stdout, stderr);

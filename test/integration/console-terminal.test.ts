@@ -97,6 +97,17 @@ describe("web console terminal and files", () => {
     expect(JSON.stringify(log)).toContain("console terminal closed");
   });
 
+  it("tells the page the shell's exit code when the shell ends", async () => {
+    const t = await terminal(boxId, { cookie, origin: base });
+    if (typeof t === "number") throw new Error(`refused: ${t}`);
+    await t.until(/\$ $/); // the prompt: typed before it, input could reach a shell not reading yet
+    t.ws.send(JSON.stringify({ type: "input", data: "exit 3\r" }));
+    await t.until(/\[control\] \{"type":"exit","code":3\}/);
+    await new Promise<void>((resolve) =>
+      t.ws.readyState === WebSocket.CLOSED ? resolve() : t.ws.once("close", () => resolve()),
+    );
+  });
+
   it("needs a session, the box's tenant and this server's origin", async () => {
     expect(await terminal(boxId, { origin: base })).toBe(401);
     expect(await terminal(boxId, { cookie: bobCookie, origin: base })).toBe(404);
