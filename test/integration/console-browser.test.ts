@@ -118,6 +118,58 @@ describe("web console in Chromium", () => {
     await context.close();
   });
 
+  it("runs a terminal in the box (typing, Ctrl-C) and browses, shows and downloads its files", async () => {
+    const box = await alice.callOk<{ id: string }>("box_create", { name: "term-box" });
+    const fileName = "report <b>1</b>.txt".replace(/\//g, "-"); // a hostile name (no slash: one file)
+    await alice.callOk("box_write_file", {
+      box: box.id,
+      path: fileName,
+      content: "<script>window.__xss=3</script>\nline two\n",
+    });
+    const { context, page } = await newPage();
+    await signIn(page, TOKEN_A);
+    await page.getByRole("link", { name: "term-box", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: "term-box" }).waitFor();
+
+    // Files: the folder, the file as text, the download.
+    const files = page.getByRole("table", { name: "Files in /workspace/home" });
+    await files.getByRole("button", { name: fileName, exact: true }).click({ timeout: 20_000 });
+    const view = page.getByTestId("file-text");
+    await expect.poll(() => view.textContent(), { timeout: 20_000 }).toContain("<script>window.__xss=3</script>");
+    expect(await page.evaluate<unknown>("window.__xss")).toBeUndefined();
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: `Download ${fileName}` }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/report/);
+    const chunks: Buffer[] = [];
+    for await (const c of (await download.createReadStream()) as AsyncIterable<Buffer>) chunks.push(c);
+    expect(Buffer.concat(chunks).toString()).toBe("<script>window.__xss=3</script>\nline two\n");
+
+    // The terminal: a shell as boxuser; what it prints is read from the terminal's own buffer.
+    await page.getByRole("button", { name: "Open terminal" }).click();
+    await expect
+      .poll(() => page.getByTestId("terminal-state").textContent(), { timeout: 30_000 })
+      .toContain("Connected");
+    const screen = () =>
+      page.evaluate<string>(`(() => { const b = window.__boxdTerminal.buffer.active; const out = [];
+        for (let i = 0; i < b.length; i++) out.push(b.getLine(i).translateToString(true)); return out.join("\\n"); })()`);
+    await expect.poll(screen, { timeout: 20_000 }).toMatch(/\$ $/m);
+    await page.getByRole("region", { name: "Terminal" }).click();
+    await page.keyboard.type("echo term-$((6*7)) $(whoami)\n");
+    await expect.poll(screen, { timeout: 20_000 }).toContain("term-42 boxuser");
+    await page.keyboard.type("sleep 300\n");
+    await page.waitForTimeout(800);
+    await page.keyboard.press("Control+C");
+    await page.keyboard.type("echo after-ctrl-c\n");
+    await expect.poll(screen, { timeout: 20_000 }).toMatch(/^after-ctrl-c$/m);
+    await page.screenshot({ path: path.join(SHOTS, "console-terminal.png") });
+    await page.keyboard.type("exit 3\n");
+    await expect.poll(() => page.getByTestId("terminal-state").textContent(), { timeout: 20_000 }).toContain("code 3");
+    expect(await cspViolations(page)).toEqual([]);
+    await context.close();
+  });
+
   it("shows another tenant none of them: not in its list, not by URL", async () => {
     const mine = await alice.callOk<{ id: string }>("box_create", { name: "alice-only" });
     const { context, page } = await newPage();
