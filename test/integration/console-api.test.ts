@@ -171,6 +171,21 @@ describe("web console API", () => {
     expect(status).toBe(403);
   });
 
+  it("sends a huge log's newest 500 entries, not all of it", async () => {
+    const box = await alice.callOk<{ id: string }>("box_create", { name: "chatty" });
+    for (let i = 0; i < 5000; i++) fx.h.services.boxLog.append(box.id, "info", "user", `line ${i} ${"x".repeat(200)}`);
+    const { cookie } = await signIn(TOKEN_A);
+    const ac = new AbortController();
+    const r = await api(`/console/api/boxes/${box.id}/log`, { cookie, signal: ac.signal });
+    const reader = (r.body as ReadableStream<Uint8Array>).getReader();
+    let text = "";
+    while (!text.includes("line 4999 ")) text += Buffer.from((await reader.read()).value ?? []).toString("utf8");
+    ac.abort();
+    const entries = text.split("\n").filter((l) => l.startsWith("data: "));
+    expect(entries.length).toBe(500);
+    expect(entries[0]).toContain('"line 4500 ');
+  });
+
   it("slows down a flood of wrong tokens from one address", async () => {
     const codes: number[] = [];
     for (let i = 0; i < 12; i++) codes.push((await signIn(`guess-${i}`)).r.status);
