@@ -79,10 +79,11 @@ export class ConsoleApi {
       streamBoxList(req, res, SECURITY_HEADERS, () => s.boxes.list(tenant));
       return null;
     }
-    const m = /^\/console\/api\/boxes\/([^/]+)(?:\/([a-z]+))?$/.exec(path);
+    const m = /^\/console\/api\/boxes\/([^/]+)(?:\/([a-z]+)(?:\/([^/]+))?)?$/.exec(path);
     if (!m) return fail("NOT_FOUND", `no ${path} in the console's API`);
     const box = s.boxes.resolve(tenant, decodePart(m[1] ?? ""));
     const action = m[2] ?? "";
+    if (m[3] && action !== "runs") return fail("NOT_FOUND", `no ${path} in the console's API`);
     if (method === "GET" && action === "") {
       const runs = s.runs.page(tenant, box.id, { limit: RUNS_SHOWN }).items;
       const snapshots = s.snapshots.list(tenant, box.id);
@@ -93,6 +94,7 @@ export class ConsoleApi {
       if (files) return files.status === 0 ? null : files;
     }
     if (method === "GET" && action === "usage") return ok({ samples: s.usageHistory(box.id) });
+    if (method === "GET" && action === "runs" && m[3]) return ok({ run: await runView(s, box.id, decodePart(m[3])) });
     if (method === "GET" && action === "log") {
       streamBoxLog(req, res, SECURITY_HEADERS, s.boxLog, box.id);
       return null;
@@ -158,6 +160,12 @@ export class ConsoleApi {
 }
 
 const ok = (body: unknown): Reply => ({ status: 200, body });
+
+/** A run with its output as text (kept output: a run's record holds the first and last of a long one). */
+async function runView(s: Services, boxId: string, runId: string) {
+  const { stdout, stderr, ...run } = await s.runs.get(boxId, runId);
+  return { ...run, stdout: stdout.toString("utf8"), stderr: stderr.toString("utf8") };
+}
 
 function decodePart(part: string): string {
   try {

@@ -171,6 +171,24 @@ describe("web console API", () => {
     expect(status).toBe(403);
   });
 
+  it("shows a run's output and exit code; another box's run is not found", async () => {
+    const box = await alice.callOk<{ id: string }>("box_create", { name: "runner" });
+    const other = await alice.callOk<{ id: string }>("box_create", { name: "other-runner" });
+    const run = await alice.callOk<{ runId: string }>("box_exec", {
+      box: box.id,
+      command: "echo out-1; echo err-1 >&2; exit 4",
+    });
+    const { cookie } = await signIn(TOKEN_A);
+    const r = await json(await api(`/console/api/boxes/${box.id}/runs/${run.runId}`, { cookie }));
+    expect((r as unknown as { run: Record<string, unknown> }).run).toMatchObject({
+      stdout: "out-1\n",
+      stderr: "err-1\n",
+      exitCode: 4,
+    });
+    expect((await api(`/console/api/boxes/${other.id}/runs/${run.runId}`, { cookie })).status).toBe(404);
+    expect((await write(`/console/api/boxes/${box.id}/pause/extra`, cookie)).status).toBe(404);
+  });
+
   it("sends a huge log's newest 500 entries, not all of it", async () => {
     const box = await alice.callOk<{ id: string }>("box_create", { name: "chatty" });
     for (let i = 0; i < 5000; i++) fx.h.services.boxLog.append(box.id, "info", "user", `line ${i} ${"x".repeat(200)}`);
