@@ -68,6 +68,22 @@ export interface RunView {
   completedAt?: string | null;
   durationMs?: number | null;
   reason?: string | null;
+  /** Agent runs only (src/model/box.ts AgentRunInfo): what the agent reported it used. */
+  agent?: AgentRunInfo;
+}
+
+export interface AgentRunInfo {
+  harness?: string;
+  model?: string | null;
+  usage?: { inputTokens?: number; outputTokens?: number; cachedInputTokens?: number } | null;
+  costUsd?: number | null;
+}
+
+/** One usage meter pass: the box's total CPU time so far and its memory in use then. */
+export interface UsageSample {
+  at: string;
+  cpuNs: number;
+  memoryBytes: number;
 }
 
 export interface SnapshotView {
@@ -194,6 +210,7 @@ export const api = {
     request<Listing>("GET", `/boxes/${encodeURIComponent(id)}/files?path=${encodeURIComponent(path)}`),
   file: (id: string, path: string) =>
     request<FileText>("GET", `/boxes/${encodeURIComponent(id)}/file?path=${encodeURIComponent(path)}`),
+  usage: (id: string) => request<{ samples?: UsageSample[] }>("GET", `/boxes/${encodeURIComponent(id)}/usage`),
   pause: (id: string) => request<unknown>("POST", `/boxes/${encodeURIComponent(id)}/pause`, {}),
   resume: (id: string) => request<unknown>("POST", `/boxes/${encodeURIComponent(id)}/resume`, {}),
   snapshot: (id: string, name?: string) =>

@@ -1,4 +1,4 @@
-// A box's page (route "/boxes/<id>"): its fields, runs, live log and the pause/resume/snapshot/delete actions.
+// A box's page (route "/boxes/<id>"): its fields, usage charts, runs, live log and the pause/resume/snapshot/delete actions.
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import {
   ApiError,
@@ -26,6 +26,7 @@ import { LogPanel } from "./log-panel";
 import { linkClick, navigate } from "./router";
 import { useEventStream } from "./sse";
 import { TerminalPanel } from "./terminal-panel";
+import { UsagePanel } from "./usage-panel";
 
 type Action = "pause" | "resume" | "snapshot" | "delete";
 
@@ -242,6 +243,7 @@ export function BoxPage({ id }: { id: string }) {
           </dialog>
 
           <BoxDetails box={box} />
+          <UsagePanel boxId={id} status={status} runs={runs} />
           <TerminalPanel boxId={id} />
           <FilesPanel boxId={id} />
           <Runs runs={runs} />
