@@ -48,7 +48,8 @@ describe("web console in Chromium", () => {
     if (!existsSync(path.resolve(import.meta.dirname, "../../dist/console/index.html"))) {
       throw new Error("dist/console is missing: run `npm run build` (npm test does it)");
     }
-    fx = await startHttp();
+    // Usage read every second, so the usage charts have points within the test.
+    fx = await startHttp({ BOXD_USAGE_SAMPLE_SECONDS: "1" });
     base = fx.url.replace(/\/mcp$/, "");
     alice = await connectHttp(fx.url, TOKEN_A);
     bob = await connectHttp(fx.url, TOKEN_B);
@@ -164,8 +165,24 @@ describe("web console in Chromium", () => {
     await page.keyboard.type("echo after-ctrl-c\n");
     await expect.poll(screen, { timeout: 20_000 }).toMatch(/^after-ctrl-c$/m);
     await page.screenshot({ path: path.join(SHOTS, "console-terminal.png") });
+    // Usage over time: the chart of a box that has been up a few seconds.
+    await expect
+      .poll(() => page.getByTestId("usage-cpu").getByRole("img").getAttribute("aria-label"), { timeout: 45_000 })
+      .toMatch(/^CPU [\d.]+% now, peak [\d.]+%$/);
+    expect(await page.getByTestId("usage-memory").getByRole("img").getAttribute("aria-label")).toMatch(
+      /^Memory [\d.]+ MiB now/,
+    );
     await page.keyboard.type("exit 3\n");
     await expect.poll(() => page.getByTestId("terminal-state").textContent(), { timeout: 20_000 }).toContain("code 3");
+    // A few more points, then the page again: the screenshot shows lines.
+    await page.waitForTimeout(4000);
+    await page.reload();
+    await expect
+      .poll(async () => page.getByTestId("usage-table").getByRole("row").count(), { timeout: 30_000 })
+      .toBeGreaterThan(4);
+    await page
+      .locator("section[aria-labelledby=usage-title]")
+      .screenshot({ path: path.join(SHOTS, "console-usage.png") });
     expect(await cspViolations(page)).toEqual([]);
     await context.close();
   });
