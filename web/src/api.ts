@@ -72,6 +72,15 @@ export interface RunView {
   agent?: AgentRunInfo;
 }
 
+/** A run with its kept output as text (GET .../runs/<runId>): a long stream keeps its first and last bytes. */
+export interface RunOutputView extends RunView {
+  stdout?: string;
+  stderr?: string;
+  /** Bytes each stream produced in all (more than kept when the run passed the record's cap). */
+  stdoutProduced?: number;
+  stderrProduced?: number;
+}
+
 export interface AgentRunInfo {
   harness?: string;
   model?: string | null;
@@ -210,6 +219,8 @@ export const api = {
     request<Listing>("GET", `/boxes/${encodeURIComponent(id)}/files?path=${encodeURIComponent(path)}`),
   file: (id: string, path: string) =>
     request<FileText>("GET", `/boxes/${encodeURIComponent(id)}/file?path=${encodeURIComponent(path)}`),
+  run: (id: string, runId: string) =>
+    request<{ run?: RunOutputView }>("GET", `/boxes/${encodeURIComponent(id)}/runs/${encodeURIComponent(runId)}`),
   usage: (id: string) => request<{ samples?: UsageSample[] }>("GET", `/boxes/${encodeURIComponent(id)}/usage`),
   pause: (id: string) => request<unknown>("POST", `/boxes/${encodeURIComponent(id)}/pause`, {}),
   resume: (id: string) => request<unknown>("POST", `/boxes/${encodeURIComponent(id)}/resume`, {}),

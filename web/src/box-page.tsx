@@ -6,6 +6,7 @@ import {
   type BoxView,
   type ExposureView,
   errorMessage,
+  type RunOutputView,
   type RunView,
   type SnapshotView,
   streams,
@@ -24,6 +25,7 @@ import {
 } from "./format";
 import { LogPanel } from "./log-panel";
 import { linkClick, navigate } from "./router";
+import { RunOutput } from "./run-output";
 import { useEventStream } from "./sse";
 import { TerminalPanel } from "./terminal-panel";
 import { UsagePanel } from "./usage-panel";
@@ -246,7 +248,7 @@ export function BoxPage({ id }: { id: string }) {
           <UsagePanel boxId={id} status={status} runs={runs} />
           <TerminalPanel boxId={id} />
           <FilesPanel boxId={id} />
-          <Runs runs={runs} />
+          <Runs boxId={id} runs={runs} />
           <SnapshotsAndPorts snapshots={snapshots} exposures={exposures} />
         </>
       ) : (
@@ -375,11 +377,71 @@ function BoxDetails({ box }: { box: BoxView }) {
   );
 }
 
-function Runs({ runs }: { runs: RunView[] }) {
+function Runs({ boxId, runs }: { boxId: string; runs: RunView[] }) {
   const sorted = [...runs].sort((a, b) => (b.startedAt ?? "").localeCompare(a.startedAt ?? ""));
+  const [shown, setShown] = useState<RunOutputView | null>(null);
+  const [loadingRun, setLoadingRun] = useState("");
+  const [error, setError] = useState("");
+  const seq = useRef(0);
+  const opener = useRef<HTMLElement | null>(null);
+  const head = useRef<HTMLHeadingElement>(null);
+
+  const load = useCallback(
+    async (rid: string, focus: boolean) => {
+      const n = ++seq.current;
+      setLoadingRun(rid);
+      setError("");
+      try {
+        const r = await api.run(boxId, rid);
+        if (n !== seq.current) return;
+        const run = r?.run;
+        if (!run || typeof run !== "object") throw new Error("The server sent no run.");
+        setShown({ ...run, runId: runId(run) || rid });
+        if (focus) requestAnimationFrame(() => head.current?.focus());
+      } catch (e) {
+        if (n !== seq.current) return;
+        setError(errorMessage(e));
+      } finally {
+        if (n === seq.current) setLoadingRun("");
+      }
+    },
+    [boxId],
+  );
+
+  // Another box's page: nothing of this one's runs stays open.
+  useEffect(() => {
+    seq.current++;
+    setShown(null);
+    setError("");
+    setLoadingRun("");
+  }, [boxId]);
+
+  // The table (kept live by the events stream) says the run shown has ended: fetch its final output.
+  const shownId = shown ? runId(shown) : "";
+  const listedStatus = shownId ? sorted.find((r) => runId(r) === shownId)?.status : undefined;
+  useEffect(() => {
+    if (shownId && shown?.status === "running" && listedStatus && listedStatus !== "running") {
+      void load(shownId, false);
+    }
+  }, [shownId, shown?.status, listedStatus, load]);
+
+  const close = () => {
+    seq.current++;
+    setShown(null);
+    setLoadingRun("");
+    const el = opener.current;
+    opener.current = null;
+    if (el?.isConnected) el.focus();
+  };
+
   return (
     <section class="card" aria-labelledby="runs-title">
       <h2 id="runs-title">Runs</h2>
+      {error ? (
+        <p class="banner banner-error" role="alert">
+          {error}
+        </p>
+      ) : null}
       {sorted.length === 0 ? (
         <p class="muted">No runs yet.</p>
       ) : (
@@ -396,6 +458,9 @@ function Runs({ runs }: { runs: RunView[] }) {
                 <th scope="col">Started</th>
                 <th scope="col" class="num">
                   Duration
+                </th>
+                <th scope="col">
+                  <span class="visually-hidden">Output</span>
                 </th>
               </tr>
             </thead>
@@ -416,12 +481,39 @@ function Runs({ runs }: { runs: RunView[] }) {
                     <time dateTime={r.startedAt}>{formatDateTime(r.startedAt)}</time>
                   </td>
                   <td class="num">{formatDuration(runDurationMs(r))}</td>
+                  <td>
+                    {runId(r) ? (
+                      <button
+                        type="button"
+                        class="btn btn-small"
+                        aria-label={`Output of ${runId(r)}`}
+                        aria-busy={loadingRun === runId(r)}
+                        aria-expanded={shownId === runId(r)}
+                        aria-controls={shownId === runId(r) ? "run-output" : undefined}
+                        onClick={(e) => {
+                          opener.current = e.currentTarget;
+                          void load(runId(r), true);
+                        }}
+                      >
+                        Output
+                      </button>
+                    ) : null}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </div>
       )}
+      {shown ? (
+        <RunOutput
+          run={shown}
+          loading={loadingRun === shownId}
+          headRef={head}
+          onRefresh={() => void load(shownId, false)}
+          onClose={close}
+        />
+      ) : null}
     </section>
   );
 }
