@@ -95,9 +95,18 @@ describe("web console in Chromium", () => {
     const log = page.getByRole("log", { name: "Box log" });
     await log.waitFor();
     const hostile = "<script>window.__xss=2</script>";
-    await alice.callOk("box_exec", { box: box.id, command: `echo '${hostile}'; echo console-line-$((6*7))` });
+    const run = await alice.callOk<{ runId: string }>("box_exec", {
+      box: box.id,
+      command: `echo '${hostile}'; echo console-line-$((6*7)); echo oops >&2; exit 4`,
+    });
     await log.getByText("console-line-42").first().waitFor({ timeout: 20_000 });
     expect(await log.getByText(hostile).count()).toBeGreaterThan(0);
+    expect(await page.evaluate<unknown>("window.__xss")).toBeUndefined();
+    // The run with its output and exit code.
+    await page.getByRole("button", { name: `Output of ${run.runId}` }).click({ timeout: 20_000 });
+    await expect.poll(() => page.getByTestId("run-exit").textContent(), { timeout: 20_000 }).toContain("exit 4");
+    expect(await page.getByTestId("run-stdout").textContent()).toContain(hostile);
+    expect(await page.getByTestId("run-stderr").textContent()).toContain("oops");
     expect(await page.evaluate<unknown>("window.__xss")).toBeUndefined();
     await page.screenshot({ path: path.join(SHOTS, "console-box.png") });
 
@@ -165,18 +174,18 @@ describe("web console in Chromium", () => {
     await page.keyboard.type("echo after-ctrl-c\n");
     await expect.poll(screen, { timeout: 20_000 }).toMatch(/^after-ctrl-c$/m);
     await page.screenshot({ path: path.join(SHOTS, "console-terminal.png") });
-    // Usage over time: the chart of a box that has been up a few seconds.
+    await page.keyboard.type("exit 3\n");
+    await expect.poll(() => page.getByTestId("terminal-state").textContent(), { timeout: 20_000 }).toContain("code 3");
+    // Usage over time: the charts of a box up a few seconds (sampled every second here; the page loads
+    // the samples when it opens, then every 30 s).
+    await page.waitForTimeout(4000);
+    await page.reload();
     await expect
       .poll(() => page.getByTestId("usage-cpu").getByRole("img").getAttribute("aria-label"), { timeout: 45_000 })
       .toMatch(/^CPU [\d.]+% now, peak [\d.]+%$/);
     expect(await page.getByTestId("usage-memory").getByRole("img").getAttribute("aria-label")).toMatch(
       /^Memory [\d.]+ MiB now/,
     );
-    await page.keyboard.type("exit 3\n");
-    await expect.poll(() => page.getByTestId("terminal-state").textContent(), { timeout: 20_000 }).toContain("code 3");
-    // A few more points, then the page again: the screenshot shows lines.
-    await page.waitForTimeout(4000);
-    await page.reload();
     await expect
       .poll(async () => page.getByTestId("usage-table").getByRole("row").count(), { timeout: 30_000 })
       .toBeGreaterThan(4);
