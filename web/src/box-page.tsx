@@ -133,11 +133,7 @@ export function BoxPage({ id }: { id: string }) {
   if (loadError && !box) {
     return (
       <>
-        <p class="crumbs">
-          <a href="/" onClick={linkClick}>
-            ← Boxes
-          </a>
-        </p>
+        <BackToBoxes />
         <h1 tabIndex={-1}>{loadError.status === 404 ? "Box not found" : "Could not load the box"}</h1>
         <p class="banner banner-error" role="alert">
           {loadError.message}
@@ -150,11 +146,7 @@ export function BoxPage({ id }: { id: string }) {
   const paused = status === "paused" || status === "stopped";
   return (
     <>
-      <p class="crumbs">
-        <a href="/" onClick={linkClick}>
-          ← Boxes
-        </a>
-      </p>
+      <BackToBoxes />
       <div class="page-head">
         <h1 tabIndex={-1}>{name}</h1>
         {box ? (
@@ -625,5 +617,16 @@ function SnapshotsAndPorts({ snapshots, exposures }: { snapshots: SnapshotView[]
         </div>
       </div>
     </section>
+  );
+}
+
+/** The way back to the box list, above the page's heading. */
+function BackToBoxes() {
+  return (
+    <p class="crumbs">
+      <a href="/" onClick={linkClick}>
+        ← Boxes
+      </a>
+    </p>
   );
 }
