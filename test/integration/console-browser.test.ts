@@ -82,6 +82,8 @@ describe("web console in Chromium", () => {
     const { context, page } = await newPage();
     await signIn(page, TOKEN_A);
     const payload = "<img src=x onerror=window.__xss=1>";
+    // A box name cannot carry it (names are [a-z0-9._-]); a label, a log line and a file name can.
+    expect((await alice.callErr("box_create", { name: payload })).code).toBe("INVALID_ARGUMENT");
     const box = await alice.callOk<{ id: string }>("box_create", { name: "console-box", labels: { note: payload } });
     const bobs = await bob.callOk<{ id: string }>("box_create", { name: "bob-secret" });
     // It appears without a reload (the list's event stream).
