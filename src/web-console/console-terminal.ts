@@ -6,7 +6,7 @@
 // code} and {type: "error", message}. The box is held awake while the terminal is open.
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer } from "ws";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
 import { type BoxProcess, startBoxProcess } from "../ssh/box-process.js";
@@ -96,6 +96,7 @@ export class ConsoleTerminals {
       );
     });
     ws.on("error", () => ws.terminate());
+    const early = earlyMessages(ws);
     try {
       const { containerId } = await services.liveBox(tenant, boxId);
       proc = await startBoxProcess(
@@ -110,12 +111,28 @@ export class ConsoleTerminals {
     }
     if (closed) return void proc.kill().catch(() => {});
     services.boxLog.append(boxId, "info", "system", `console terminal opened by tenant ${tenant}`);
-    this.pipe(ws, proc);
+    this.pipe(ws, proc, early);
   }
 
-  private pipe(ws: WebSocket, proc: BoxProcess): void {
-    const { stdout } = proc.exec;
+  private pipe(ws: WebSocket, proc: BoxProcess, early: ReturnType<typeof earlyMessages>): void {
+    const { stdout, stdin } = proc.exec;
+    // Input that comes before the shell has said anything is held until it has: typed ahead into a
+    // session whose process is still starting, it could be lost.
+    let held: string[] | null = [];
+    let heldBytes = 0;
+    const input = (data: string) => {
+      if (!held) {
+        stdin.write(data);
+        return;
+      }
+      heldBytes += data.length;
+      if (heldBytes <= MAX_FRAME) held.push(data);
+    };
     stdout.on("data", (chunk: Buffer) => {
+      if (held) {
+        for (const d of held) stdin.write(d);
+        held = null;
+      }
       ws.send(chunk, { binary: true });
       // A page that reads slowly holds the shell back, not the server's memory.
       if (ws.bufferedAmount > HIGH_WATER && !stdout.isPaused()) {
@@ -132,7 +149,7 @@ export class ConsoleTerminals {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: "exit", code }));
       ws.close(1000);
     });
-    ws.on("message", (data, isBinary) => {
+    const onMessage = (data: RawData, isBinary: boolean) => {
       if (isBinary) return;
       let msg: { type?: string; data?: unknown; cols?: unknown; rows?: unknown };
       try {
@@ -140,12 +157,25 @@ export class ConsoleTerminals {
       } catch {
         return;
       }
-      if (msg.type === "input" && typeof msg.data === "string") proc.exec.stdin.write(msg.data);
+      if (msg.type === "input" && typeof msg.data === "string") input(msg.data);
       else if (msg.type === "resize") {
         const cols = clamp(String(msg.cols), 10, 500, 80);
         const rows = clamp(String(msg.rows), 5, 200, 24);
         void proc.exec.resize({ cols, rows }).catch(() => {});
       }
-    });
+    };
+    ws.off("message", early.listener);
+    ws.on("message", onMessage);
+    for (const [data, isBinary] of early.messages) onMessage(data, isBinary);
   }
+}
+
+/** Messages that arrive while the shell is being started, kept for it (a page types at once). */
+function earlyMessages(ws: WebSocket) {
+  const messages: [RawData, boolean][] = [];
+  const listener = (data: RawData, isBinary: boolean) => {
+    if (messages.length < 256) messages.push([data, isBinary]);
+  };
+  ws.on("message", listener);
+  return { messages, listener };
 }
