@@ -3,7 +3,7 @@ import { accessSync, constants, mkdirSync } from "node:fs";
 import { GVISOR_HINT } from "../box/isolation.js";
 import { type Config, dockerEnvSummary, SETTINGS } from "../config.js";
 import { DockerEngine } from "../docker/engine.js";
-import { loadImageSet, RUNTIMES } from "../images/definitions.js";
+import { type ImageSet, loadImageSet, RUNTIMES } from "../images/definitions.js";
 import type { Logger } from "../log.js";
 import { loadAuthorizedKeys } from "../ssh/authorized-keys.js";
 import { loadOrCreateHostKey } from "../ssh/host-key.js";
@@ -32,19 +32,7 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
   }
   if (engineOk) {
     const set = loadImageSet(config.baseImage);
-    for (const r of RUNTIMES) {
-      const def = set.runtime(r);
-      const present = await engine.images.inspect(def.ref);
-      checks.push(
-        present
-          ? { ok: true, what: `image for runtime ${r}: ${def.ref}` }
-          : {
-              ok: false,
-              what: `image for runtime ${r} (${def.ref}) is not built`,
-              fix: `boxd images build --runtime ${r}`,
-            },
-      );
-    }
+    checks.push(...(await imageChecks(engine, set)));
     checks.push(await enforcementCheck(engine, set.netd.ref, config));
   }
   try {
@@ -72,6 +60,25 @@ export async function doctor(config: Config, log: Logger): Promise<number> {
   const failed = checks.filter((c) => !c.ok && !c.optional).length;
   process.stdout.write(failed ? `\n${failed} problem(s) found\n` : "\nall good\n");
   return failed ? 1 : 0;
+}
+
+/** One check per runtime: its image is built. */
+async function imageChecks(engine: DockerEngine, set: ImageSet): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const r of RUNTIMES) {
+    const def = set.runtime(r);
+    const present = await engine.images.inspect(def.ref);
+    checks.push(
+      present
+        ? { ok: true, what: `image for runtime ${r}: ${def.ref}` }
+        : {
+            ok: false,
+            what: `image for runtime ${r} (${def.ref}) is not built`,
+            fix: `boxd images build --runtime ${r}`,
+          },
+    );
+  }
+  return checks;
 }
 
 /**

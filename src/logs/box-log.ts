@@ -28,6 +28,11 @@ export class BoxLog {
     return this.store.list(boxId, opts);
   }
 
+  /** The newest `n` entries, oldest first. */
+  newest(boxId: string, n: number): LogEntry[] {
+    return this.store.newest(boxId, n);
+  }
+
   /** The log as text/plain, newest last, bounded to its newest MAX_LOG_TEXT bytes. */
   text(boxId: string): string {
     const lines = this.store

@@ -144,7 +144,7 @@ export class NetworkService {
         { cause: err },
       );
     }
-    this.remember(box);
+    this.remember(box, netd);
   }
 
   async remove(box: Pick<BoxRecord, "id" | "subnetIndex">): Promise<void> {
@@ -208,9 +208,8 @@ export class NetworkService {
     };
   }
 
-  private remember(box: BoxRecord): void {
+  private remember(box: BoxRecord, netd = this.netdBox(box)): void {
     if (box.subnetIndex === null) return;
-    const netd = this.netdBox(box);
     this.boxes.set(box.id, { ...netd, tenant: box.tenant });
     this.byIp.set(netd.ip, box.id);
   }

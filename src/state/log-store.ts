@@ -44,6 +44,14 @@ export class LogStore {
       .run(boxId, boxId, this.maxEntries);
   }
 
+  /** The newest `n` entries, oldest first (without reading the rest). */
+  newest(boxId: string, n: number): LogEntry[] {
+    const rows = this.db
+      .prepare("SELECT seq, timestamp, level, source, message FROM logs WHERE box_id = ? ORDER BY seq DESC LIMIT ?")
+      .all(boxId, n) as LogEntry[];
+    return rows.reverse();
+  }
+
   /** Entries oldest first; `offset` counts from the oldest entry kept. */
   list(boxId: string, opts: { offset?: number; limit?: number; since?: string } = {}): LogEntry[] {
     const args: unknown[] = [boxId];

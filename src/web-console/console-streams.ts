@@ -61,7 +61,6 @@ export function streamBoxLog(
   boxId: string,
 ): void {
   const { send, closed } = openStream(req, res, headers);
-  const all = log.entries(boxId, { limit: 1_000_000 });
   let lastSeq = 0;
   let lastTs: string | undefined;
   const emit = (entries: LogEntry[]) => {
@@ -72,7 +71,7 @@ export function streamBoxLog(
       send("entry", { seq: e.seq, ts: e.timestamp, level: e.level, source: e.source, message: e.message });
     }
   };
-  emit(all.slice(-LOG_BACKLOG));
+  emit(log.newest(boxId, LOG_BACKLOG));
   const unsubscribe = log.subscribe((id) => {
     if (id === boxId) emit(log.entries(boxId, { since: lastTs, limit: 10_000 }));
   });

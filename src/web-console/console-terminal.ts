@@ -29,8 +29,9 @@ const clamp = (v: string | null, lo: number, hi: number, dflt: number) => {
   return Number.isInteger(n) ? Math.min(hi, Math.max(lo, n)) : dflt;
 };
 
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+/** Answers an upgrade request with an HTTP status ("404 Not Found") and closes the socket. */
+export function refuseUpgrade(socket: Duplex, status: string): void {
+  socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 export class ConsoleTerminals {
@@ -48,18 +49,18 @@ export class ConsoleTerminals {
     const url = new URL(req.url ?? "/", "http://boxd");
     const tenant = this.deps.sessions.tenantOf(req.headers.cookie);
     if (!tenant) {
-      refuseUpgrade(socket, 401, "Unauthorized");
+      refuseUpgrade(socket, "401 Unauthorized");
       return;
     }
     let boxId: string;
     try {
       boxId = this.deps.services.boxes.resolve(tenant, decodeURIComponent(PATH.exec(url.pathname)?.[1] ?? "")).id;
     } catch {
-      refuseUpgrade(socket, 404, "Not Found"); // unknown, or another tenant's: the same answer
+      refuseUpgrade(socket, "404 Not Found"); // unknown, or another tenant's: the same answer
       return;
     }
     if ((this.open.get(tenant) ?? 0) >= MAX_PER_TENANT) {
-      refuseUpgrade(socket, 429, "Too Many Requests");
+      refuseUpgrade(socket, "429 Too Many Requests");
       return;
     }
     const size = {

@@ -6,7 +6,7 @@ import type { Logger } from "../log.js";
 import type { Services } from "../services.js";
 import { ConsoleApi, type TokenCheck } from "./console-api.js";
 import { ConsoleStatic } from "./console-static.js";
-import { ConsoleTerminals } from "./console-terminal.js";
+import { ConsoleTerminals, refuseUpgrade } from "./console-terminal.js";
 
 export interface WebConsole {
   api: ConsoleApi;
@@ -26,7 +26,7 @@ export function createWebConsole(deps: { services: Services; checkToken: TokenCh
     upgrade(req, socket, head, refused) {
       const path = new URL(req.url ?? "/", "http://boxd").pathname;
       if (refused || !terminals.handles(path)) {
-        socket.end(`HTTP/1.1 ${refused ?? "404 Not Found"}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        refuseUpgrade(socket, refused ?? "404 Not Found");
         return;
       }
       terminals.upgrade(req, socket, head);
